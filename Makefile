@@ -1,0 +1,108 @@
+# nntrain: data-parallel neural-network training in C.
+#
+#   make                 build/nntrain and build/libnntrain.a (MPI on)
+#   make MPI=0           a binary with no MPI dependency
+#   make SANITIZE=1      ASan + UBSan build (in build/asan)
+#   make DEBUG=1         -O0 -g
+#   make test            unit tests (CUnit) + CLI + multi-rank tests
+#   make bench           throughput benchmarks (tests/bench)
+#   make deps            install the Debian packages (sudo when not root)
+
+MPI      ?= 1
+CUDA     ?= 0
+DEBUG    ?= 0
+SANITIZE ?=
+
+BUILD ?= build
+ifeq ($(SANITIZE),1)
+  BUILD := $(BUILD)/asan
+endif
+ifeq ($(MPI),0)
+  BUILD := $(BUILD)/serial
+endif
+
+ifeq ($(MPI),1)
+  CC := mpicc
+else
+  CC ?= cc
+endif
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
+           -Iinclude $(HDF5_CFLAGS) -MMD -MP
+ifeq ($(DEBUG),1)
+  CFLAGS += -O0 -g
+else
+  CFLAGS += -O2 -g
+endif
+ifeq ($(SANITIZE),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+ifdef WERROR
+  CFLAGS += -Werror
+endif
+LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread
+
+LIB_SRC := $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+                      src/backend/*.c)
+ifeq ($(MPI),1)
+  LIB_SRC += src/dist/dist_mpi.c
+else
+  LIB_SRC += src/dist/dist_serial.c
+endif
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean asan-test data
+all: $(BUILD)/nntrain
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libnntrain.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/nntrain: $(CLI_OBJ) $(BUILD)/libnntrain.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit_tests: $(TEST_OBJ) $(BUILD)/libnntrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+# The unit tests run with one OpenBLAS thread: results must not depend on it.
+unit-test: $(BUILD)/tests/unit_tests $(BUILD)/nntrain
+	cd tests && OPENBLAS_NUM_THREADS=1 NNTRAIN=../$(BUILD)/nntrain ../$(BUILD)/tests/unit_tests
+
+cli-test: $(BUILD)/nntrain
+	NNTRAIN=$(BUILD)/nntrain bash tests/cli/run.sh
+
+mpi-test: $(BUILD)/nntrain
+	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
+
+test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test)
+
+test-slurm: $(BUILD)/nntrain
+	NNTRAIN=$(BUILD)/nntrain bash tests/slurm/run.sh
+
+bench: $(BUILD)/nntrain
+	NNTRAIN=$(BUILD)/nntrain bash tests/bench/run.sh
+
+deps:
+	bash .ci/deps.sh
+
+data:
+	datasets/fetch mnist
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

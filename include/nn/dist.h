@@ -1,0 +1,30 @@
+/* dist.h: everything nntrain asks of MPI, and nothing else calls MPI.
+ * Built with MPI=0 (or run without mpirun) it is a world of one rank. */
+#ifndef NN_DIST_H
+#define NN_DIST_H
+
+#include <stddef.h>
+
+typedef struct nn_dist {
+    int rank, size;             /* in the world */
+    int local_rank, local_size; /* on this node (threads per rank = cores / local_size) */
+    double wait_seconds;        /* time spent in allreduce, for the per-epoch report */
+    void *impl;
+} nn_dist;
+
+int nn_dist_init(nn_dist *d, int *argc, char ***argv);
+void nn_dist_free(nn_dist *d);
+/* In-place sums across ranks. */
+int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n);
+int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n);
+int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root);
+/* Collective error check: every rank passes its own status. If any rank
+ * failed, all return NN_ERR and the message is that of the lowest failing
+ * rank, prefixed with "rank R: " when there are several ranks. */
+int nn_dist_check(nn_dist *d, int status);
+/* Tear down the whole job now (an error that cannot be made collective). */
+void nn_dist_abort(nn_dist *d, int code);
+/* "mpi" or "serial". */
+const char *nn_dist_kind(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* error.h: one way to fail. Library functions return NN_OK (0) or NN_ERR (-1)
+ * and leave a message (what, which file/layer, what was expected, a hint)
+ * that the caller prints. The library never calls exit() on user input. */
+#ifndef NN_ERROR_H
+#define NN_ERROR_H
+
+#include <stddef.h>
+
+#define NN_OK 0
+#define NN_ERR (-1)
+
+#if defined(__GNUC__)
+#define NN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NN_PRINTF(a, b)
+#endif
+
+/* Set the message (printf-style) and return NN_ERR, so a failure path reads
+ * `return nn_fail("%s: bad magic 0x%08x, expected 0x%08x", path, m, want);` */
+int nn_fail(const char *fmt, ...) NN_PRINTF(1, 2);
+/* Prepend context to the current message: "loading X: " + old message. */
+int nn_fail_ctx(const char *fmt, ...) NN_PRINTF(1, 2);
+const char *nn_errmsg(void);
+void nn_err_clear(void);
+
+/* Allocation that reports which buffer could not be had. */
+void *nn_alloc(size_t bytes, const char *what);
+void *nn_calloc(size_t n, size_t size, const char *what);
+
+#define NN_TRY(expr)                                                                               \
+    do {                                                                                           \
+        if ((expr) != NN_OK) return NN_ERR;                                                        \
+    } while (0)
+
+#endif

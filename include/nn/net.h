@@ -1,0 +1,63 @@
+/* net.h: a sequential network built from a text model spec.
+ *
+ * Spec format: one layer per line (or separated by ';'), '#' starts a comment:
+ *     dense 100            # positional value = the layer's main option
+ *     sigmoid
+ *     dense units=10
+ * The last layer's outputs are the logits; softmax lives in the loss.
+ * Presets (nn_model_preset) expand to such text. The net owns ONE parameter
+ * buffer, ONE gradient buffer and ONE state buffer; layers hold views. */
+#ifndef NN_NET_H
+#define NN_NET_H
+
+#include <stdio.h>
+
+#include "nn/layer.h"
+
+#define NN_NET_METRICS 4
+
+typedef struct nn_net {
+    const nn_backend *be;
+    nn_shape in;
+    int nlayers;
+    nn_layer *layers;
+    size_t nparams, nstate;
+    float *params; /* (nparams) all trainable weights, layer after layer */
+    float *grads;  /* (nparams + NN_NET_METRICS) matching gradients; the tail carries
+                      the batch's loss sum, correct and count into the same allreduce */
+    float *state;  /* (nstate) non-trained state */
+    int max_n;     /* largest batch slice the buffers hold */
+    float **acts;  /* acts[i]: (max_n, out of layer i) */
+    float *dbuf[2];
+    float *scratch;
+    char *spec; /* the expanded spec text, stored verbatim in checkpoints */
+} nn_net;
+
+/* Expand a preset name (mlp, mlp1000, ...) into spec text; `hidden` is used
+ * by presets with a width parameter (0 = the preset's default). Returns a
+ * malloc'd string, or NULL if name is not a preset. */
+char *nn_model_preset(const char *name, int hidden, int classes);
+/* Comma-separated preset names. */
+const char *nn_model_presets(void);
+/* Resolve --model: a preset, a file path, or inline spec text. */
+char *nn_model_resolve(const char *model, int hidden, int classes);
+
+/* Parse spec, infer shapes from `in`, allocate all buffers for batch slices
+ * of up to max_n samples. `origin` names the spec in errors (file or
+ * "--model"). Checks that the output size equals `classes` when classes > 0. */
+int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in, int classes,
+                  int max_n, const nn_backend *be);
+void nn_net_free(nn_net *net);
+/* Initialise all parameters from seed (same on every rank). */
+void nn_net_init(nn_net *net, uint64_t seed);
+/* Forward a slice of c->n samples. x: (n, in). Returns the logits (n, out). */
+int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits);
+/* Backward from dlogits (n, out); accumulates into net->grads (zero it first
+ * with nn_net_zero_grad). */
+int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits);
+void nn_net_zero_grad(nn_net *net);
+size_t nn_net_out_size(const nn_net *net);
+/* Keras-style table: layer, output shape, params, FLOPs. */
+void nn_net_summary(const nn_net *net, FILE *f);
+
+#endif

@@ -1,0 +1,64 @@
+/* optim.h: optimizers over the net's ONE flat parameter buffer.
+ * Update rules (g = gradient of the mean loss, plus weight_decay * w):
+ *   sgd       w -= lr g
+ *   momentum  v = alpha v - lr g;                         w += v
+ *   adagrad   h += g^2 (h starts at h0);                  w -= lr g / sqrt(h)
+ *   rmsprop   h = rho h + (1-rho) g^2;                    w -= lr g / (sqrt(h) + eps)
+ *   adadelta  h = rho h + (1-rho) g^2; d = sqrt(s+eps)/sqrt(h+eps) g;
+ *             s = rho s + (1-rho) d^2;                    w -= lr d   (lr = 1 by default)
+ *   adam      m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *             w -= lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+ * The state ("slots") is saved in checkpoints, so a resumed run equals an
+ * uninterrupted one. */
+#ifndef NN_OPTIM_H
+#define NN_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    NN_OPT_SGD,
+    NN_OPT_MOMENTUM,
+    NN_OPT_ADAGRAD,
+    NN_OPT_RMSPROP,
+    NN_OPT_ADADELTA,
+    NN_OPT_ADAM,
+    NN_OPT_COUNT
+} nn_optim_kind;
+
+typedef struct {
+    nn_optim_kind kind;
+    float lr, momentum, rho, eps, beta1, beta2, h0, weight_decay;
+} nn_optim_cfg;
+
+typedef struct {
+    nn_optim_cfg cfg;
+    size_t n;
+    int nslots;
+    float *slot[2];
+    const char *slot_name[2];
+    uint64_t t; /* steps taken */
+} nn_optim;
+
+/* Defaults for an optimizer by name (the course's suggested values). */
+int nn_optim_defaults(const char *name, nn_optim_cfg *cfg);
+const char *nn_optim_name(nn_optim_kind kind);
+int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n);
+void nn_optim_free(nn_optim *o);
+/* One step with learning rate lr (the schedule's value for this step). */
+void nn_optim_step(nn_optim *o, float *w, const float *g, float lr);
+
+/* Learning-rate schedule: constant, step (multiply by gamma every `every`
+ * epochs) or cosine (to 0 at the last step), each with linear warmup. */
+typedef enum { NN_SCHED_CONST, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched_kind;
+typedef struct {
+    nn_sched_kind kind;
+    float base_lr, gamma, warmup_epochs;
+    int every;
+} nn_sched;
+/* Parse "const", "step:EVERY:GAMMA" or "cosine". */
+int nn_sched_parse(const char *text, nn_sched *s);
+/* lr at fractional epoch e (0-based, e.g. 2.5 = half way through epoch 3) of total. */
+float nn_sched_lr(const nn_sched *s, double e, int total_epochs);
+
+#endif

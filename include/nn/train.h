@@ -1,0 +1,44 @@
+/* train.h: the training and evaluation loops, in the library so that tests
+ * and every command drive the same code. Data-parallel: each rank computes
+ * on its shard's members of every global batch; one allreduce per step sums
+ * gradients and metrics; every rank takes the same optimizer step. */
+#ifndef NN_TRAIN_H
+#define NN_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nn/checkpoint.h"
+#include "nn/data.h"
+#include "nn/dist.h"
+#include "nn/net.h"
+#include "nn/optim.h"
+
+typedef struct {
+    const char *data;   /* data set spec, e.g. "mnist" or "mnist:DIR" */
+    const char *model;  /* preset, file or inline spec (ignored on resume) */
+    int hidden;         /* width for presets that take one */
+    int epochs;         /* total epochs to reach (a resumed run continues to it) */
+    int batch;          /* GLOBAL batch */
+    uint64_t seed;
+    nn_optim_cfg optim;
+    nn_sched sched;
+    const char *out_dir; /* results/RUN: history.csv, checkpoint.h5 (rank 0) */
+    const char *resume;  /* checkpoint to continue from, or NULL */
+    long train_limit;    /* use only the first N training samples (0 = all) */
+    bool quiet;
+} nn_train_cfg;
+
+/* Train as configured; rank 0 prints one line per epoch and writes outputs. */
+int nn_train(const nn_train_cfg *cfg, nn_dist *dist);
+
+typedef struct {
+    double loss_sum, correct, count;
+    int classes;
+    double *confusion; /* (classes, classes) rows = true class; may be NULL */
+} nn_eval_result;
+
+/* Evaluate the net on this rank's shard of d, summed over all ranks. */
+int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r);
+
+#endif

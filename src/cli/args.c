@@ -1,0 +1,144 @@
+/* args.c: parse nntrain's flags into nn_args, with errors that name the flag
+ * and the expected form. */
+#include "args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/error.h"
+
+void nn_args_usage(FILE *f) {
+    fputs("usage: nntrain COMMAND [options]\n"
+          "commands:\n"
+          "  train     train a model; one line per epoch; writes OUT/history.csv, "
+          "OUT/checkpoint.h5\n"
+          "  eval      accuracy and confusion matrix on the test set\n"
+          "  predict   read a test-image index from stdin (or --index), print the predicted "
+          "class\n"
+          "  loss      mean cross-entropy of --batch random training images\n"
+          "  summary   print the model's layer table\n"
+          "options:\n"
+          "  --data NAME[:DIR]     mnist (default), fashion-mnist\n"
+          "  --model SPEC          preset (mlp, mlp1000), spec file, or inline "
+          "\"dense 100; sigmoid; dense 10\"\n"
+          "  --hidden M            width of the preset's hidden layer (mlp: 100)\n"
+          "  --epochs E --batch B  epochs (10) and GLOBAL batch size (100)\n"
+          "  --optim NAME          sgd (default), momentum, adagrad, rmsprop, adadelta, adam\n"
+          "  --lr ETA              learning rate (default per optimizer; sgd: 0.1)\n"
+          "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
+          "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
+          "  --seed S              seed for init, order and dropout (1)\n"
+          "  --out DIR             where train writes (results/run)\n"
+          "  --resume FILE         continue training from a checkpoint\n"
+          "  --checkpoint FILE     weights for eval/predict/loss/summary\n"
+          "  --index I             predict this test image instead of reading stdin\n"
+          "  --limit N             train on the first N training samples only\n"
+          "  --threads T           OpenBLAS threads per rank (default: cores / local ranks)\n"
+          "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
+          "  --quiet               no per-epoch lines\n",
+          f);
+}
+
+static int parse_long(const char *flag, const char *v, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || end == v || *end || x < min || x > max)
+        return nn_fail("%s %s: expected an integer in [%ld, %ld]", flag, v ? v : "(missing)", min,
+                       max);
+    *out = x;
+    return NN_OK;
+}
+
+static int parse_float(const char *flag, const char *v, float min, float max, float *out) {
+    char *end;
+    errno = 0;
+    float x = v ? strtof(v, &end) : 0;
+    if (!v || errno || end == v || *end || !(x >= min && x <= max))
+        return nn_fail("%s %s: expected a number in [%g, %g]", flag, v ? v : "(missing)", min,
+                       max);
+    *out = x;
+    return NN_OK;
+}
+
+int nn_args_parse(nn_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->cmd = argc > 1 ? argv[1] : NULL;
+    nn_train_cfg *t = &a->train;
+    t->data = "mnist";
+    t->model = "mlp";
+    t->epochs = 10;
+    t->batch = 100;
+    t->seed = 1;
+    t->out_dir = "results/run";
+    a->optim_name = "sgd";
+    a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
+    a->schedule = "const";
+    a->index = -1;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        int used = 1; /* flags that take a value */
+        if (!strcmp(f, "--data")) t->data = v;
+        else if (!strcmp(f, "--model")) t->model = v;
+        else if (!strcmp(f, "--out")) t->out_dir = v;
+        else if (!strcmp(f, "--resume")) t->resume = v;
+        else if (!strcmp(f, "--checkpoint")) a->checkpoint = v;
+        else if (!strcmp(f, "--optim")) a->optim_name = v;
+        else if (!strcmp(f, "--schedule")) a->schedule = v;
+        else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
+        else if (!strcmp(f, "--hidden")) {
+            NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
+            t->hidden = (int)l;
+        } else if (!strcmp(f, "--epochs")) {
+            NN_TRY(parse_long(f, v, 1, 1000000, &l));
+            t->epochs = (int)l;
+        } else if (!strcmp(f, "--batch")) {
+            NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
+            t->batch = (int)l;
+        } else if (!strcmp(f, "--seed")) {
+            NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
+            t->seed = (uint64_t)l;
+        } else if (!strcmp(f, "--limit")) {
+            NN_TRY(parse_long(f, v, 1, 2147483647L, &l));
+            t->train_limit = l;
+        } else if (!strcmp(f, "--threads")) {
+            NN_TRY(parse_long(f, v, 1, 1024, &l));
+            a->threads = (int)l;
+        } else if (!strcmp(f, "--index")) {
+            NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
+            a->index = (int)l;
+        } else if (!strcmp(f, "--lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &a->lr));
+        else if (!strcmp(f, "--momentum")) NN_TRY(parse_float(f, v, 0, 1, &a->momentum));
+        else if (!strcmp(f, "--rho")) NN_TRY(parse_float(f, v, 0, 1, &a->rho));
+        else if (!strcmp(f, "--eps")) NN_TRY(parse_float(f, v, 0, 1, &a->eps));
+        else if (!strcmp(f, "--beta1")) NN_TRY(parse_float(f, v, 0, 1, &a->beta1));
+        else if (!strcmp(f, "--beta2")) NN_TRY(parse_float(f, v, 0, 1, &a->beta2));
+        else if (!strcmp(f, "--warmup")) NN_TRY(parse_float(f, v, 0, 1e6f, &a->warmup));
+        else if (!strcmp(f, "--weight-decay")) NN_TRY(parse_float(f, v, 0, 1, &a->weight_decay));
+        else if (!strcmp(f, "--quiet")) {
+            t->quiet = true;
+            used = 0;
+        } else
+            return nn_fail("unknown option '%s' (see nntrain --help)", f);
+        if (used) {
+            if (!v) return nn_fail("option %s needs a value (see nntrain --help)", f);
+            i++;
+        }
+    }
+    nn_optim_cfg *o = &t->optim;
+    NN_TRY(nn_optim_defaults(a->optim_name, o));
+    if (a->lr >= 0) o->lr = a->lr;
+    if (a->momentum >= 0) o->momentum = a->momentum;
+    if (a->rho >= 0) o->rho = a->rho;
+    if (a->eps >= 0) o->eps = a->eps;
+    if (a->beta1 >= 0) o->beta1 = a->beta1;
+    if (a->beta2 >= 0) o->beta2 = a->beta2;
+    o->weight_decay = a->weight_decay;
+    NN_TRY(nn_sched_parse(a->schedule, &t->sched));
+    t->sched.base_lr = o->lr;
+    t->sched.warmup_epochs = a->warmup;
+    return NN_OK;
+}

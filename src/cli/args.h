@@ -1,0 +1,25 @@
+/* args.h: the command-line options every nntrain command shares. */
+#ifndef NN_CLI_ARGS_H
+#define NN_CLI_ARGS_H
+
+#include "nn/train.h"
+
+typedef struct {
+    const char *cmd;
+    nn_train_cfg train;
+    const char *optim_name;
+    float lr;           /* <0: optimizer default */
+    const char *schedule;
+    float warmup, weight_decay;
+    float momentum, rho, eps, beta1, beta2; /* <0: default */
+    const char *checkpoint;
+    int threads;        /* OpenBLAS threads per rank, 0 = cores / ranks on the node */
+    int index;          /* predict: -1 = read from stdin */
+    const char *confusion_csv;
+} nn_args;
+
+/* Parse argv[2..]; on error sets the message and returns NN_ERR. */
+int nn_args_parse(nn_args *a, int argc, char **argv);
+void nn_args_usage(FILE *f);
+
+#endif

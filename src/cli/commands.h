@@ -1,0 +1,10 @@
+/* commands.h: the nntrain commands (train, eval, predict, loss, summary). */
+#ifndef NN_CLI_COMMANDS_H
+#define NN_CLI_COMMANDS_H
+
+#include "args.h"
+#include "nn/dist.h"
+
+int nn_cli_run(const nn_args *a, nn_dist *dist);
+
+#endif

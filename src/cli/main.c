@@ -1,0 +1,47 @@
+/* main.c: nntrain's entry point: set up OpenBLAS and MPI, parse options,
+ * dispatch to a command. The loops live in the library (src/core/train.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "commands.h"
+#include "nn/backend.h"
+#include "nn/dist.h"
+#include "nn/error.h"
+
+static void set_threads(const nn_args *a, const nn_dist *d) {
+    int threads = a->threads;
+    if (threads == 0 && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice */
+    if (threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = (int)(cores / (d->local_size > 0 ? d->local_size : 1));
+        if (threads < 1) threads = 1;
+    }
+    nn_blas_set_threads(threads);
+}
+
+int main(int argc, char **argv) {
+    /* Before MPI_Init: may re-exec with the right OpenBLAS kernel. */
+    nn_blas_fix_coretype(argc, argv);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        nn_args_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    nn_dist dist;
+    if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
+        fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+        return 1;
+    }
+    nn_args a;
+    int rc = nn_args_parse(&a, argc, argv);
+    if (rc == NN_OK) {
+        set_threads(&a, &dist);
+        rc = nn_cli_run(&a, &dist);
+    }
+    if (rc != NN_OK && dist.rank == 0) fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+    nn_dist_free(&dist);
+    return rc == NN_OK ? 0 : 1;
+}

@@ -1,0 +1,52 @@
+/* error.c: the per-thread error message behind nn_fail(). */
+#include "nn/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char g_msg[2048];
+
+int nn_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return NN_ERR;
+}
+
+int nn_fail_ctx(const char *fmt, ...) {
+    char prefix[1024], old[sizeof g_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_msg, sizeof old);
+    /* prefix + ": " + old, cut to fit. */
+    size_t n = strlen(prefix);
+    if (n > sizeof g_msg - 3) n = sizeof g_msg - 3;
+    memcpy(g_msg, prefix, n);
+    memcpy(g_msg + n, ": ", 2);
+    size_t m = strlen(old);
+    if (m > sizeof g_msg - n - 3) m = sizeof g_msg - n - 3;
+    memcpy(g_msg + n + 2, old, m);
+    g_msg[n + 2 + m] = 0;
+    return NN_ERR;
+}
+
+const char *nn_errmsg(void) { return g_msg[0] ? g_msg : "unknown error"; }
+
+void nn_err_clear(void) { g_msg[0] = 0; }
+
+void *nn_alloc(size_t bytes, const char *what) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) nn_fail("out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+void *nn_calloc(size_t n, size_t size, const char *what) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) nn_fail("out of memory allocating %zu x %zu bytes for %s", n, size, what);
+    return p;
+}

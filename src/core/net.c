@@ -1,0 +1,321 @@
+/* net.c: parse a model spec into layers, infer shapes, own the flat buffers,
+ * and run forward/backward over the layer list. */
+#include "nn/net.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/error.h"
+
+/* ---- presets ------------------------------------------------------------ */
+
+char *nn_model_preset(const char *name, int hidden, int classes) {
+    char buf[1024];
+    if (classes <= 0) classes = 10;
+    if (!strcmp(name, "mlp"))
+        snprintf(buf, sizeof buf, "# the course's network: 784 -> M sigmoid -> 10\n"
+                                  "dense %d\nsigmoid\ndense %d\n", hidden > 0 ? hidden : 100, classes);
+    else if (!strcmp(name, "mlp1000"))
+        snprintf(buf, sizeof buf, "dense %d\nrelu\ndense %d\n", hidden > 0 ? hidden : 1000, classes);
+    else
+        return NULL;
+    return strdup(buf);
+}
+
+const char *nn_model_presets(void) { return "mlp, mlp1000"; }
+
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) == (size_t)n) {
+        s[n] = 0;
+    } else {
+        free(s);
+        s = NULL;
+    }
+    fclose(f);
+    return s;
+}
+
+char *nn_model_resolve(const char *model, int hidden, int classes) {
+    char *s = nn_model_preset(model, hidden, classes);
+    if (s) return s;
+    if (strchr(model, ' ') || strchr(model, ';') || strchr(model, '\n')) return strdup(model);
+    s = read_text_file(model);
+    if (!s)
+        nn_fail("--model %s: not a preset (%s), not a readable spec file, and not an inline spec "
+                "such as \"dense 100; sigmoid; dense 10\"",
+                model, nn_model_presets());
+    return s;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* Split one spec line into a layer: "type [value] [key=value ...]". */
+static int parse_line(char *line, int lineno, nn_layer *l) {
+    char *save = NULL, *tok = strtok_r(line, " \t\r", &save);
+    const nn_layer_ops *ops = nn_layer_find(tok);
+    if (!ops)
+        return nn_fail("model spec line %d: unknown layer type '%s' (known: %s)", lineno, tok,
+                       nn_layer_types());
+    l->ops = ops;
+    l->line = lineno;
+    int col = 0;
+    while ((tok = strtok_r(NULL, " \t\r", &save))) {
+        col++;
+        if (l->nopts == NN_MAX_OPTS)
+            return nn_fail("model spec line %d: too many options for %s", lineno, ops->type);
+        nn_opt *o = &l->opts[l->nopts++];
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            if (col != 1 || !ops->positional)
+                return nn_fail("model spec line %d: %s: '%s' needs the form key=value (%s)",
+                               lineno, ops->type, tok, ops->help);
+            snprintf(o->key, sizeof o->key, "%s", ops->positional);
+            snprintf(o->val, sizeof o->val, "%s", tok);
+        } else {
+            *eq = 0;
+            snprintf(o->key, sizeof o->key, "%s", tok);
+            snprintf(o->val, sizeof o->val, "%s", eq + 1);
+        }
+    }
+    return NN_OK;
+}
+
+static int parse_spec(const char *spec, nn_layer **out, int *count) {
+    char *text = strdup(spec);
+    if (!text) return nn_fail("out of memory parsing model spec");
+    int cap = 8, n = 0, lineno = 0;
+    nn_layer *layers = calloc((size_t)cap, sizeof *layers);
+    char *save = NULL;
+    int rc = NN_OK;
+    /* Newlines separate lines; ';' separates layers within a line. */
+    for (char *line = text; line && rc == NN_OK;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        for (char *part = strtok_r(line, ";", &save); part && rc == NN_OK;
+             part = strtok_r(NULL, ";", &save)) {
+            while (isspace((unsigned char)*part)) part++;
+            if (!*part) continue;
+            if (n == cap) {
+                cap *= 2;
+                nn_layer *grown = realloc(layers, (size_t)cap * sizeof *layers);
+                if (!grown) {
+                    rc = nn_fail("out of memory parsing model spec");
+                    break;
+                }
+                layers = grown;
+                memset(layers + n, 0, (size_t)(cap - n) * sizeof *layers);
+            }
+            rc = parse_line(part, lineno, &layers[n]);
+            n++;
+        }
+        save = NULL;
+        line = next;
+    }
+    free(text);
+    if (rc == NN_OK && n == 0) rc = nn_fail("model spec is empty: it names no layer");
+    if (rc != NN_OK) {
+        free(layers);
+        return NN_ERR;
+    }
+    *out = layers;
+    *count = n;
+    return NN_OK;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in, int classes,
+                  int max_n, const nn_backend *be) {
+    memset(net, 0, sizeof *net);
+    net->be = be;
+    net->in = in;
+    net->max_n = max_n;
+    net->spec = strdup(spec);
+    if (parse_spec(spec, &net->layers, &net->nlayers) != NN_OK) {
+        nn_fail_ctx("%s", origin);
+        nn_net_free(net);
+        return NN_ERR;
+    }
+    /* Shape inference, names, parameter counts. */
+    nn_shape cur = in;
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        l->be = be;
+        l->in = cur;
+        int t = 0;
+        for (int j = 0; j < i; j++)
+            if (net->layers[j].ops == l->ops) t++;
+        snprintf(l->name, sizeof l->name, "%s_%d", l->ops->type, t + 1);
+        if (l->ops->setup(l) != NN_OK) {
+            nn_fail_ctx("%s", origin);
+            nn_net_free(net);
+            return NN_ERR;
+        }
+        for (int k = 0; k < l->nopts; k++)
+            if (!l->opts[k].used) {
+                nn_fail("%s: model spec line %d: layer %s: unknown option '%s' (%s)", origin,
+                        l->line, l->name, l->opts[k].key, l->ops->help);
+                nn_net_free(net);
+                return NN_ERR;
+            }
+        cur = l->out;
+        net->nparams += l->nparams;
+        net->nstate += l->nstate;
+    }
+    if (classes > 0 && nn_shape_size(cur) != (size_t)classes) {
+        nn_fail("%s: the last layer (%s) has %zu outputs but the data set has %d classes", origin,
+                net->layers[net->nlayers - 1].name, nn_shape_size(cur), classes);
+        nn_net_free(net);
+        return NN_ERR;
+    }
+    /* One buffer each for params, grads, state; activations per layer. */
+    size_t max_act = nn_shape_size(in), scratch = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        if (nn_shape_size(l->out) > max_act) max_act = nn_shape_size(l->out);
+        if (l->ops->scratch) {
+            size_t s = l->ops->scratch(l, max_n);
+            if (s > scratch) scratch = s;
+        }
+    }
+    net->params = nn_calloc(net->nparams, sizeof(float), "parameters");
+    net->grads = nn_calloc(net->nparams + NN_NET_METRICS, sizeof(float), "gradients");
+    net->state = nn_calloc(net->nstate, sizeof(float), "layer state");
+    net->acts = nn_calloc((size_t)net->nlayers, sizeof(float *), "activations");
+    net->dbuf[0] = nn_calloc((size_t)max_n * max_act, sizeof(float), "backward buffer");
+    net->dbuf[1] = nn_calloc((size_t)max_n * max_act, sizeof(float), "backward buffer");
+    net->scratch = nn_calloc(scratch, sizeof(float), "layer scratch");
+    if (!net->params || !net->grads || !net->state || !net->acts || !net->dbuf[0] ||
+        !net->dbuf[1] || !net->scratch) {
+        nn_net_free(net);
+        return NN_ERR;
+    }
+    size_t po = 0, so = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        l->w = net->params + po;
+        l->dw = net->grads + po;
+        l->state = net->state + so;
+        l->scratch = net->scratch;
+        po += l->nparams;
+        so += l->nstate;
+        net->acts[i] = nn_calloc((size_t)max_n * nn_shape_size(l->out), sizeof(float), l->name);
+        if (!net->acts[i]) {
+            nn_net_free(net);
+            return NN_ERR;
+        }
+    }
+    return NN_OK;
+}
+
+void nn_net_free(nn_net *net) {
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        if (l->ops && l->ops->free && l->priv) l->ops->free(l);
+        free(l->priv);
+        if (net->acts) free(net->acts[i]);
+    }
+    free(net->layers);
+    free(net->acts);
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    free(net->dbuf[0]);
+    free(net->dbuf[1]);
+    free(net->scratch);
+    free(net->spec);
+    memset(net, 0, sizeof *net);
+}
+
+void nn_net_init(nn_net *net, uint64_t seed) {
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        nn_rng rng;
+        nn_rng_seed(&rng, seed, 1000 + (uint64_t)i);
+        if (l->ops->init) l->ops->init(l, &rng);
+    }
+}
+
+int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {
+    if (c->n > net->max_n)
+        return nn_fail("batch slice of %d samples exceeds the net's buffers (%d)", c->n,
+                       net->max_n);
+    const float *cur = x;
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        if (l->ops->forward(l, c, cur, net->acts[i]) != NN_OK) return nn_fail_ctx("%s", l->name);
+        cur = net->acts[i];
+    }
+    *logits = cur;
+    return NN_OK;
+}
+
+int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits) {
+    const float *dy = dlogits;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        nn_layer *l = &net->layers[i];
+        const float *in = i ? net->acts[i - 1] : x;
+        float *dx = i ? net->dbuf[i & 1] : NULL;
+        if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
+            return nn_fail_ctx("%s (backward)", l->name);
+        dy = dx;
+    }
+    return NN_OK;
+}
+
+void nn_net_zero_grad(nn_net *net) {
+    memset(net->grads, 0, (net->nparams + NN_NET_METRICS) * sizeof(float));
+}
+
+size_t nn_net_out_size(const nn_net *net) {
+    return nn_shape_size(net->layers[net->nlayers - 1].out);
+}
+
+static void fmt_count(double v, char *buf, size_t n) {
+    if (v >= 1e9)
+        snprintf(buf, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, n, "%.1fk", v / 1e3);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
+void nn_net_summary(const nn_net *net, FILE *f) {
+    fprintf(f, "%-20s %-16s %12s %12s\n", "Layer (type)", "Output shape", "Params", "FLOPs");
+    fprintf(f, "%.*s\n", 63, "===============================================================");
+    char in[48];
+    snprintf(in, sizeof in, "(%d, %d, %d)", net->in.c, net->in.h, net->in.w);
+    fprintf(f, "%-20s %-16s %12d %12d\n", "input", in, 0, 0);
+    double total_flops = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        char shape[48], fl[32];
+        if (l->out.h == 1 && l->out.w == 1)
+            snprintf(shape, sizeof shape, "(%d)", l->out.c);
+        else
+            snprintf(shape, sizeof shape, "(%d, %d, %d)", l->out.c, l->out.h, l->out.w);
+        double flops = l->ops->flops ? l->ops->flops(l) : 0;
+        total_flops += flops;
+        fmt_count(flops, fl, sizeof fl);
+        fprintf(f, "%-20s %-16s %12zu %12s\n", l->name, shape, l->nparams, fl);
+    }
+    char fl[32];
+    fmt_count(total_flops, fl, sizeof fl);
+    fprintf(f, "%.*s\n", 63, "===============================================================");
+    fprintf(f, "Total params: %zu (%.2f MB)   Non-trainable state: %zu\n", net->nparams,
+            net->nparams * 4.0 / 1e6, net->nstate);
+    fprintf(f, "Forward FLOPs per sample: %s (training ~3x)\n", fl);
+}

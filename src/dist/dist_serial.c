@@ -1,0 +1,42 @@
+/* dist_serial.c: nn_dist for a build without MPI: one rank, no-op reductions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/dist.h"
+#include "nn/error.h"
+
+const char *nn_dist_kind(void) { return "serial"; }
+
+int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    memset(d, 0, sizeof *d);
+    d->size = d->local_size = 1;
+    return NN_OK;
+}
+
+void nn_dist_free(nn_dist *d) { memset(d, 0, sizeof *d); }
+
+int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n) {
+    (void)d, (void)buf, (void)n;
+    return NN_OK;
+}
+
+int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n) {
+    (void)d, (void)buf, (void)n;
+    return NN_OK;
+}
+
+int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root) {
+    (void)d, (void)buf, (void)bytes, (void)root;
+    return NN_OK;
+}
+
+int nn_dist_check(nn_dist *d, int status) {
+    (void)d;
+    return status;
+}
+
+void nn_dist_abort(nn_dist *d, int code) {
+    (void)d;
+    exit(code);
+}

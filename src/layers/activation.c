@@ -1,0 +1,50 @@
+/* activation.c: elementwise activations (sigmoid, relu, tanh, leaky_relu).
+ * They have no parameters; backward uses the forward output y, which all of
+ * them allow (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y>0]). */
+#include "nn/error.h"
+#include "nn/layer.h"
+
+typedef struct {
+    nn_act act;
+} act_priv;
+
+static int act_setup(nn_layer *l, nn_act act) {
+    act_priv *p = nn_calloc(1, sizeof *p, "activation layer");
+    if (!p) return NN_ERR;
+    p->act = act;
+    l->priv = p;
+    l->out = l->in;
+    return NN_OK;
+}
+
+static int act_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
+    const act_priv *p = l->priv;
+    l->be->act_forward(p->act, (size_t)c->n * nn_shape_size(l->in), x, y);
+    return NN_OK;
+}
+
+static int act_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
+                        const float *dy, float *dx) {
+    (void)x;
+    const act_priv *p = l->priv;
+    if (dx) l->be->act_backward(p->act, (size_t)c->n * nn_shape_size(l->in), y, dy, dx);
+    return NN_OK;
+}
+
+static double act_flops(const nn_layer *l) { return (double)nn_shape_size(l->in); }
+
+#define NN_ACTIVATION(NAME, ACT)                                                                   \
+    static int NAME##_setup(nn_layer *l) { return act_setup(l, ACT); }                             \
+    const nn_layer_ops nn_##NAME##_ops = {                                                         \
+        .type = #NAME,                                                                             \
+        .help = #NAME " (no options)",                                                             \
+        .setup = NAME##_setup,                                                                     \
+        .forward = act_forward,                                                                    \
+        .backward = act_backward,                                                                  \
+        .flops = act_flops,                                                                        \
+    };
+
+NN_ACTIVATION(sigmoid, NN_ACT_SIGMOID)
+NN_ACTIVATION(relu, NN_ACT_RELU)
+NN_ACTIVATION(tanh, NN_ACT_TANH)
+NN_ACTIVATION(leaky_relu, NN_ACT_LEAKY_RELU)
