@@ -19,6 +19,7 @@ void nn_args_usage(FILE *f) {
           "class\n"
           "  loss      mean cross-entropy of --batch random training images\n"
           "  summary   print the model's layer table\n"
+          "  compare   A.h5 B.h5: largest weight difference of two checkpoints\n"
           "options:\n"
           "  --data NAME[:DIR]     mnist (default), fashion-mnist\n"
           "  --model SPEC          preset (mlp, mlp1000), spec file, or inline "
@@ -42,10 +43,11 @@ void nn_args_usage(FILE *f) {
 }
 
 static int parse_long(const char *flag, const char *v, long min, long max, long *out) {
+    if (!v) return nn_fail("option %s needs a value (see nntrain --help)", flag);
     char *end;
     errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || end == v || *end || x < min || x > max)
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max)
         return nn_fail("%s %s: expected an integer in [%ld, %ld]", flag, v ? v : "(missing)", min,
                        max);
     *out = x;
@@ -53,10 +55,11 @@ static int parse_long(const char *flag, const char *v, long min, long max, long 
 }
 
 static int parse_float(const char *flag, const char *v, float min, float max, float *out) {
+    if (!v) return nn_fail("option %s needs a value (see nntrain --help)", flag);
     char *end;
     errno = 0;
-    float x = v ? strtof(v, &end) : 0;
-    if (!v || errno || end == v || *end || !(x >= min && x <= max))
+    float x = strtof(v, &end);
+    if (errno || end == v || *end || !(x >= min && x <= max))
         return nn_fail("%s %s: expected a number in [%g, %g]", flag, v ? v : "(missing)", min,
                        max);
     *out = x;
@@ -77,7 +80,13 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
     a->index = -1;
-    for (int i = 2; i < argc; i++) {
+    int first = 2;
+    if (a->cmd && !strcmp(a->cmd, "compare")) {
+        a->compare_a = argc > 2 ? argv[2] : NULL;
+        a->compare_b = argc > 3 ? argv[3] : NULL;
+        first = 4;
+    }
+    for (int i = first; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long l;
         int used = 1; /* flags that take a value */

@@ -16,6 +16,7 @@ typedef struct {
     int threads;        /* OpenBLAS threads per rank, 0 = cores / ranks on the node */
     int index;          /* predict: -1 = read from stdin */
     const char *confusion_csv;
+    const char *compare_a, *compare_b; /* compare: two checkpoints */
 } nn_args;
 
 /* Parse argv[2..]; on error sets the message and returns NN_ERR. */

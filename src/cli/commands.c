@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,40 @@ static int cmd_summary(const nn_args *a) {
     return rc;
 }
 
+/* compare A B: largest absolute and relative difference of the weights of
+ * two checkpoints of the same model (used by the multi-rank tests). */
+static int cmd_compare(const nn_args *a) {
+    if (!a->compare_a || !a->compare_b) return nn_fail("usage: nntrain compare A.h5 B.h5");
+    char *spec = NULL;
+    nn_shape in;
+    int classes;
+    NN_TRY(nn_ckpt_read_model(a->compare_a, &spec, &in, &classes));
+    nn_net na, nb;
+    int rc = nn_net_create(&na, spec, a->compare_a, in, classes, 1, nn_backend_cpu());
+    if (rc == NN_OK) {
+        rc = nn_net_create(&nb, spec, a->compare_a, in, classes, 1, nn_backend_cpu());
+        if (rc != NN_OK) nn_net_free(&na);
+    }
+    free(spec);
+    NN_TRY(rc);
+    rc = nn_ckpt_load(a->compare_a, &na, NULL, NULL, NULL);
+    if (rc == NN_OK) rc = nn_ckpt_load(a->compare_b, &nb, NULL, NULL, NULL);
+    if (rc == NN_OK) {
+        double max_abs = 0, max_rel = 0;
+        for (size_t i = 0; i < na.nparams; i++) {
+            double d = fabs((double)na.params[i] - nb.params[i]);
+            double r = d / fmax(1e-6, fabs((double)na.params[i]));
+            max_abs = fmax(max_abs, d);
+            max_rel = fmax(max_rel, r);
+        }
+        printf("parameters: %zu  max_abs_diff: %.3e  max_rel_diff: %.3e\n", na.nparams, max_abs,
+               max_rel);
+    }
+    nn_net_free(&na);
+    nn_net_free(&nb);
+    return rc;
+}
+
 int nn_cli_run(const nn_args *a, nn_dist *dist) {
     const char *c = a->cmd;
     if (!strcmp(c, "train")) return nn_train(&a->train, dist);
@@ -227,5 +262,6 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "predict")) return dist->rank == 0 ? cmd_predict(a) : NN_OK;
     if (!strcmp(c, "loss")) return dist->rank == 0 ? cmd_loss(a) : NN_OK;
     if (!strcmp(c, "summary")) return dist->rank == 0 ? cmd_summary(a) : NN_OK;
+    if (!strcmp(c, "compare")) return dist->rank == 0 ? cmd_compare(a) : NN_OK;
     return nn_fail("unknown command '%s' (train, eval, predict, loss, summary; see --help)", c);
 }

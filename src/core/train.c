@@ -232,6 +232,29 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
     return NN_OK;
 }
 
+/* Every rank must end with bitwise identical parameters: compare a hash of
+ * them (min and max over ranks must agree). Cheap, and it catches any
+ * nondeterminism that would make replicas drift apart. */
+static int check_replicas(trainer *t) {
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p = (const unsigned char *)t->net.params;
+    for (size_t i = 0; i < t->net.nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    h >>= 24; /* 40 bits: a sum over up to 2^13 ranks stays exact in a double */
+    if (t->dist->size > 1) {
+        /* All equal <=> on every rank, sum over ranks == size * own value. */
+        double sum = (double)h;
+        NN_TRY(nn_dist_allreduce_sum_f64(t->dist, &sum, 1));
+        double differs = sum == (double)h * t->dist->size ? 0.0 : 1.0;
+        NN_TRY(nn_dist_allreduce_sum_f64(t->dist, &differs, 1));
+        if (differs != 0.0)
+            return nn_fail("parameters differ between ranks after training (replica drift)");
+    }
+    if (t->dist->rank == 0 && !t->cfg->quiet)
+        printf("parameters identical on all %d rank(s) (hash %010llx)\n", t->dist->size,
+               (unsigned long long)h);
+    return NN_OK;
+}
+
 int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
     trainer t = {.cfg = cfg, .dist = dist};
     int rc = trainer_setup(&t);
@@ -278,6 +301,7 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
         }
         rc = nn_dist_check(dist, rc);
     }
+    if (rc == NN_OK) rc = check_replicas(&t);
     if (rc == NN_OK && dist->rank == 0 && cfg->out_dir && !cfg->quiet)
         printf("wrote %s and %s\n", t.ckpt, t.csv);
     trainer_free(&t);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh: nntrain's commands end to end on a tiny generated data set,
+# including bad input. Usage: NNTRAIN=build/nntrain bash tests/cli/run.sh
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+NN=${NNTRAIN:-build/nntrain}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+T=$(mktemp -d /tmp/nntrain-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+make_mnist_like "$T/data" 500 100
+D="--data mnist:$T/data"
+
+# --- training, outputs, checkpoint ---------------------------------------------
+check "train 3 epochs" $NN train $D --model mlp --hidden 32 --epochs 3 --batch 50 --lr 0.5 --out "$T/run"
+check "history.csv has a header and 3 epochs" test "$(wc -l < "$T/run/history.csv")" -eq 4
+check "history.csv columns" grep -q '^epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s' "$T/run/history.csv"
+check "training reduces the loss" awk -F, 'NR==2{a=$2} NR==4{b=$2} END{exit !(b < a)}' "$T/run/history.csv"
+check "tiny set learned (test acc > 0.9)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/run/history.csv"
+if command -v h5dump >/dev/null; then
+    check "checkpoint readable by h5dump" bash -c "h5dump -H '$T/run/checkpoint.h5' | grep -q 'dense_1'"
+fi
+
+# --- predict -----------------------------------------------------------------
+check "predict with checkpoint prints one digit" bash -c "echo 3 | $NN predict $D --checkpoint $T/run/checkpoint.h5 | grep -qx '[0-9]'"
+p1=$(echo 7 | $NN predict $D --hidden 20 --seed 4 2>&1)
+p2=$(echo 7 | $NN predict $D --hidden 20 --seed 4 2>&1)
+check "predict without checkpoint is deterministic" test "$p1" = "$p2"
+check "predict: one answer per line" bash -c "printf '1\n2\n\n3\n' | $NN predict $D | wc -l | grep -qx 3"
+# The trained net predicts the label of the band it sees: compare to the label file.
+check "predict agrees with eval on a learned sample" bash -c "
+  lab=\$(python3 -c \"import sys; print(open('$T/data/t10k-labels-idx1-ubyte','rb').read()[8+5])\")
+  pred=\$(echo 5 | $NN predict $D --checkpoint $T/run/checkpoint.h5)
+  test \"\$lab\" = \"\$pred\""
+expect_fail "predict: 'abc' on stdin" "not an integer" bash -c "echo abc | $NN predict $D"
+expect_fail "predict: index out of range" "out of range.*0\.\.99" bash -c "echo 100 | $NN predict $D"
+expect_fail "predict: 10000 out of range" "out of range" bash -c "echo 10000 | $NN predict $D"
+expect_fail "predict: negative index" "out of range" bash -c "echo -1 | $NN predict $D"
+expect_fail "predict: empty stdin" "empty" bash -c "$NN predict $D < /dev/null"
+expect_fail "predict: trailing junk" "not an integer" bash -c "echo 12x | $NN predict $D"
+
+# --- loss, eval, summary -----------------------------------------------------
+check "loss prints the mean cross-entropy" bash -c "$NN loss $D --batch 100 | grep -q 'cross-entropy: [0-9.]*'"
+# With random N(0,1/fan_in) weights the loss is near ln(10) = 2.30.
+check "loss of an untrained net is near ln 10" bash -c "$NN loss $D --batch 100 | awk '{exit !(\$2 > 1.8 && \$2 < 3.2)}'"
+check "eval prints accuracy and confusion" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-csv $T/conf.csv > $T/eval.txt && grep -q '^accuracy: [01]\.[0-9]\{4\}' $T/eval.txt && grep -q 'confusion' $T/eval.txt"
+check "confusion CSV sums to the test count" bash -c "awk -F, 'NR>1{for(i=2;i<=NF;i++)s+=\$i} END{exit !(s==100)}' $T/conf.csv"
+check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
+check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
+
+# --- resume ------------------------------------------------------------------
+check "train 2 epochs straight" $NN train $D --hidden 16 --epochs 2 --batch 64 --lr 0.3 --out "$T/straight" --quiet
+check "train 1 epoch" $NN train $D --hidden 16 --epochs 1 --batch 64 --lr 0.3 --out "$T/half" --quiet
+check "resume to epoch 2" $NN train $D --hidden 16 --epochs 2 --batch 64 --lr 0.3 --resume "$T/half/checkpoint.h5" --out "$T/half" --quiet
+check "resumed run equals the uninterrupted one" bash -c "diff <(cut -d, -f1-5 $T/straight/history.csv) <(cut -d, -f1-5 $T/half/history.csv)"
+
+# --- bad input ---------------------------------------------------------------
+expect_fail "unknown flag" "unknown option '--epoch'" $NN train $D --epoch 3
+expect_fail "bad number" "--batch abc: expected an integer" $NN train $D --batch abc
+expect_fail "flag without value" "needs a value" $NN train $D --lr
+expect_fail "unknown command" "unknown command 'trian'" $NN trian
+expect_fail "missing data folder" "not found.*HINT" $NN train --data mnist:/nonexistent/dir
+expect_fail "unknown model" "not a preset" $NN train $D --model nosuchmodel
+expect_fail "bad model spec names the line" "line 2.*sigmoud" $NN train $D --model "dense 10
+sigmoud"
+expect_fail "eval without checkpoint" "needs --checkpoint" $NN eval $D
+printf 'not hdf5' > "$T/bad.h5"
+expect_fail "eval with a corrupt checkpoint" "bad.h5.*not an HDF5" $NN eval $D --checkpoint "$T/bad.h5"
+head -c 2000 "$T/run/checkpoint.h5" > "$T/trunc.h5"
+expect_fail "eval with a truncated checkpoint" "trunc.h5" $NN eval $D --checkpoint "$T/trunc.h5"
+check "train a different model" $NN train $D --hidden 8 --epochs 1 --batch 50 --out "$T/other" --quiet
+expect_fail "resume from another model's checkpoint with another optimizer" "optimizer 'sgd'.*'adam'" \
+    $NN train $D --optim adam --epochs 2 --resume "$T/other/checkpoint.h5" --out "$T/other"
+cp "$T/run/checkpoint.h5" "$T/keep.h5"
+mkdir -p "$T/ro" && chmod 500 "$T/ro"
+if [ "$(id -u)" != 0 ]; then
+    expect_fail "unwritable output folder" "cannot create" $NN train $D --epochs 1 --out "$T/ro/x"
+fi
+check "earlier checkpoint untouched by failures" cmp "$T/run/checkpoint.h5" "$T/keep.h5"
+# A NaN loss stops the run with a hint, and keeps the last good checkpoint.
+expect_fail "divergence is reported" "loss became.*lower --lr" $NN train $D --model mlp1000 --hidden 64 --epochs 2 --lr 1e6 --out "$T/nan"
+
+summary "cli tests"

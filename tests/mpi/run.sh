@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/mpi/run.sh: data-parallel training under mpirun -np 1, 2, 4 must match
+# one process: per-epoch losses and final weights to 1e-5 relative; all ranks
+# bitwise identical; uneven shard sizes; resume with the same and another N;
+# a failure on one rank ends the whole job with its message.
+# Usage: NNTRAIN=build/nntrain bash tests/mpi/run.sh
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+NN=${NNTRAIN:-build/nntrain}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# Quiet Open MPI's own help text on errors; keep our messages.
+export OMPI_MCA_orte_base_help_aggregate=1 OMPI_MCA_btl_base_warn_component_unused=0
+MPIRUN="timeout 120 mpirun --oversubscribe --bind-to none"
+T=$(mktemp -d /tmp/nntrain-mpi-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# 1003 train samples: not divisible by 2, 4 or the batch (uneven shards, last batch 3).
+make_mnist_like "$T/data" 1003 101
+D="--data mnist:$T/data"
+ARGS="$D --model mlp --hidden 24 --epochs 3 --batch 100 --lr 0.5 --seed 3"
+
+# rel_close A B TOL: the loss columns of two history.csv files agree.
+rel_close() {
+    paste -d, <(cut -d, -f2-5 "$1") <(cut -d, -f2-5 "$2") | awk -F, -v tol="$3" '
+      NR == 1 { next }
+      { for (i = 1; i <= 4; i++) { a = $i; b = $(i + 4); d = a - b; if (d < 0) d = -d;
+          m = (a < 0 ? -a : a); if (m < 1e-3) m = 1e-3; if (d / m > tol) { print "row " NR " col " i ": " a " vs " b; bad = 1 } } }
+      END { exit bad }'
+}
+weights_close() {
+    $NN compare "$1" "$2" | tee /dev/stderr | awk '{ exit !($6 + 0 < 1e-5 || $4 + 0 < 1e-6) }'
+}
+
+check "np=1 plain process" $NN train $ARGS --out "$T/n1" --quiet
+for n in 2 4; do
+    check "np=$n trains" bash -c "$MPIRUN -np $n $NN train $ARGS --out $T/n$n > $T/n$n.log 2>&1"
+    check "np=$n per-epoch losses match np=1 (1e-5 rel)" rel_close "$T/n1/history.csv" "$T/n$n/history.csv" 1e-5
+    check "np=$n final weights match np=1 (1e-5 rel)" weights_close "$T/n1/checkpoint.h5" "$T/n$n/checkpoint.h5"
+    check "np=$n ranks hold identical parameters" grep -q "parameters identical on all $n rank(s)" "$T/n$n.log"
+    check "np=$n: only rank 0 prints epoch lines" test "$(grep -c '^ *[0-9]\+ ' "$T/n$n.log")" -eq 3
+done
+check "np=1 under mpirun equals the plain process" bash -c "$MPIRUN -np 1 $NN train $ARGS --out $T/m1 --quiet && cmp <(cut -d, -f1-5 $T/n1/history.csv) <(cut -d, -f1-5 $T/m1/history.csv)"
+check "eval under np=3 is exact (same as np=1)" bash -c "
+  a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
+  b=\$($MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
+  echo \"\$a\"; echo \"\$b\"; test \"\$a\" = \"\$b\""
+
+# Resume: 2 epochs, then resume to 3 with the same N and with another N.
+check "np=2 trains 2 epochs" bash -c "$MPIRUN -np 2 $NN train ${ARGS/--epochs 3/--epochs 2} --out $T/r2 --quiet"
+cp -r "$T/r2" "$T/r2b"
+check "resume with the same N (2)" bash -c "$MPIRUN -np 2 $NN train $ARGS --resume $T/r2/checkpoint.h5 --out $T/r2 --quiet"
+check "  matches the uninterrupted run" weights_close "$T/n2/checkpoint.h5" "$T/r2/checkpoint.h5"
+check "resume with another N (4)" bash -c "$MPIRUN -np 4 $NN train $ARGS --resume $T/r2b/checkpoint.h5 --out $T/r2b --quiet"
+check "  matches the uninterrupted run" weights_close "$T/n2/checkpoint.h5" "$T/r2b/checkpoint.h5"
+check "  history continues (3 epochs)" test "$(wc -l < "$T/r2b/history.csv")" -eq 4
+
+# A corrupt record in the last rank's shard: the last label is out of range.
+cp -r "$T/data" "$T/bad"
+printf '\x0c' | dd of="$T/bad/train-labels-idx1-ubyte" bs=1 seek=$((8 + 1002)) conv=notrunc status=none
+cp "$T/n2/checkpoint.h5" "$T/keep.h5"
+expect_fail "np=4: corrupt record on rank 3 ends the job with its message" \
+    "rank 3: .*train-labels-idx1-ubyte: label 12 of sample 1002 is out of range" \
+    $MPIRUN -np 4 $NN train --data mnist:$T/bad --hidden 8 --epochs 1 --out "$T/n2"
+check "  earlier checkpoint intact" cmp "$T/n2/checkpoint.h5" "$T/keep.h5"
+# A NaN loss on all ranks: every rank stops, no hang.
+expect_fail "np=2: diverging run stops cleanly" "loss became" \
+    $MPIRUN -np 2 $NN train $D --model mlp1000 --hidden 32 --epochs 2 --lr 1e6 --out "$T/nan"
+
+summary "mpi tests"
