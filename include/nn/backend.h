@@ -33,6 +33,7 @@ const nn_backend *nn_backend_cpu(void);
  * and report which kernel the library chose. See src/backend/blas_setup.c. */
 void nn_blas_set_threads(int threads);
 const char *nn_blas_corename(void);
+int nn_blas_threads(void);
 /* If OpenBLAS fell back to a generic kernel on a CPU that has AVX-512/AVX2,
  * re-exec the program with OPENBLAS_CORETYPE set (the core type is read when
  * the library loads). Returns only when no re-exec is needed or possible. */

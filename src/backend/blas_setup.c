@@ -15,6 +15,9 @@
 
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
+int nn_blas_threads(void) { return openblas_get_num_threads(); }
 
 const char *nn_blas_corename(void) { return openblas_get_corename(); }
 

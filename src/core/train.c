@@ -259,10 +259,10 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
     trainer t = {.cfg = cfg, .dist = dist};
     int rc = trainer_setup(&t);
     if (rc == NN_OK && dist->rank == 0 && !cfg->quiet) {
-        printf("nntrain: %s, %d rank(s), train %zu / test %zu samples, %zu parameters, "
-               "optimizer %s\n",
-               cfg->data, dist->size, t.train_count, t.test.count, t.net.nparams,
-               nn_optim_name(cfg->optim.kind));
+        printf("nntrain: %s, %d rank(s) x %d OpenBLAS thread(s) (%s kernel), train %zu / test "
+               "%zu samples, %zu parameters, optimizer %s\n",
+               cfg->data, dist->size, nn_blas_threads(), nn_blas_corename(), t.train_count,
+               t.test.count, t.net.nparams, nn_optim_name(cfg->optim.kind));
         if (t.st.epoch > 0) printf("resuming after epoch %d (step %llu)\n", t.st.epoch,
                                    (unsigned long long)t.st.step);
         printf("%5s %10s %9s %10s %9s %8s %10s %9s\n", "epoch", "train_loss", "train_acc",

@@ -367,7 +367,27 @@ int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state 
                  nn_history *hist) {
     hid_t f = open_checkpoint(path);
     if (f < 0) return NN_ERR;
+    /* A failed load must leave the net as it was: keep a copy to restore. */
+    size_t np = net->nparams, ns = net->nstate, nslot = optim ? (size_t)optim->nslots : 0;
+    float *backup = malloc((np * (1 + nslot) + ns + 1) * sizeof(float));
+    if (!backup) {
+        H5Fclose(f);
+        return nn_fail("%s: out of memory loading the checkpoint", path);
+    }
+    memcpy(backup, net->params, np * sizeof(float));
+    memcpy(backup + np, net->state, ns * sizeof(float));
+    for (size_t s = 0; s < nslot; s++)
+        memcpy(backup + np + ns + s * np, optim->slot[s], np * sizeof(float));
+    uint64_t t = optim ? optim->t : 0;
     int rc = load_from(f, path, net, optim, st, hist);
     H5Fclose(f);
+    if (rc != NN_OK) {
+        memcpy(net->params, backup, np * sizeof(float));
+        memcpy(net->state, backup + np, ns * sizeof(float));
+        for (size_t s = 0; s < nslot; s++)
+            memcpy(optim->slot[s], backup + np + ns + s * np, np * sizeof(float));
+        if (optim) optim->t = t;
+    }
+    free(backup);
     return rc;
 }

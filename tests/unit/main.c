@@ -14,9 +14,8 @@ int main(void) {
     register_optim_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    unsigned run = CU_get_number_of_tests_run();
+    unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
     CU_cleanup_registry();
-    printf("%u passed, %u failed\n", run - CU_get_number_of_tests_failed(), failed ? CU_get_number_of_tests_failed() : 0);
+    printf("unit tests: %u passed, %u failed\n", run - failed, failed);
     return failed ? 1 : 0;
 }
