@@ -19,10 +19,10 @@ typedef struct nn_backend {
     void (*add_row_bias)(int rows, int cols, const float *bias, float *y);
     /* acc(cols) += sum over rows of x(rows, cols). */
     void (*sum_rows)(int rows, int cols, const float *x, float *acc);
-    /* y = f(x), elementwise over n values; y may alias x. */
+    /* y = f(x), elementwise over n values; y and x do not overlap. */
     void (*act_forward)(nn_act act, size_t n, const float *x, float *y);
     /* dx = f'(x) * dy, computed from the forward output y (all our activations
-     * allow it); dx may alias dy. */
+     * allow it); no two of y, dy, dx overlap. */
     void (*act_backward)(nn_act act, size_t n, const float *y, const float *dy, float *dx);
 } nn_backend;
 

@@ -88,7 +88,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     }
     for (int i = first; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long l;
+        long l = 0;
         int used = 1; /* flags that take a value */
         if (!strcmp(f, "--data")) t->data = v;
         else if (!strcmp(f, "--model")) t->model = v;

@@ -134,7 +134,7 @@ int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path,
     }
     gzbuffer(fi, 1 << 18);
     idx_priv *p = nn_calloc(1, sizeof *p, "IDX data set");
-    uint32_t di[3], dl[1];
+    uint32_t di[3] = {0}, dl[1] = {0};
     int rc = p ? NN_OK : NN_ERR;
     if (rc == NN_OK) rc = idx_header(fi, images_path, 3, di);
     if (rc == NN_OK) rc = idx_header(fl, labels_path, 1, dl);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nn/error.h"
+#include "nn/hot.h"
 
 static const char *const g_names[NN_OPT_COUNT] = {"sgd",     "momentum", "adagrad",
                                                   "rmsprop", "adadelta", "adam"};
@@ -64,61 +65,83 @@ void nn_optim_free(nn_optim *o) {
     memset(o, 0, sizeof *o);
 }
 
-void nn_optim_step(nn_optim *o, float *w, const float *grad, float lr) {
+/* One function per rule: each is a single vectorisable pass. */
+NN_HOT static void step_sgd(size_t n, float *restrict w, const float *restrict g, float lr,
+                            float wd) {
+    for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+}
+
+NN_HOT static void step_momentum(size_t n, float *restrict w, const float *restrict g,
+                                 float *restrict v, float lr, float wd, float alpha) {
+    for (size_t i = 0; i < n; i++) {
+        v[i] = alpha * v[i] - lr * (g[i] + wd * w[i]);
+        w[i] += v[i];
+    }
+}
+
+NN_HOT static void step_adagrad(size_t n, float *restrict w, const float *restrict g,
+                                float *restrict h, float lr, float wd) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] += gi * gi;
+        w[i] -= lr * gi / sqrtf(h[i]);
+    }
+}
+
+NN_HOT static void step_rmsprop(size_t n, float *restrict w, const float *restrict g,
+                                float *restrict h, float lr, float wd, float rho, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
+        w[i] -= lr * gi / (sqrtf(h[i]) + eps);
+    }
+}
+
+NN_HOT static void step_adadelta(size_t n, float *restrict w, const float *restrict g,
+                                 float *restrict h, float *restrict s, float lr, float wd,
+                                 float rho, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
+        float d = sqrtf(s[i] + eps) / sqrtf(h[i] + eps) * gi;
+        s[i] = rho * s[i] + (1.0f - rho) * d * d;
+        w[i] -= lr * d;
+    }
+}
+
+NN_HOT static void step_adam(size_t n, float *restrict w, const float *restrict g,
+                             float *restrict m, float *restrict v, float step, float isq,
+                             float wd, float b1, float b2, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        w[i] -= step * m[i] / (sqrtf(v[i]) * isq + eps);
+    }
+}
+
+void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
     const nn_optim_cfg *c = &o->cfg;
     const size_t n = o->n;
     const float wd = c->weight_decay;
-    float *s0 = o->slot[0], *s1 = o->slot[1];
     o->t++;
-#define G(i) (grad[i] + wd * w[i])
     switch (c->kind) {
-    case NN_OPT_SGD:
-        for (size_t i = 0; i < n; i++) w[i] -= lr * G(i);
-        break;
-    case NN_OPT_MOMENTUM:
-        for (size_t i = 0; i < n; i++) {
-            s0[i] = c->momentum * s0[i] - lr * G(i);
-            w[i] += s0[i];
-        }
-        break;
-    case NN_OPT_ADAGRAD:
-        for (size_t i = 0; i < n; i++) {
-            float g = G(i);
-            s0[i] += g * g;
-            w[i] -= lr * g / sqrtf(s0[i]);
-        }
-        break;
-    case NN_OPT_RMSPROP:
-        for (size_t i = 0; i < n; i++) {
-            float g = G(i);
-            s0[i] = c->rho * s0[i] + (1.0f - c->rho) * g * g;
-            w[i] -= lr * g / (sqrtf(s0[i]) + c->eps);
-        }
-        break;
+    case NN_OPT_SGD: step_sgd(n, w, g, lr, wd); break;
+    case NN_OPT_MOMENTUM: step_momentum(n, w, g, o->slot[0], lr, wd, c->momentum); break;
+    case NN_OPT_ADAGRAD: step_adagrad(n, w, g, o->slot[0], lr, wd); break;
+    case NN_OPT_RMSPROP: step_rmsprop(n, w, g, o->slot[0], lr, wd, c->rho, c->eps); break;
     case NN_OPT_ADADELTA:
-        for (size_t i = 0; i < n; i++) {
-            float g = G(i);
-            s0[i] = c->rho * s0[i] + (1.0f - c->rho) * g * g;
-            float d = sqrtf(s1[i] + c->eps) / sqrtf(s0[i] + c->eps) * g;
-            s1[i] = c->rho * s1[i] + (1.0f - c->rho) * d * d;
-            w[i] -= lr * d;
-        }
+        step_adadelta(n, w, g, o->slot[0], o->slot[1], lr, wd, c->rho, c->eps);
         break;
     case NN_OPT_ADAM: {
-        float bc1 = 1.0f - powf(c->beta1, (float)o->t), bc2 = 1.0f - powf(c->beta2, (float)o->t);
-        float step = lr / bc1, isq = 1.0f / sqrtf(bc2);
-        for (size_t i = 0; i < n; i++) {
-            float g = G(i);
-            s0[i] = c->beta1 * s0[i] + (1.0f - c->beta1) * g;
-            s1[i] = c->beta2 * s1[i] + (1.0f - c->beta2) * g * g;
-            w[i] -= step * s0[i] / (sqrtf(s1[i]) * isq + c->eps);
-        }
+        /* Bias corrections folded into two scalars: lr/(1-b1^t) and 1/sqrt(1-b2^t). */
+        double bc1 = 1.0 - pow(c->beta1, (double)o->t), bc2 = 1.0 - pow(c->beta2, (double)o->t);
+        step_adam(n, w, g, o->slot[0], o->slot[1], (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
+                  wd, c->beta1, c->beta2, c->eps);
         break;
     }
-    case NN_OPT_COUNT:
-        break;
+    case NN_OPT_COUNT: break;
     }
-#undef G
 }
 
 int nn_sched_parse(const char *text, nn_sched *s) {
