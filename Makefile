@@ -7,6 +7,7 @@
 #   make test            unit tests (CUnit) + CLI + multi-rank tests
 #   make bench           throughput benchmarks (tests/bench)
 #   make deps            install the Debian packages (sudo when not root)
+#   make mnist           the main job: deps, build, data, train + evaluate the MNIST MLP
 
 MPI      ?= 1
 CUDA     ?= 0
@@ -61,7 +62,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean asan-test data
+.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean data mnist
 all: $(BUILD)/nntrain
 
 $(BUILD)/obj/%.o: %.c Makefile
@@ -102,6 +103,15 @@ deps:
 
 data:
 	datasets/fetch mnist
+
+# The main job on a fresh machine: dependencies, build, data, train the
+# course's MNIST network (784-100 sigmoid-10, SGD), evaluate it.
+MNIST_RUN ?= results/mnist-mlp
+mnist: deps all data
+	$(BUILD)/nntrain train --data mnist --model mlp --epochs 20 --batch 100 --lr 1.0 --threads 1 \
+	    --out $(MNIST_RUN)
+	$(BUILD)/nntrain eval --data mnist --checkpoint $(MNIST_RUN)/checkpoint.h5 \
+	    --confusion-csv $(MNIST_RUN)/confusion.csv | tee $(MNIST_RUN)/eval.txt
 
 clean:
 	rm -rf build

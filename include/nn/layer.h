@@ -49,6 +49,7 @@ typedef struct {
     const uint64_t *sample_ids; /* (n) global data-set index of each sample */
     uint64_t seed, epoch;       /* with sample_ids: per-sample randomness */
     struct nn_dist *dist;       /* for layers that reduce across ranks; may be NULL */
+    bool bn_sync;               /* BatchNorm statistics over the global batch (all ranks) */
 } nn_ctx;
 
 typedef struct nn_layer nn_layer;
@@ -80,6 +81,7 @@ typedef struct {
 struct nn_layer {
     const nn_layer_ops *ops;
     char name[32]; /* Keras-like: dense_1, sigmoid_1, ... */
+    int index;     /* position in the net (keys per-layer random streams) */
     nn_shape in, out;
     int line; /* line of the model spec it came from */
     nn_opt opts[NN_MAX_OPTS];

@@ -26,6 +26,7 @@ typedef struct {
     const char *out_dir; /* results/RUN: history.csv, checkpoint.h5 (rank 0) */
     const char *resume;  /* checkpoint to continue from, or NULL */
     long train_limit;    /* use only the first N training samples (0 = all) */
+    bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
     bool quiet;
 } nn_train_cfg;
 

@@ -31,6 +31,8 @@ void nn_args_usage(FILE *f) {
           "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
           "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
+          "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
+          "                        or each rank's slice (local)\n"
           "  --out DIR             where train writes (results/run)\n"
           "  --resume FILE         continue training from a checkpoint\n"
           "  --checkpoint FILE     weights for eval/predict/loss/summary\n"
@@ -76,6 +78,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->batch = 100;
     t->seed = 1;
     t->out_dir = "results/run";
+    t->bn_sync = true;
     a->optim_name = "sgd";
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
@@ -98,6 +101,11 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--optim")) a->optim_name = v;
         else if (!strcmp(f, "--schedule")) a->schedule = v;
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
+        else if (!strcmp(f, "--bn")) {
+            if (!v || (strcmp(v, "sync") && strcmp(v, "local")))
+                return nn_fail("--bn %s: expected sync or local", v ? v : "(missing)");
+            t->bn_sync = !strcmp(v, "sync");
+        }
         else if (!strcmp(f, "--hidden")) {
             NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
             t->hidden = (int)l;
@@ -127,7 +135,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--beta2")) NN_TRY(parse_float(f, v, 0, 1, &a->beta2));
         else if (!strcmp(f, "--warmup")) NN_TRY(parse_float(f, v, 0, 1e6f, &a->warmup));
         else if (!strcmp(f, "--weight-decay")) NN_TRY(parse_float(f, v, 0, 1, &a->weight_decay));
-        else if (!strcmp(f, "--quiet")) {
+        else if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+            a->help = true;
+            return NN_OK;
+        } else if (!strcmp(f, "--quiet")) {
             t->quiet = true;
             used = 0;
         } else

@@ -17,6 +17,7 @@ typedef struct {
     int index;          /* predict: -1 = read from stdin */
     const char *confusion_csv;
     const char *compare_a, *compare_b; /* compare: two checkpoints */
+    bool help;
 } nn_args;
 
 /* Parse argv[2..]; on error sets the message and returns NN_ERR. */

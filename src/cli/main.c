@@ -1,5 +1,7 @@
 /* main.c: nntrain's entry point: set up OpenBLAS and MPI, parse options,
  * dispatch to a command. The loops live in the library (src/core/train.c). */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,13 @@ static void set_threads(const nn_args *a, const nn_dist *d) {
     int threads = a->threads;
     if (threads == 0 && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice */
     if (threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = (int)(cores / (d->local_size > 0 ? d->local_size : 1));
+        /* The CPUs this process may run on (taskset, cgroups, Slurm), not all online ones. */
+        cpu_set_t set;
+        long cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                                  : sysconf(_SC_NPROCESSORS_ONLN);
+        /* Ranks bound to one core each see one CPU: do not divide again. */
+        int share = cores >= d->local_size ? d->local_size : 1;
+        threads = (int)(cores / (share > 0 ? share : 1));
         if (threads < 1) threads = 1;
     }
     nn_blas_set_threads(threads);
@@ -37,7 +44,9 @@ int main(int argc, char **argv) {
     }
     nn_args a;
     int rc = nn_args_parse(&a, argc, argv);
-    if (rc == NN_OK) {
+    if (rc == NN_OK && a.help) {
+        if (dist.rank == 0) nn_args_usage(stdout);
+    } else if (rc == NN_OK) {
         set_threads(&a, &dist);
         rc = nn_cli_run(&a, &dist);
     }

@@ -19,12 +19,17 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
                                   "dense %d\nsigmoid\ndense %d\n", hidden > 0 ? hidden : 100, classes);
     else if (!strcmp(name, "mlp1000"))
         snprintf(buf, sizeof buf, "dense %d\nrelu\ndense %d\n", hidden > 0 ? hidden : 1000, classes);
+    else if (!strcmp(name, "mlp1000-bn"))
+        /* No bias before batchnorm: BN removes it, and its gradient is only
+         * rounding noise, which Adam would amplify into random steps. */
+        snprintf(buf, sizeof buf, "dense %d bias=false\nbatchnorm\nrelu\ndropout 0.3\ndense %d\n",
+                 hidden > 0 ? hidden : 1000, classes);
     else
         return NULL;
     return strdup(buf);
 }
 
-const char *nn_model_presets(void) { return "mlp, mlp1000"; }
+const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn"; }
 
 static char *read_text_file(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -153,6 +158,7 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
         nn_layer *l = &net->layers[i];
         l->be = be;
         l->in = cur;
+        l->index = i;
         int t = 0;
         for (int j = 0; j < i; j++)
             if (net->layers[j].ops == l->ops) t++;

@@ -191,23 +191,22 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
         int n = nn_sampler_slice(t->order, t->train_count, (size_t)cfg->batch, b, t->train.shard,
                                  t->ids, &global_n);
         nn_ctx c = {.train = true, .n = n, .global_n = global_n, .sample_ids = t->ids,
-                    .seed = cfg->seed, .epoch = (uint64_t)epoch, .dist = t->dist};
+                    .seed = cfg->seed, .epoch = (uint64_t)epoch, .dist = t->dist,
+                    .bn_sync = cfg->bn_sync};
         nn_net_zero_grad(net);
-        int rc = NN_OK;
-        if (n > 0) {
-            /* A rank with no member in this batch still joins the allreduce. */
-            const float *logits;
-            rc = nn_dataset_get_batch(&t->train, t->ids, n, t->x, t->labels);
-            if (rc == NN_OK) rc = nn_net_forward(net, &c, t->x, &logits);
-            if (rc == NN_OK) {
-                long correct = 0;
-                float *dlogits = net->dbuf[net->nlayers & 1];
-                metrics[0] = (float)nn_softmax_xent(logits, t->labels, n, k,
-                                                    1.0f / (float)global_n, dlogits, &correct);
-                metrics[1] = (float)correct;
-                metrics[2] = (float)n;
-                rc = nn_net_backward(net, &c, t->x, dlogits);
-            }
+        /* Every rank runs the pass even with an empty slice: layers such as
+         * synchronised BatchNorm take part in collective reductions. */
+        const float *logits;
+        int rc = nn_dataset_get_batch(&t->train, t->ids, n, t->x, t->labels);
+        if (rc == NN_OK) rc = nn_net_forward(net, &c, t->x, &logits);
+        if (rc == NN_OK) {
+            long correct = 0;
+            float *dlogits = net->dbuf[net->nlayers & 1];
+            metrics[0] = (float)nn_softmax_xent(logits, t->labels, n, k, 1.0f / (float)global_n,
+                                                dlogits, &correct);
+            metrics[1] = (float)correct;
+            metrics[2] = (float)n;
+            rc = nn_net_backward(net, &c, t->x, dlogits);
         }
         /* A failing rank reports 1 in the status slot so every rank stops together. */
         metrics[3] = rc == NN_OK ? 0.0f : 1.0f;
@@ -229,6 +228,13 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
     }
     *loss = tot_loss / tot_n;
     *acc = tot_correct / tot_n;
+    /* Per-rank BatchNorm statistics (--bn local) leave each replica with its
+     * own running estimates: average them so every rank evaluates and saves
+     * the same model. Synchronised statistics are identical already. */
+    if (!cfg->bn_sync && t->dist->size > 1 && net->nstate > 0) {
+        NN_TRY(nn_dist_allreduce_sum(t->dist, net->state, net->nstate));
+        for (size_t i = 0; i < net->nstate; i++) net->state[i] /= (float)t->dist->size;
+    }
     return NN_OK;
 }
 

@@ -10,9 +10,11 @@
 
 extern const nn_layer_ops nn_dense_ops;
 extern const nn_layer_ops nn_sigmoid_ops, nn_relu_ops, nn_tanh_ops, nn_leaky_relu_ops;
+extern const nn_layer_ops nn_dropout_ops, nn_batchnorm_ops;
 
 static const nn_layer_ops *const g_types[] = {
-    &nn_dense_ops, &nn_sigmoid_ops, &nn_relu_ops, &nn_tanh_ops, &nn_leaky_relu_ops,
+    &nn_dense_ops,      &nn_sigmoid_ops, &nn_relu_ops,      &nn_tanh_ops,
+    &nn_leaky_relu_ops, &nn_dropout_ops, &nn_batchnorm_ops,
 };
 
 const nn_layer_ops *nn_layer_find(const char *type) {

@@ -5,11 +5,12 @@
 #   - the course's MLP (784-100 sigmoid-10, SGD, B=100) and 784-1000 ReLU-10 (Adam)
 #   - 1 thread, 2 threads, and mpirun -np 2 with 1 thread each
 # Writes results/bench/bench.txt. Needs MNIST (datasets/fetch mnist).
-# BENCH_EPOCHS=N changes the epochs per configuration (default 2; the best is kept).
+# BENCH_EPOCHS=N changes the epochs per configuration (default 3; the best is kept).
+# RSS of an np=2 run is mpirun's own, not a rank's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NN=${NNTRAIN:-build/nntrain}
-EPOCHS=${BENCH_EPOCHS:-2}
+EPOCHS=${BENCH_EPOCHS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OUT=results/bench
 mkdir -p "$OUT"
@@ -50,23 +51,43 @@ for ct in auto SkylakeX; do
     done
 done
 echo
-MLP="$NN train --data mnist --model mlp --batch 100 --lr 1.0"
-MLP1K="$NN train --data mnist --model mlp1000 --batch 100 --optim adam"
-printf "%-52s %10s %8s %8s\n" "training, MNIST, one epoch" "images/s" "GFLOP/s" "RSS MB"
-# Training FLOPs per image = 3 x forward (forward, backward data, backward weights).
-flops_mlp=$((3 * 2 * (784 * 100 + 100 * 10)))
-flops_1k=$((3 * 2 * (784 * 1000 + 1000 * 10)))
+printf "%-58s %10s %8s %8s\n" "training, MNIST, one epoch (best of $EPOCHS)" "images/s" "GFLOP/s" "RSS MB"
+# Training FLOPs per image: forward + weight gradient for every dense layer,
+# + input gradient for all but the first (it has no layer below to feed).
+flops_mlp=$((2 * 2 * 784 * 100 + 3 * 2 * 100 * 10))
+flops_1k=$((2 * 2 * 784 * 1000 + 3 * 2 * 1000 * 10))
 line() { # LABEL FLOPS_PER_IMAGE "IPS RSS"
     set -- "$1" "$2" $3
-    printf "%-52s %10s %8.1f %8s\n" "$1" "$3" "$(echo "$3 * $2 / 1000000000" | bc -l)" "${4:--}"
+    printf "%-58s %10s %8.1f %8s\n" "$1" "$3" "$(echo "$3 * $2 / 1000000000" | bc -l)" "${4:--}"
 }
-line "mlp 784-100-10 sgd, kernel auto, 1 thread" $flops_mlp "$(run a1 -u OPENBLAS_CORETYPE -- $MLP --threads 1)"
-line "mlp 784-100-10 sgd, SkylakeX, 1 thread" $flops_mlp "$(run m1 OPENBLAS_CORETYPE=SkylakeX -- $MLP --threads 1)"
-line "mlp 784-100-10 sgd, SkylakeX, 2 threads" $flops_mlp "$(run m2 OPENBLAS_CORETYPE=SkylakeX -- $MLP --threads 2)"
-line "mlp 784-100-10 sgd, SkylakeX, np=2 x 1 thread" $flops_mlp "$(run mp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $MLP --threads 1)"
-line "mlp1000 784-1000-10 adam, SkylakeX, 1 thread" $flops_1k "$(run k1 OPENBLAS_CORETYPE=SkylakeX -- $MLP1K --threads 1)"
-line "mlp1000 784-1000-10 adam, SkylakeX, 2 threads" $flops_1k "$(run k2 OPENBLAS_CORETYPE=SkylakeX -- $MLP1K --threads 2)"
-line "mlp1000 784-1000-10 adam, SkylakeX, np=2 x 1 thread" $flops_1k "$(run kp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $MLP1K --threads 1)"
+MLP="$NN train --data mnist --model mlp --lr 1.0"
+MLP1K="$NN train --data mnist --model mlp1000 --optim adam"
+echo "-- OpenBLAS kernel (mlp, batch 100, 1 thread)"
+line "kernel from the environment (${OPENBLAS_CORETYPE:-unset})" $flops_mlp "$(run e1 X=1 -- $MLP --batch 100 --threads 1)"
+line "kernel chosen by OpenBLAS itself (OPENBLAS_CORETYPE unset)" $flops_mlp "$(run a1 -u OPENBLAS_CORETYPE -- $MLP --batch 100 --threads 1)"
+line "kernel SkylakeX" $flops_mlp "$(run s1 OPENBLAS_CORETYPE=SkylakeX -- $MLP --batch 100 --threads 1)"
+for B in 100 1000; do
+    echo "-- ranks x threads, kernel SkylakeX, global batch $B"
+    for net in mlp mlp1000; do
+        if [ $net = mlp ]; then cmd=$MLP f=$flops_mlp; else cmd=$MLP1K f=$flops_1k; fi
+        line "$net np=1 x 1 thread" $f "$(run ${net}1-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 1)"
+        line "$net np=1 x 2 threads" $f "$(run ${net}2-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 2)"
+        line "$net np=2 x 1 thread" $f "$(run ${net}p-$B OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $cmd --batch $B --threads 1)"
+        a=$(best_ips "$T/${net}1-$B.log") b=$(best_ips "$T/${net}p-$B.log")
+        printf "%-58s %10.2fx\n" "  $net np=2 / np=1 (1 thread each)" "$(echo "$b / $a" | bc -l)"
+    done
+done
+echo
+echo "-- allreduce of the gradient buffer (params + 4 metrics), np=2, this machine"
+mpicc -O2 tests/bench/allreduce.c -o "$T/allreduce"
+mpirun -np 2 "$T/allreduce" 79514 795014 | tee "$T/ar.txt"
+echo
+echo "-- time model past one machine (ring allreduce, strong scaling, global batch 1000, t1 measured above)"
+for net in mlp mlp1000; do
+    ips=$(best_ips "$T/${net}1-1000.log")
+    if [ $net = mlp ]; then bytes=$((79514 * 4)); else bytes=$((795014 * 4)); fi
+    bash tests/bench/scaling_model.sh $net "$(echo "1000 * 1000 / $ips" | bc -l)" $bytes
+done
 echo
 echo "sgemm peak (SkylakeX): ${PEAK1} GFLOP/s on 1 thread, ${PEAK2} on 2"
 echo "PyTorch anchors (../shared/anchors/README.md): mlp 116,000 images/s (1 thread), mlp1000 17,300 images/s"

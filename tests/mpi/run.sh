@@ -45,6 +45,18 @@ check "eval under np=3 is exact (same as np=1)" bash -c "
   b=\$($MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
   echo \"\$a\"; echo \"\$b\"; test \"\$a\" = \"\$b\""
 
+# BatchNorm + Dropout: with --bn sync the statistics span the global batch and
+# dropout masks follow sample ids, so N ranks reproduce one rank.
+printf 'dense 32 bias=false\nbatchnorm\nrelu\ndropout 0.25\ndense 10\n' > "$T/bn.spec"
+BN="$D --model $T/bn.spec --epochs 2 --batch 100 --optim adam --seed 5"
+check "bn+dropout np=1" $NN train $BN --out "$T/b1" --quiet
+for n in 2 4; do
+    check "bn sync + dropout np=$n matches np=1 (losses)" bash -c "$MPIRUN -np $n $NN train $BN --bn sync --out $T/b$n --quiet && $(declare -f rel_close); rel_close $T/b1/history.csv $T/b$n/history.csv 1e-5"
+    check "bn sync + dropout np=$n matches np=1 (weights)" weights_close "$T/b1/checkpoint.h5" "$T/b$n/checkpoint.h5"
+done
+check "bn local np=2: runs, replicas identical" bash -c "$MPIRUN -np 2 $NN train $BN --bn local --out $T/bl > $T/bl.log 2>&1 && grep -q 'identical on all 2' $T/bl.log"
+check "bn local np=2 differs from sync (statistics per slice)" bash -c "! cmp -s <(cut -d, -f2 $T/b2/history.csv) <(cut -d, -f2 $T/bl/history.csv)"
+
 # Resume: 2 epochs, then resume to 3 with the same N and with another N.
 check "np=2 trains 2 epochs" bash -c "$MPIRUN -np 2 $NN train ${ARGS/--epochs 3/--epochs 2} --out $T/r2 --quiet"
 cp -r "$T/r2" "$T/r2b"

@@ -45,6 +45,100 @@ static void test_mlp_grad(void) {
     check_spec("dense 7; sigmoid; dense 5; tanh; dense 3", (nn_shape){1, 2, 3}, 4, 1e-2);
 }
 
+static void test_dropout_grad(void) {
+    check_spec("dense 8; dropout 0.4; dense 3", (nn_shape){4, 1, 1}, 3, 1e-2);
+}
+static void test_batchnorm_grad(void) {
+    check_spec("dense 5; batchnorm; dense 3", (nn_shape){4, 1, 1}, 6, 1e-2);
+}
+static void test_batchnorm_tanh_grad(void) {
+    /* tanh, not relu: BN moves every unit when a weight moves, so a finite
+     * difference would cross relu's kink somewhere. */
+    check_spec("dense 6; batchnorm eps=0.001; tanh; dense 2", (nn_shape){3, 1, 1}, 5, 1e-2);
+}
+
+/* Eval mode: y = gamma (x - E[x]) / sqrt(Var[x] + eps) + beta with the
+ * running estimates, which training moved towards the batch statistics. */
+static void test_batchnorm_eval_formula(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "batchnorm eps=0.01 momentum=0.5", "t", (nn_shape){3, 1, 1},
+                                  0, 4, nn_backend_cpu()) == 0);
+    nn_net_init(&net, 1);
+    float x[12] = {1, 2, 3, 2, 4, 6, 3, 6, 9, 4, 8, 12}; /* (4, 3) */
+    uint64_t ids[4] = {0, 1, 2, 3};
+    nn_ctx tr = {.train = true, .n = 4, .global_n = 4, .sample_ids = ids};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &tr, x, &y) == 0);
+    /* Training output: each channel normalised to mean 0, variance v/(v+eps). */
+    for (int k = 0; k < 3; k++) {
+        double m = 0, v = 0;
+        for (int n = 0; n < 4; n++) m += y[n * 3 + k];
+        for (int n = 0; n < 4; n++) v += (y[n * 3 + k] - m / 4) * (y[n * 3 + k] - m / 4);
+        CU_ASSERT_DOUBLE_EQUAL(m / 4, 0.0, 1e-5);
+        double bv = (k + 1) * (k + 1) * 1.25; /* biased variance of {1,2,3,4}*(k+1) */
+        CU_ASSERT_DOUBLE_EQUAL(v / 4, bv / (bv + 0.01), 1e-4);
+    }
+    /* Running estimates after one step with momentum 0.5 from (0, 1):
+     * mean 0.5 * 2.5(k+1), var 0.5 + 0.5 * unbiased variance. */
+    const float *st = net.state;
+    for (int k = 0; k < 3; k++) {
+        CU_ASSERT_DOUBLE_EQUAL(st[k], 0.5 * 2.5 * (k + 1), 1e-5);
+        CU_ASSERT_DOUBLE_EQUAL(st[3 + k], 0.5 + 0.5 * (k + 1) * (k + 1) * 5.0 / 3.0, 1e-4);
+    }
+    net.params[0] = 2.0f, net.params[3 + 1] = -1.0f; /* gamma_0 = 2, beta_1 = -1 */
+    nn_ctx ev = {.train = false, .n = 4, .global_n = 4, .sample_ids = ids};
+    CU_ASSERT_FATAL(nn_net_forward(&net, &ev, x, &y) == 0);
+    for (int n = 0; n < 4; n++)
+        for (int k = 0; k < 3; k++) {
+            double g = net.params[k], b = net.params[3 + k];
+            double want = g * (x[n * 3 + k] - st[k]) / sqrt(st[3 + k] + 0.01) + b;
+            CU_ASSERT_DOUBLE_EQUAL(y[n * 3 + k], want, 1e-5);
+        }
+    CU_ASSERT_EQUAL(net.nstate, 6);
+    CU_ASSERT_STRING_EQUAL(net.layers[0].states[1].name, "moving_variance");
+    nn_net_free(&net);
+}
+
+/* Keep rate ~ 1 - rate; kept units scaled by 1/(1-rate); identity at test
+ * time; the mask of a sample depends on its id, not its slot in the slice. */
+static void test_dropout_stats(void) {
+    nn_net net;
+    const int units = 1000, n = 20;
+    CU_ASSERT_FATAL(nn_net_create(&net, "dropout rate=0.3", "t", (nn_shape){units, 1, 1}, 0, n,
+                                  nn_backend_cpu()) == 0);
+    float *x = malloc(sizeof(float) * units * n);
+    for (int i = 0; i < units * n; i++) x[i] = 1.0f;
+    uint64_t ids[20], rev[20];
+    for (int i = 0; i < n; i++) ids[i] = 100 + (uint64_t)i, rev[i] = 100 + (uint64_t)(n - 1 - i);
+    nn_ctx c = {.train = true, .n = n, .global_n = n, .sample_ids = ids, .seed = 4, .epoch = 2};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    long kept = 0;
+    int scale_ok = 1;
+    for (int i = 0; i < units * n; i++) {
+        if (y[i] != 0.0f) kept++;
+        if (y[i] != 0.0f && fabsf(y[i] - 1.0f / 0.7f) > 1e-6f) scale_ok = 0;
+    }
+    double rate = (double)kept / (units * n); /* 20000 draws: sd ~ 0.0032 */
+    CU_ASSERT(fabs(rate - 0.7) < 0.015);
+    CU_ASSERT(scale_ok);
+    float *first = malloc(sizeof(float) * units);
+    memcpy(first, y, sizeof(float) * units); /* sample id 100 */
+    c.sample_ids = rev;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    CU_ASSERT(memcmp(first, y + (size_t)(n - 1) * units, sizeof(float) * units) == 0);
+    c.epoch = 3; /* a new epoch draws a new mask */
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    CU_ASSERT(memcmp(first, y + (size_t)(n - 1) * units, sizeof(float) * units) != 0);
+    nn_ctx ev = {.train = false, .n = n, .global_n = n, .sample_ids = ids};
+    CU_ASSERT_FATAL(nn_net_forward(&net, &ev, x, &y) == 0);
+    int identity = 1;
+    for (int i = 0; i < units * n; i++) identity &= y[i] == 1.0f;
+    CU_ASSERT(identity);
+    free(x), free(first);
+    nn_net_free(&net);
+}
+
 /* softmax-CE: the loss equals -log(softmax) computed naively in double, and
  * dlogits matches finite differences of the mean loss. */
 static void test_softmax_xent(void) {
@@ -127,6 +221,11 @@ void register_layer_tests(void) {
     CU_add_test(s, "relu gradient", test_relu_grad);
     CU_add_test(s, "leaky_relu gradient", test_leaky_relu_grad);
     CU_add_test(s, "3-layer MLP gradient", test_mlp_grad);
+    CU_add_test(s, "dropout gradient (fixed mask)", test_dropout_grad);
+    CU_add_test(s, "batchnorm gradient (training mode)", test_batchnorm_grad);
+    CU_add_test(s, "batchnorm + tanh gradient", test_batchnorm_tanh_grad);
+    CU_add_test(s, "batchnorm eval mode = formula", test_batchnorm_eval_formula);
+    CU_add_test(s, "dropout keep rate, scale, mask by sample", test_dropout_stats);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
     CU_add_test(s, "model spec errors", test_spec_errors);
     CU_add_test(s, "weight init N(0,1/fan_in)", test_init_stats);
