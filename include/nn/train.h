@@ -27,6 +27,7 @@ typedef struct {
     const char *resume;  /* checkpoint to continue from, or NULL */
     long train_limit;    /* use only the first N training samples (0 = all) */
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
+    bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
     bool quiet;
 } nn_train_cfg;
 

@@ -20,6 +20,8 @@ void nn_args_usage(FILE *f) {
           "  loss      mean cross-entropy of --batch random training images\n"
           "  summary   print the model's layer table\n"
           "  compare   A.h5 B.h5: largest weight difference of two checkpoints\n"
+          "  plot      RUN: RUN/loss.png and RUN/accuracy.png from RUN/history.csv;\n"
+          "            --compare COLUMN --png FILE RUN...: one curve per run\n"
           "options:\n"
           "  --data NAME[:DIR]     mnist (default), fashion-mnist\n"
           "  --model SPEC          preset (mlp, mlp1000), spec file, or inline "
@@ -40,6 +42,8 @@ void nn_args_usage(FILE *f) {
           "  --limit N             train on the first N training samples only\n"
           "  --threads T           OpenBLAS threads per rank (default: cores / local ranks)\n"
           "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
+          "  --confusion-png FILE  eval: and as a PNG heat map\n"
+          "  --no-plot             train: do not render OUT/loss.png, OUT/accuracy.png\n"
           "  --quiet               no per-epoch lines\n",
           f);
 }
@@ -79,6 +83,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->seed = 1;
     t->out_dir = "results/run";
     t->bn_sync = true;
+    t->plot = true;
     a->optim_name = "sgd";
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
@@ -101,6 +106,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--optim")) a->optim_name = v;
         else if (!strcmp(f, "--schedule")) a->schedule = v;
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
+        else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;
+        else if (!strcmp(f, "--compare")) a->compare_col = v;
+        else if (!strcmp(f, "--png")) a->png = v;
         else if (!strcmp(f, "--bn")) {
             if (!v || (strcmp(v, "sync") && strcmp(v, "local")))
                 return nn_fail("--bn %s: expected sync or local", v ? v : "(missing)");
@@ -140,6 +148,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             return NN_OK;
         } else if (!strcmp(f, "--quiet")) {
             t->quiet = true;
+            used = 0;
+        } else if (a->cmd && !strcmp(a->cmd, "plot") && f[0] != '-') {
+            if (a->nruns == 64) return nn_fail("plot: at most 64 run folders");
+            a->runs[a->nruns++] = argv[i];
             used = 0;
         } else
             return nn_fail("unknown option '%s' (see nntrain --help)", f);

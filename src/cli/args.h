@@ -18,6 +18,10 @@ typedef struct {
     const char *confusion_csv;
     const char *compare_a, *compare_b; /* compare: two checkpoints */
     bool help;
+    const char *confusion_png;
+    const char *compare_col, *png; /* plot --compare COLUMN --png FILE */
+    char *runs[64];                /* plot: run folders */
+    int nruns;
 } nn_args;
 
 /* Parse argv[2..]; on error sets the message and returns NN_ERR. */

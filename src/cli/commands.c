@@ -13,6 +13,7 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 #include "nn/loss.h"
+#include "nn/plot.h"
 #include "nn/rng.h"
 #include "nn/train.h"
 
@@ -198,6 +199,12 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
             printf("\n");
         }
         if (a->confusion_csv) rc = write_confusion_csv(a->confusion_csv, r.confusion, k);
+        if (rc == NN_OK && a->confusion_png) {
+            char title[300];
+            snprintf(title, sizeof title, "%s: accuracy %.4f", a->checkpoint,
+                     r.correct / r.count);
+            rc = nn_plot_confusion(a->confusion_png, r.confusion, k, title);
+        }
     }
     rc = nn_dist_check(dist, rc);
     free(r.confusion);
@@ -254,6 +261,21 @@ static int cmd_compare(const nn_args *a) {
     return rc;
 }
 
+static int cmd_plot(const nn_args *a) {
+    if (a->nruns == 0) return nn_fail("usage: nntrain plot RUN | plot --compare COLUMN --png FILE RUN...");
+    if (a->compare_col) {
+        if (!a->png) return nn_fail("plot --compare needs --png FILE");
+        NN_TRY(nn_plot_compare(a->png, a->compare_col, a->runs, a->nruns));
+        printf("wrote %s\n", a->png);
+        return NN_OK;
+    }
+    for (int i = 0; i < a->nruns; i++) {
+        NN_TRY(nn_plot_run(a->runs[i]));
+        printf("wrote %s/loss.png and %s/accuracy.png\n", a->runs[i], a->runs[i]);
+    }
+    return NN_OK;
+}
+
 int nn_cli_run(const nn_args *a, nn_dist *dist) {
     const char *c = a->cmd;
     if (!strcmp(c, "train")) return nn_train(&a->train, dist);
@@ -263,5 +285,6 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "loss")) return dist->rank == 0 ? cmd_loss(a) : NN_OK;
     if (!strcmp(c, "summary")) return dist->rank == 0 ? cmd_summary(a) : NN_OK;
     if (!strcmp(c, "compare")) return dist->rank == 0 ? cmd_compare(a) : NN_OK;
-    return nn_fail("unknown command '%s' (train, eval, predict, loss, summary; see --help)", c);
+    if (!strcmp(c, "plot")) return dist->rank == 0 ? cmd_plot(a) : NN_OK;
+    return nn_fail("unknown command '%s' (train, eval, predict, loss, summary, compare, plot; see --help)", c);
 }

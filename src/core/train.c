@@ -13,6 +13,7 @@
 #include "nn/fileutil.h"
 #include "nn/history.h"
 #include "nn/loss.h"
+#include "nn/plot.h"
 #include "nn/sampler.h"
 
 static double now(void) {
@@ -310,6 +311,10 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
     if (rc == NN_OK) rc = check_replicas(&t);
     if (rc == NN_OK && dist->rank == 0 && cfg->out_dir && !cfg->quiet)
         printf("wrote %s and %s\n", t.ckpt, t.csv);
+    /* Learning curves: a convenience, so a missing gnuplot only warns. */
+    if (rc == NN_OK && dist->rank == 0 && cfg->out_dir && cfg->plot &&
+        nn_plot_run(cfg->out_dir) != NN_OK)
+        fprintf(stderr, "nntrain: warning: no plots: %s\n", nn_errmsg());
     trainer_free(&t);
     return rc;
 }

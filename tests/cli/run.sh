@@ -21,6 +21,11 @@ if command -v h5dump >/dev/null; then
     check "checkpoint readable by h5dump" bash -c "h5dump -H '$T/run/checkpoint.h5' | grep -q 'dense_1'"
 fi
 
+check "training rendered loss.png and accuracy.png" bash -c "file $T/run/loss.png | grep -q 'PNG image' && file $T/run/accuracy.png | grep -q 'PNG image'"
+check "plot --compare draws one PNG from several runs" bash -c "$NN plot --compare test_acc --png $T/cmp.png $T/run $T/run && file $T/cmp.png | grep -q PNG"
+expect_fail "plot of a folder without history" "history.csv: not found" $NN plot "$T/data"
+expect_fail "plot --compare with an unknown column" "not a history column" $NN plot --compare nope --png "$T/x.png" "$T/run"
+
 # --- predict -----------------------------------------------------------------
 check "predict with checkpoint prints one digit" bash -c "echo 3 | $NN predict $D --checkpoint $T/run/checkpoint.h5 | grep -qx '[0-9]'"
 p1=$(echo 7 | $NN predict $D --hidden 20 --seed 4 2>&1)
@@ -44,6 +49,7 @@ check "loss prints the mean cross-entropy" bash -c "$NN loss $D --batch 100 | gr
 # With random N(0,1/fan_in) weights the loss is near ln(10) = 2.30.
 check "loss of an untrained net is near ln 10" bash -c "$NN loss $D --batch 100 | awk '{exit !(\$2 > 1.8 && \$2 < 3.2)}'"
 check "eval prints accuracy and confusion" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-csv $T/conf.csv > $T/eval.txt && grep -q '^accuracy: [01]\.[0-9]\{4\}' $T/eval.txt && grep -q 'confusion' $T/eval.txt"
+check "eval draws the confusion heat map" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-png $T/conf.png > /dev/null && file $T/conf.png | grep -q PNG"
 check "confusion CSV sums to the test count" bash -c "awk -F, 'NR>1{for(i=2;i<=NF;i++)s+=\$i} END{exit !(s==100)}' $T/conf.csv"
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
