@@ -43,7 +43,7 @@ static FILE *open_script(const char *png, char *script, size_t n) {
     }
     fprintf(f, "set terminal pngcairo size 900,540 font 'sans,11'\nset output '%s'\n"
                "set datafile separator ','\nset grid\nset key right center\n"
-               "set xlabel 'epoch'\n",
+               "set termoption noenhanced\nset xlabel 'epoch'\n",
             png);
     return f;
 }
