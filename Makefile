@@ -46,7 +46,7 @@ endif
 ifdef WERROR
   CFLAGS += -Werror
 endif
-LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread
+LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread -ljpeg -lpng
 
 LIB_SRC := $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                       src/backend/*.c)

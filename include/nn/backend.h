@@ -24,6 +24,15 @@ typedef struct nn_backend {
     /* dx = f'(x) * dy, computed from the forward output y (all our activations
      * allow it); no two of y, dy, dx overlap. */
     void (*act_backward)(nn_act act, size_t n, const float *y, const float *dy, float *dx);
+    /* Convolution lowering for ONE sample x (C, H, W), filters R x R, stride
+     * s, zero padding p, output (OH, OW): column matrix rows (c, ki, kj) =
+     * C*R*R, columns (oh, ow) written at col[row * ldc + col0 + oh*OW + ow],
+     * so a batch's columns sit side by side in one (C*R*R, N*OH*OW) matrix. */
+    void (*im2col)(const float *x, int c, int h, int w, int r, int s, int p, int oh, int ow,
+                   float *col, size_t ldc, size_t col0);
+    /* The adjoint: dx (C, H, W) += the column gradients scattered back. */
+    void (*col2im)(const float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
+                   int p, int oh, int ow, float *dx);
 } nn_backend;
 
 /* The CPU backend (OpenBLAS sgemm + plain loops the compiler vectorises). */

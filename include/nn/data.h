@@ -21,8 +21,14 @@ nn_shard nn_shard_of(size_t count, int rank, int nranks);
 /* Which part of a data set a process loads: rank of nranks. */
 typedef struct {
     int rank, nranks;
+    size_t limit; /* use only the first `limit` samples (0 = all), then shard those */
 } nn_part;
-#define NN_PART_ALL ((nn_part){0, 1})
+#define NN_PART_ALL ((nn_part){0, 1, 0})
+
+/* The number of samples a data set of `count` presents under part. */
+static inline size_t nn_part_count(nn_part part, size_t count) {
+    return part.limit > 0 && part.limit < count ? part.limit : count;
+}
 
 typedef struct nn_dataset nn_dataset;
 
@@ -40,6 +46,9 @@ struct nn_dataset {
     nn_shard shard; /* what this process holds (clamped to count) */
     nn_shape shape;
     int classes;
+    /* class names (`classes` entries, e.g. the class folder names), owned by the
+     * data set and freed by nn_dataset_free; NULL when the format has none (IDX). */
+    char **class_names;
     void *priv;
 };
 
@@ -53,9 +62,43 @@ int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float 
 int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path, int classes,
                 nn_part part);
 
-/* A named data set: "mnist" or "mnist:DIR" (DIR holds the four IDX files,
- * plain or .gz). Without DIR: $NNTRAIN_DATA/mnist, else datasets/data/mnist.
- * split is "train" or "test". */
+/* CIFAR-10 binary version in dir: split "train" = data_batch_1.bin ..
+ * data_batch_5.bin, "test" = test_batch.bin; each a sequence of 3073-byte
+ * records (label byte 0..9, then 32x32 R, G, B planes, row-major). Shape
+ * (3, 32, 32), 10 classes (official names). Checks that every file exists,
+ * that its size is a non-zero multiple of 3073, and the labels of the shard's
+ * records. Only the shard's records are read and kept (as bytes). */
+int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part part);
+
+/* Image folders: root/split/<class>/<file>.{jpg,jpeg,png} (extension case-
+ * insensitive; other files and names starting with '.' are ignored). Classes
+ * are the sub-folders in strcmp order; samples are numbered class by class,
+ * files in strcmp order within a class. JPEG (libjpeg) and PNG (libpng) are
+ * told apart by their signature, not the extension.
+ * channels: 1 (grayscale, Rec.601 luma) or 3 (RGB; gray is replicated), or 0
+ * = from the first image of the data set (1 if it is grayscale, else 3).
+ * size: images are resized (bilinear, pixel centres aligned) to size x size;
+ * 0 = the first image's height x width. PNG alpha is composited onto black.
+ * The shard's images are decoded at open and kept as bytes (C, H, W); get()
+ * returns byte / 255. class_names are the folder names. A corrupt image fails
+ * the open with the file and the decoder's message. */
+int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int size,
+                   nn_part part);
+
+/* A named data set; split is "train" or "test" (folders: any split folder).
+ *   mnist[:DIR]          the four IDX files (plain or .gz) in DIR; default
+ *                        $NNTRAIN_DATA/mnist, else datasets/data/mnist
+ *   fashion-mnist[:DIR]  the same; default $NNTRAIN_DATA/fashion-mnist, else
+ *                        /usr/share/datasets/fashion-mnist, else datasets/data/fashion-mnist
+ *   cifar10[:DIR]        CIFAR-10 binary batches; default $NNTRAIN_DATA/cifar10, else
+ *                        datasets/data/cifar10 (either with a cifar-10-batches-bin
+ *                        sub-folder, as the official archive unpacks, or without)
+ *   folder:DIR[:CxS]     image folders DIR/split/<class>/<image>; C channels (1 or 3) and
+ *                        S x S pixels, 0 or omitted = from the first image
+ *   cifar10-jpeg[:DIR]   = folder:DIR:3x32, default $NNTRAIN_DATA/cifar10-jpeg, else
+ *                        datasets/data/cifar10-jpeg
+ *   smiles[:DIR]         = folder:DIR:1x64, default $NNTRAIN_DATA/smiles, else
+ *                        datasets/data/smiles */
 int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part);
 
 #endif

@@ -15,7 +15,9 @@
  * degree-6 polynomial (Cephes' coefficients), 2^n by building the exponent.
  * Max relative error ~2 ulp on [-87, 88]; clamped outside. */
 static inline float vexpf(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    /* Ternaries, not fminf/fmaxf: those keep NaN semantics and become calls. */
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
     float n = floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -58,7 +60,7 @@ NN_HOT static void sigmoid_fwd(size_t n, const float *restrict x, float *restric
 }
 
 NN_HOT static void relu_fwd(size_t n, const float *restrict x, float *restrict y) {
-    for (size_t i = 0; i < n; i++) y[i] = fmaxf(x[i], 0.0f);
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 NN_HOT static void leaky_fwd(size_t n, const float *restrict x, float *restrict y) {
@@ -104,6 +106,64 @@ static void cpu_act_backward(nn_act act, size_t n, const float *y, const float *
     act_bwd(act, n, y, dy, dx);
 }
 
+/* Output columns [lo, hi) of a row read inside the input for filter column
+ * kj; the rest read padding. */
+static inline void valid_range(int ow, int s, int p, int kj, int w, int *lo, int *hi) {
+    int a = p - kj, b = w + p - kj; /* need 0 <= xo*s - p + kj < w */
+    *lo = a <= 0 ? 0 : (a + s - 1) / s;
+    *hi = b <= 0 ? 0 : (b + s - 1) / s;
+    if (*hi > ow) *hi = ow;
+    if (*lo > *hi) *lo = *hi;
+}
+
+NN_HOT static void cpu_im2col(const float *restrict x, int c, int h, int w, int r, int s, int p,
+                              int oh, int ow, float *restrict col, size_t ldc, size_t col0) {
+    for (int ch = 0; ch < c; ch++)
+        for (int ki = 0; ki < r; ki++)
+            for (int kj = 0; kj < r; kj++) {
+                float *row = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
+                const float *xc = x + (size_t)ch * h * w;
+                int lo, hi;
+                valid_range(ow, s, p, kj, w, &lo, &hi);
+                for (int y = 0; y < oh; y++) {
+                    int iy = y * s - p + ki;
+                    float *out = row + (size_t)y * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(out, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *in = xc + (size_t)iy * w;
+                    const int off = kj - p; /* input column = xo * s + off */
+                    for (int xo = 0; xo < lo; xo++) out[xo] = 0.0f;
+                    if (s == 1 && hi > lo)
+                        memcpy(out + lo, in + lo + off, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int xo = lo; xo < hi; xo++) out[xo] = in[xo * s + off];
+                    for (int xo = hi; xo < ow; xo++) out[xo] = 0.0f;
+                }
+            }
+}
+
+NN_HOT static void cpu_col2im(const float *restrict col, size_t ldc, size_t col0, int c, int h,
+                              int w, int r, int s, int p, int oh, int ow, float *restrict dx) {
+    for (int ch = 0; ch < c; ch++)
+        for (int ki = 0; ki < r; ki++)
+            for (int kj = 0; kj < r; kj++) {
+                const float *row = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
+                float *dc = dx + (size_t)ch * h * w;
+                int lo, hi;
+                valid_range(ow, s, p, kj, w, &lo, &hi);
+                for (int y = 0; y < oh; y++) {
+                    int iy = y * s - p + ki;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *in = row + (size_t)y * ow;
+                    float *out = dc + (size_t)iy * w;
+                    const int off = kj - p;
+                    for (int xo = lo; xo < hi; xo++) out[xo * s + off] += in[xo];
+                }
+            }
+}
+
 static const nn_backend g_cpu = {
     .name = "cpu",
     .gemm = cpu_gemm,
@@ -111,6 +171,8 @@ static const nn_backend g_cpu = {
     .sum_rows = cpu_sum_rows,
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
 };
 
 const nn_backend *nn_backend_cpu(void) { return &g_cpu; }

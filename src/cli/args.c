@@ -146,6 +146,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             a->help = true;
             return NN_OK;
+        } else if (!strcmp(f, "--no-plot")) {
+            t->plot = false;
+            used = 0;
         } else if (!strcmp(f, "--quiet")) {
             t->quiet = true;
             used = 0;

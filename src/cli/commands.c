@@ -174,10 +174,10 @@ static int write_confusion_csv(const char *path, const double *conf, int k) {
 static int cmd_eval(const nn_args *a, nn_dist *dist) {
     if (!a->checkpoint) return nn_fail("eval needs --checkpoint FILE (a trained model)");
     nn_dataset test;
-    int rc = nn_data_open(&test, a->train.data, "test", (nn_part){dist->rank, dist->size});
+    int rc = nn_data_open(&test, a->train.data, "test", (nn_part){dist->rank, dist->size, 0});
     NN_TRY(nn_dist_check(dist, rc));
     nn_net net;
-    rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, 500, &net));
+    rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, 100, &net));
     if (rc != NN_OK) {
         nn_dataset_free(&test);
         return NN_ERR;
@@ -215,7 +215,7 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
 
 static int cmd_summary(const nn_args *a) {
     nn_dataset test;
-    NN_TRY(nn_data_open(&test, a->train.data, "test", (nn_part){0, 1}));
+    NN_TRY(nn_data_open(&test, a->train.data, "test", NN_PART_ALL));
     nn_net net;
     int rc = build_net(a, test.shape, test.classes, 1, &net);
     if (rc == NN_OK) {

@@ -12,7 +12,7 @@
 /* ---- presets ------------------------------------------------------------ */
 
 char *nn_model_preset(const char *name, int hidden, int classes) {
-    char buf[1024];
+    char buf[2048];
     if (classes <= 0) classes = 10;
     if (!strcmp(name, "mlp"))
         snprintf(buf, sizeof buf, "# the course's network: 784 -> M sigmoid -> 10\n"
@@ -24,12 +24,29 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
          * rounding noise, which Adam would amplify into random steps. */
         snprintf(buf, sizeof buf, "dense %d bias=false\nbatchnorm\nrelu\ndropout 0.3\ndense %d\n",
                  hidden > 0 ? hidden : 1000, classes);
+    else if (!strcmp(name, "cnn"))
+        /* The seed's Keras model (use with --optim adadelta). */
+        snprintf(buf, sizeof buf, "conv2d 32 size=3 pad=same\nrelu\nconv2d 64 size=3 pad=same\n"
+                                  "relu\nmaxpool 2\nflatten\ndense 128\nrelu\ndense %d\n",
+                 classes);
+    else if (!strcmp(name, "cifar"))
+        /* VGG-style for 32x32 colour images: three stages of two 3x3 conv + BN
+         * + ReLU, max pooling and dropout, then a small dense head. */
+        snprintf(buf, sizeof buf,
+                 "conv2d 32 bias=false\nbatchnorm\nrelu\nconv2d 32 bias=false\nbatchnorm\nrelu\n"
+                 "maxpool 2\n"
+                 "conv2d 64 bias=false\nbatchnorm\nrelu\nconv2d 64 bias=false\nbatchnorm\nrelu\n"
+                 "maxpool 2\n"
+                 "conv2d 128 bias=false\nbatchnorm\nrelu\nconv2d 128 bias=false\nbatchnorm\nrelu\n"
+                 "maxpool 2\nflatten\ndropout 0.3\ndense 256 bias=false\nbatchnorm\nrelu\n"
+                 "dropout 0.3\ndense %d\n",
+                 classes);
     else
         return NULL;
     return strdup(buf);
 }
 
-const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn"; }
+const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar"; }
 
 static char *read_text_file(const char *path) {
     FILE *f = fopen(path, "rb");

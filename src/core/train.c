@@ -95,23 +95,12 @@ static void trainer_free(trainer *t) {
 static int trainer_setup(trainer *t) {
     const nn_train_cfg *cfg = t->cfg;
     nn_dist *dist = t->dist;
-    nn_part part = {dist->rank, dist->size};
-    int rc = nn_data_open(&t->train, cfg->data, "train", part);
+    nn_part part = {dist->rank, dist->size, 0};
+    nn_part train_part = {dist->rank, dist->size, cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0};
+    int rc = nn_data_open(&t->train, cfg->data, "train", train_part);
     if (rc == NN_OK) rc = nn_data_open(&t->test, cfg->data, "test", part);
     NN_TRY(nn_dist_check(dist, rc));
     t->train_count = t->train.count;
-    if (cfg->train_limit > 0 && (size_t)cfg->train_limit < t->train_count) {
-        /* Restrict to the first N samples: re-open with the shard of those N. */
-        t->train_count = (size_t)cfg->train_limit;
-        nn_shard s = nn_shard_of(t->train_count, dist->rank, dist->size);
-        if (s.begin < t->train.shard.begin || s.end > t->train.shard.end) {
-            /* Shards of the smaller set differ from those loaded: load all. */
-            nn_dataset_free(&t->train);
-            rc = nn_data_open(&t->train, cfg->data, "train", NN_PART_ALL);
-            NN_TRY(nn_dist_check(dist, rc));
-        }
-        t->train.shard = s;
-    }
 
     char *spec = NULL;
     nn_shape in = t->train.shape;
@@ -128,7 +117,9 @@ static int trainer_setup(trainer *t) {
         spec = nn_model_resolve(cfg->model, cfg->hidden, classes);
         if (!spec) rc = NN_ERR;
     }
-    int max_n = cfg->batch > 256 ? cfg->batch : 256;
+    /* Evaluation runs in chunks of the batch size: conv layers' column
+     * buffers grow with it. */
+    int max_n = cfg->batch;
     if (rc == NN_OK)
         rc = nn_net_create(&t->net, spec, cfg->resume ? cfg->resume : "--model", in, classes,
                            max_n, nn_backend_cpu());

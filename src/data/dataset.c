@@ -15,6 +15,10 @@ nn_shard nn_shard_of(size_t count, int rank, int nranks) {
 
 void nn_dataset_free(nn_dataset *d) {
     if (d->ops && d->ops->free) d->ops->free(d);
+    if (d->class_names) {
+        for (int c = 0; c < d->classes; c++) free(d->class_names[c]);
+        free(d->class_names);
+    }
     free(d->priv);
     memset(d, 0, sizeof *d);
 }
@@ -44,47 +48,118 @@ static void default_dir(char *out, size_t n, const char *name, const char *fallb
         snprintf(out, n, "datasets/data/%s", name);
 }
 
-typedef struct {
-    char images[1200], labels[1200];
-    int classes;
-} idx_paths;
+#define KNOWN_DATA                                                                         \
+    "mnist[:DIR], fashion-mnist[:DIR], cifar10[:DIR] (binary batches), "                   \
+    "cifar10-jpeg[:DIR], smiles[:DIR], folder:DIR[:CxS] (e.g. folder:imgs:3x32)"
 
-static int idx_resolve(const char *spec, const char *split, idx_paths *p) {
-    char kind[64], dir[1024];
+static int open_idx(nn_dataset *d, const char *spec, const char *kind, const char *dir_arg,
+                    const char *split, nn_part part) {
+    char dir[1024], images[1200], labels[1200];
+    if (dir_arg)
+        snprintf(dir, sizeof dir, "%s", dir_arg);
+    else
+        default_dir(dir, sizeof dir, kind,
+                    !strcmp(kind, "fashion-mnist") ? "/usr/share/datasets/fashion-mnist" : NULL);
+    const char *pre = !strcmp(split, "train") ? "train" : "t10k";
+    char name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", pre);
+    pick_file(images, sizeof images, dir, name);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", pre);
+    pick_file(labels, sizeof labels, dir, name);
+    if (access(images, R_OK) != 0)
+        return nn_fail("%s: not found (--data %s, %s split); HINT: run `datasets/fetch %s` or "
+                       "give --data %s:DIR",
+                       images, spec, split, kind, kind);
+    return nn_idx_open(d, images, labels, 10, part);
+}
+
+static int open_cifar(nn_dataset *d, const char *spec, const char *dir_arg, const char *split,
+                      nn_part part) {
+    char base[1024], dir[1100];
+    if (dir_arg)
+        snprintf(base, sizeof base, "%s", dir_arg);
+    else
+        default_dir(base, sizeof base, "cifar10", NULL);
+    /* The official archive unpacks to cifar-10-batches-bin/. */
+    snprintf(dir, sizeof dir, "%s/cifar-10-batches-bin", base);
+    if (access(dir, R_OK) != 0) snprintf(dir, sizeof dir, "%s", base);
+    char first[1200];
+    snprintf(first, sizeof first, "%s/%s", dir,
+             !strcmp(split, "test") ? "test_batch.bin" : "data_batch_1.bin");
+    if (access(first, R_OK) != 0)
+        return nn_fail("%s: not found (--data %s, %s split: CIFAR-10 binary version, "
+                       "data_batch_1..5.bin and test_batch.bin); HINT: run `datasets/fetch "
+                       "cifar10` where the network allows or give --data cifar10:DIR; the JPEG "
+                       "copy is --data cifar10-jpeg",
+                       first, spec, split);
+    return nn_cifar_open(d, dir, split, part);
+}
+
+/* "CxS" -> channels, size (0 = from the first image). */
+static int parse_cxs(const char *s, int *c, int *size) {
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != 'x') return NN_ERR;
+    const char *t = end + 1;
+    long b = strtol(t, &end, 10);
+    if (end == t || *end) return NN_ERR;
+    if (a != 0 && a != 1 && a != 3) return NN_ERR;
+    if (b < 0 || b > 4096) return NN_ERR;
+    *c = (int)a;
+    *size = (int)b;
+    return NN_OK;
+}
+
+static int open_folder(nn_dataset *d, const char *spec, const char *kind, const char *arg,
+                       const char *split, nn_part part) {
+    char dir[1024];
+    int c = 0, size = 0;
+    if (!strcmp(kind, "folder")) {
+        if (!arg || !*arg)
+            return nn_fail("--data %s: expected folder:DIR[:CxS], e.g. folder:imgs:3x32 (DIR "
+                           "holds %s/<class>/<image>.{jpg,jpeg,png})",
+                           spec, split);
+        snprintf(dir, sizeof dir, "%s", arg);
+        /* A trailing ":CxS" (the last colon, so DIR may hold colons). */
+        char *colon = strrchr(dir, ':');
+        if (colon) {
+            if (parse_cxs(colon + 1, &c, &size) != NN_OK)
+                return nn_fail("--data %s: '%s' is not CxS (channels 1 or 3, or 0 = from the "
+                               "first image; x; size in pixels 1..4096, or 0), e.g. "
+                               "folder:imgs:3x32",
+                               spec, colon + 1);
+            *colon = 0;
+        }
+    } else {
+        if (!strcmp(kind, "cifar10-jpeg"))
+            c = 3, size = 32;
+        else /* smiles */
+            c = 1, size = 64;
+        if (arg)
+            snprintf(dir, sizeof dir, "%s", arg);
+        else
+            default_dir(dir, sizeof dir, kind, NULL);
+        if (access(dir, R_OK) != 0)
+            return nn_fail("%s: not found (--data %s); HINT: run `datasets/fetch %s` or give "
+                           "--data %s:DIR",
+                           dir, spec, !strcmp(kind, "smiles") ? "smiles" : "cifar10", kind);
+    }
+    return nn_folder_open(d, dir, split, c, size, part);
+}
+
+int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part) {
+    memset(d, 0, sizeof *d);
+    char kind[64];
     const char *colon = strchr(spec, ':');
     size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
     if (klen >= sizeof kind) klen = sizeof kind - 1;
     memcpy(kind, spec, klen);
     kind[klen] = 0;
-    const char *fallback = NULL;
-    if (!strcmp(kind, "mnist"))
-        fallback = NULL;
-    else if (!strcmp(kind, "fashion-mnist"))
-        fallback = "/usr/share/datasets/fashion-mnist";
-    else
-        return nn_fail("--data %s: unknown data set '%s' (known: mnist[:DIR], "
-                       "fashion-mnist[:DIR])",
-                       spec, kind);
-    if (colon)
-        snprintf(dir, sizeof dir, "%s", colon + 1);
-    else
-        default_dir(dir, sizeof dir, kind, fallback);
-    const char *pre = !strcmp(split, "train") ? "train" : "t10k";
-    char name[64];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", pre);
-    pick_file(p->images, sizeof p->images, dir, name);
-    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", pre);
-    pick_file(p->labels, sizeof p->labels, dir, name);
-    p->classes = 10;
-    if (access(p->images, R_OK) != 0)
-        return nn_fail("%s: not found (--data %s, %s split); HINT: run `datasets/fetch %s` or "
-                       "give --data %s:DIR",
-                       p->images, spec, split, kind, kind);
-    return NN_OK;
-}
-
-int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part) {
-    idx_paths p;
-    NN_TRY(idx_resolve(spec, split, &p));
-    return nn_idx_open(d, p.images, p.labels, p.classes, part);
+    const char *arg = colon ? colon + 1 : NULL;
+    if (!strcmp(kind, "mnist") || !strcmp(kind, "fashion-mnist"))
+        return open_idx(d, spec, kind, arg, split, part);
+    if (!strcmp(kind, "cifar10")) return open_cifar(d, spec, arg, split, part);
+    if (!strcmp(kind, "folder") || !strcmp(kind, "cifar10-jpeg") || !strcmp(kind, "smiles"))
+        return open_folder(d, spec, kind, arg, split, part);
+    return nn_fail("--data %s: unknown data set '%s' (known: " KNOWN_DATA ")", spec, kind);
 }

@@ -142,7 +142,7 @@ int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path,
         rc = nn_fail("%s has %u images but %s has %u labels; they must match", images_path, di[0],
                      labels_path, dl[0]);
     size_t count = rc == NN_OK ? di[0] : 0;
-    nn_shard shard = nn_shard_of(count, part.rank, part.nranks);
+    nn_shard shard = nn_shard_of(nn_part_count(part, count), part.rank, part.nranks);
     size_t keep = shard.end - shard.begin;
     if (rc == NN_OK) {
         for (int b = 0; b < 256; b++) p->lut[b] = (float)b / 255.0f;
@@ -173,7 +173,7 @@ int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path,
     }
     d->ops = &g_idx_ops;
     snprintf(d->name, sizeof d->name, "%s", images_path);
-    d->count = count;
+    d->count = nn_part_count(part, count);
     d->shard = shard;
     d->shape = (nn_shape){1, (int)di[1], (int)di[2]};
     d->classes = classes;

@@ -57,6 +57,14 @@ done
 check "bn local np=2: runs, replicas identical" bash -c "$MPIRUN -np 2 $NN train $BN --bn local --out $T/bl > $T/bl.log 2>&1 && grep -q 'identical on all 2' $T/bl.log"
 check "bn local np=2 differs from sync (statistics per slice)" bash -c "! cmp -s <(cut -d, -f2 $T/b2/history.csv) <(cut -d, -f2 $T/bl/history.csv)"
 
+# Convolution + max pooling, on the first 600 samples (--limit): N=2 matches N=1.
+printf 'conv2d 4 size=3\nrelu\nmaxpool 2\nconv2d 6 size=3 stride=2 pad=valid\nrelu\nflatten\ndense 10\n' > "$T/cnn.spec"
+CNN="$D --model $T/cnn.spec --epochs 2 --batch 50 --optim adam --limit 600 --seed 2"
+check "cnn np=1 (--limit 600)" $NN train $CNN --out "$T/c1" --quiet
+check "cnn np=2 (--limit 600)" bash -c "$MPIRUN -np 2 $NN train $CNN --out $T/c2 --quiet"
+check "cnn np=2 matches np=1 (losses)" rel_close "$T/c1/history.csv" "$T/c2/history.csv" 1e-5
+check "cnn np=2 matches np=1 (weights)" weights_close "$T/c1/checkpoint.h5" "$T/c2/checkpoint.h5"
+
 # Resume: 2 epochs, then resume to 3 with the same N and with another N.
 check "np=2 trains 2 epochs" bash -c "$MPIRUN -np 2 $NN train ${ARGS/--epochs 3/--epochs 2} --out $T/r2 --quiet"
 cp -r "$T/r2" "$T/r2b"

@@ -139,6 +139,97 @@ static void test_dropout_stats(void) {
     nn_net_free(&net);
 }
 
+static void test_conv_grad(void) {
+    check_spec("conv2d 3 size=3", (nn_shape){2, 5, 4}, 2, 1e-2);                 /* same, non-square */
+    check_spec("conv2d 2 size=3 pad=valid", (nn_shape){3, 6, 5}, 2, 1e-2);       /* valid */
+    check_spec("conv2d 4 size=3 stride=2 pad=1", (nn_shape){2, 7, 6}, 2, 1e-2);  /* stride 2 */
+    check_spec("conv2d 2 size=2 stride=2 pad=valid bias=false", (nn_shape){1, 4, 6}, 3, 1e-2);
+    check_spec("conv2d 2 size=5 pad=2", (nn_shape){1, 5, 5}, 1, 1e-2);
+}
+static void test_pool_grad(void) {
+    check_spec("maxpool 2", (nn_shape){2, 4, 6}, 2, 1e-2);
+    check_spec("maxpool 3 stride=2", (nn_shape){1, 7, 5}, 2, 1e-2); /* overlapping windows */
+}
+/* Conv + per-channel BatchNorm over (N, H, W). No maxpool here: moving one
+ * weight moves every value through BN, and a finite difference would then
+ * cross some window's max; maxpool has its own check above. */
+static void test_cnn_grad(void) {
+    check_spec("conv2d 3; batchnorm; tanh; flatten; dense 4", (nn_shape){2, 6, 6}, 3, 1e-2);
+}
+
+/* The layer's im2col + GEMM against the definition, a 7-deep loop:
+ * y[n][k][oy][ox] = b[k] + sum_c sum_i sum_j W[k][c][i][j] x[n][c][oy*s-p+i][ox*s-p+j]. */
+static void test_conv_vs_naive(void) {
+    const int N = 2, C = 3, H = 7, W = 6, K = 4, R = 3, S = 2, P = 1;
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 4 size=3 stride=2 pad=1", "t", (nn_shape){C, H, W},
+                                  0, N, nn_backend_cpu()) == 0);
+    nn_net_init(&net, 3);
+    nn_rng r;
+    nn_rng_seed(&r, 8, 8);
+    for (int k = 0; k < K; k++) net.params[K * C * R * R + k] = nn_rng_normal(&r); /* bias */
+    float x[2 * 3 * 7 * 6];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = nn_rng_normal(&r);
+    uint64_t ids[2] = {0, 1};
+    nn_ctx c = {.train = false, .n = N, .global_n = N, .sample_ids = ids};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    const int OH = (H + 2 * P - R) / S + 1, OW = (W + 2 * P - R) / S + 1;
+    CU_ASSERT_EQUAL(net.layers[0].out.h, OH);
+    CU_ASSERT_EQUAL(net.layers[0].out.w, OW);
+    double worst = 0;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    double s = net.params[K * C * R * R + k];
+                    for (int ch = 0; ch < C; ch++)
+                        for (int i = 0; i < R; i++)
+                            for (int j = 0; j < R; j++) {
+                                int iy = oy * S - P + i, ix = ox * S - P + j;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                s += (double)net.params[((k * C + ch) * R + i) * R + j] *
+                                     x[((n * C + ch) * H + iy) * W + ix];
+                            }
+                    double e = fabs(s - y[((n * K + k) * OH + oy) * OW + ox]);
+                    if (e > worst) worst = e;
+                }
+    CU_ASSERT(worst < 1e-4);
+    nn_net_free(&net);
+}
+
+static void test_pool_values(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "maxpool 2", "t", (nn_shape){1, 2, 4}, 0, 1,
+                                  nn_backend_cpu()) == 0);
+    float x[8] = {1, 5, 2, 2, 3, -1, 7, 0}; /* rows {1 5 2 2} {3 -1 7 0} */
+    uint64_t id = 0;
+    nn_ctx c = {.train = true, .n = 1, .global_n = 1, .sample_ids = &id};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    CU_ASSERT_EQUAL(y[0], 5);
+    CU_ASSERT_EQUAL(y[1], 7);
+    float dy[2] = {10, 20}, dx[8];
+    nn_layer *l = &net.layers[0];
+    CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, dx) == 0);
+    float want[8] = {0, 10, 0, 0, 0, 0, 20, 0}; /* gradient goes to the maximum only */
+    for (int i = 0; i < 8; i++) CU_ASSERT_EQUAL(dx[i], want[i]);
+    nn_net_free(&net);
+}
+
+static void test_conv_spec_errors(void) {
+    nn_net net;
+    CU_ASSERT(nn_net_create(&net, "conv2d 8 size=7 pad=valid", "m", (nn_shape){1, 5, 5}, 0, 1,
+                            nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "does not fit") != NULL);
+    CU_ASSERT(nn_net_create(&net, "conv2d 8 pad=wide", "m", (nn_shape){1, 5, 5}, 0, 1,
+                            nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "pad=wide") != NULL);
+    CU_ASSERT(nn_net_create(&net, "maxpool 4", "m", (nn_shape){1, 3, 3}, 0, 1,
+                            nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "does not fit") != NULL);
+}
+
 /* softmax-CE: the loss equals -log(softmax) computed naively in double, and
  * dlogits matches finite differences of the mean loss. */
 static void test_softmax_xent(void) {
@@ -226,6 +317,12 @@ void register_layer_tests(void) {
     CU_add_test(s, "batchnorm + tanh gradient", test_batchnorm_tanh_grad);
     CU_add_test(s, "batchnorm eval mode = formula", test_batchnorm_eval_formula);
     CU_add_test(s, "dropout keep rate, scale, mask by sample", test_dropout_stats);
+    CU_add_test(s, "conv2d gradient (strides, padding, channels, non-square)", test_conv_grad);
+    CU_add_test(s, "maxpool gradient", test_pool_grad);
+    CU_add_test(s, "conv-bn-dense gradient", test_cnn_grad);
+    CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
+    CU_add_test(s, "maxpool values and routing", test_pool_values);
+    CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
     CU_add_test(s, "model spec errors", test_spec_errors);
     CU_add_test(s, "weight init N(0,1/fan_in)", test_init_stats);

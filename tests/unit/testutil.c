@@ -131,7 +131,9 @@ double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err) {
         nn_layer *l0 = &net->layers[0];
         CU_ASSERT_FATAL(l0->ops->backward(l0, &c, x, net->acts[0], dy, dx) == 0);
     }
-    const double h = 1e-3;
+    /* 1e-2: float32 forward noise (~1e-6 in L) over 2h stays below 1e-4;
+     * smaller steps drown the check in rounding, larger ones in curvature. */
+    const double h = 1e-2;
     double worst = 0;
     for (size_t i = 0; i < net->nparams; i++) {
         float keep = net->params[i];

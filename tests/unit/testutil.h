@@ -32,5 +32,6 @@ TU_REGISTER(register_idx_tests);
 TU_REGISTER(register_checkpoint_tests);
 TU_REGISTER(register_sampler_tests);
 TU_REGISTER(register_optim_tests);
+TU_REGISTER(register_image_tests);
 
 #endif

@@ -1,0 +1,106 @@
+/* augment.c: random crop with zero padding, horizontal flip, normalisation. */
+#include "nn/augment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/error.h"
+#include "nn/rng.h"
+
+/* Shift every channel in place: out(y, x) = in(y + dy, x + dx), 0 outside.
+ * Rows and columns are visited in the order that reads each source pixel
+ * before it is overwritten (forward for a positive shift, backward else). */
+static void shift(nn_shape s, float *x, int dx, int dy) {
+    const int H = s.h, W = s.w;
+    for (int c = 0; c < s.c; c++) {
+        float *p = x + (size_t)c * H * W;
+        for (int yi = 0; yi < H; yi++) {
+            const int y = dy >= 0 ? yi : H - 1 - yi, sy = y + dy;
+            float *row = p + (size_t)y * W;
+            if (sy < 0 || sy >= H) {
+                memset(row, 0, (size_t)W * sizeof *row);
+                continue;
+            }
+            const float *src = p + (size_t)sy * W;
+            for (int xi = 0; xi < W; xi++) {
+                const int xx = dx >= 0 ? xi : W - 1 - xi, sx = xx + dx;
+                row[xx] = sx >= 0 && sx < W ? src[sx] : 0.0f;
+            }
+        }
+    }
+}
+
+static void flip_h(nn_shape s, float *x) {
+    const size_t rows = (size_t)s.c * s.h;
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * s.w;
+        for (int i = 0, j = s.w - 1; i < j; i++, j--) {
+            float t = row[i];
+            row[i] = row[j];
+            row[j] = t;
+        }
+    }
+}
+
+void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, uint64_t epoch,
+                      uint64_t sample_id, bool train) {
+    if (train) {
+        nn_rng r;
+        nn_rng_seed(&r, nn_hash64(seed, 0xa0a0 + epoch), sample_id);
+        const int pad = a->pad > 0 ? a->pad : 0;
+        const uint64_t span = 2 * (uint64_t)pad + 1;
+        const int dx = (int)nn_rng_below(&r, span) - pad;
+        const int dy = (int)nn_rng_below(&r, span) - pad;
+        const bool flip = nn_rng_u64(&r) >> 63;
+        if (dx || dy) shift(s, x, dx, dy);
+        if (a->flip && flip) flip_h(s, x);
+    }
+    if (a->normalize) {
+        const size_t plane = (size_t)s.h * s.w;
+        for (int c = 0; c < s.c; c++) {
+            const int k = c < NN_AUGMENT_MAX_C ? c : NN_AUGMENT_MAX_C - 1;
+            const float m = a->mean[k], sd = a->std[k];
+            float *p = x + (size_t)c * plane;
+            for (size_t i = 0; i < plane; i++) p[i] = (p[i] - m) / sd;
+        }
+    }
+}
+
+int nn_dataset_channel_sums(const nn_dataset *d, double *sum, double *sumsq, double *count) {
+    const int C = d->shape.c;
+    const size_t plane = (size_t)d->shape.h * d->shape.w;
+    for (int c = 0; c < C; c++) sum[c] = sumsq[c] = count[c] = 0;
+    float *x = nn_alloc(nn_shape_size(d->shape) * sizeof *x, "channel statistics");
+    if (!x) return NN_ERR;
+    int rc = NN_OK;
+    for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i++) {
+        int label;
+        rc = d->ops->get(d, i, x, &label);
+        for (int c = 0; rc == NN_OK && c < C; c++) {
+            const float *p = x + (size_t)c * plane;
+            double s = 0, q = 0;
+            for (size_t k = 0; k < plane; k++) {
+                s += p[k];
+                q += (double)p[k] * p[k];
+            }
+            sum[c] += s;
+            sumsq[c] += q;
+            count[c] += (double)plane;
+        }
+    }
+    free(x);
+    return rc;
+}
+
+void nn_augment_set_stats(nn_augment *a, int channels, const double *sum, const double *sumsq,
+                          const double *count) {
+    for (int c = 0; c < channels && c < NN_AUGMENT_MAX_C; c++) {
+        double n = count[c] > 0 ? count[c] : 1;
+        double m = sum[c] / n, var = sumsq[c] / n - m * m;
+        double sd = var > 0 ? sqrt(var) : 0;
+        a->mean[c] = (float)m;
+        a->std[c] = sd >= 1e-6 ? (float)sd : 1.0f;
+    }
+    a->normalize = true;
+}

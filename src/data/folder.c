@@ -1,0 +1,561 @@
+/* folder.c: image-folder data sets, root/split/<class>/<image>.{jpg,jpeg,png}.
+ *
+ * Classes are the sub-folders of root/split in strcmp order; the samples are
+ * numbered class by class, the files of a class in strcmp order, so every
+ * rank computes the same global numbering from the listing alone. The open
+ * lists the folders (all ranks list everything: the count and the shard come
+ * from it), probes the first image when channels or size are to be taken
+ * from it, then decodes only the shard's images, converts them to the wanted
+ * channels, resizes them (bilinear) and keeps them as bytes in (C, H, W)
+ * order. get() converts bytes to floats like the IDX reader.
+ *
+ * Decoders: libjpeg (libjpeg-turbo) with an error manager that longjmps back
+ * instead of exit()ing, and that treats warnings ("Premature end of JPEG
+ * file", "Corrupt JPEG data: ...") as errors too, since libjpeg would
+ * otherwise hand back made-up pixels; libpng's simplified png_image API. The
+ * format is told by the file's signature, not its extension. */
+#include <errno.h>
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "nn/data.h"
+#include "nn/error.h"
+
+/* Largest image accepted (pixels), to refuse absurd headers before allocating. */
+#define MAX_IMAGE_PIXELS (1u << 28)
+#define MAX_SIDE 65535
+
+typedef struct {
+    uint8_t *pixels; /* (held, C*H*W) */
+    int *labels;     /* (held) */
+    /* Paths of the held samples: what a streaming reader will open in get(). */
+    char **paths;
+    size_t begin, end; /* global indices held (the shard at open) */
+    size_t dim;        /* C*H*W */
+    float lut[256];    /* byte -> byte / 255, exact */
+} folder_priv;
+
+/* ---- small helpers ---- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strvec;
+
+static int strvec_push(strvec *s, const char *str) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v) return nn_fail("out of memory listing a folder (%zu names)", cap);
+        s->v = v;
+        s->cap = cap;
+    }
+    size_t len = strlen(str);
+    char *c = nn_alloc(len + 1, "file name");
+    if (!c) return NN_ERR;
+    memcpy(c, str, len + 1);
+    s->v[s->n++] = c;
+    return NN_OK;
+}
+
+static void strvec_free(strvec *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* a + "/" + b, allocated (NULL with the message set when out of memory). */
+static char *path_join(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    char *p = nn_alloc(na + nb + 2, "path");
+    if (!p) return NULL;
+    memcpy(p, a, na);
+    p[na] = '/';
+    memcpy(p + na + 1, b, nb + 1);
+    return p;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int has_image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".png"));
+}
+
+/* Names in dir, sorted: sub-folders (want_dirs) or image files (regular
+ * files with an image extension). Names starting with '.' are skipped. */
+static int list_dir(const char *dir, int want_dirs, strvec *out) {
+    DIR *dp = opendir(dir);
+    if (!dp) return nn_fail("%s: cannot open folder: %s", dir, strerror(errno));
+    int rc = NN_OK;
+    struct dirent *e;
+    while (rc == NN_OK && (errno = 0, e = readdir(dp)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        if (!want_dirs && !has_image_ext(e->d_name)) continue;
+        char *full = path_join(dir, e->d_name);
+        if (!full) {
+            rc = NN_ERR;
+            break;
+        }
+        struct stat st;
+        int ok = stat(full, &st) == 0 && (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        free(full);
+        if (ok) rc = strvec_push(out, e->d_name);
+    }
+    if (rc == NN_OK && errno != 0) rc = nn_fail("%s: cannot list folder: %s", dir, strerror(errno));
+    closedir(dp);
+    if (rc == NN_OK && out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    return rc;
+}
+
+/* A whole file in memory (reused between files). */
+typedef struct {
+    uint8_t *data;
+    size_t n, cap;
+} filebuf;
+
+static int read_file(const char *path, filebuf *b) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return nn_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = NN_OK;
+    if (fstat(fileno(f), &st) != 0) {
+        rc = nn_fail("%s: cannot stat: %s", path, strerror(errno));
+    } else {
+        size_t size = (size_t)st.st_size;
+        if (size + 1 > b->cap) {
+            uint8_t *d = realloc(b->data, size + 1);
+            if (!d)
+                rc = nn_fail("out of memory reading %s (%zu bytes)", path, size);
+            else
+                b->data = d, b->cap = size + 1;
+        }
+        if (rc == NN_OK) {
+            b->n = fread(b->data, 1, size, f);
+            if (b->n != size)
+                rc = nn_fail("%s: read error after %zu of %zu bytes%s%s", path, b->n, size,
+                             ferror(f) ? ": " : "", ferror(f) ? strerror(errno) : "");
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* ---- decoders ---- */
+
+/* A decoded image, interleaved (H, W, c), c = 1 or 3. */
+typedef struct {
+    uint8_t *px;
+    int w, h, c;
+} image;
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_err_exit(j_common_ptr ci) {
+    jpeg_err *e = (jpeg_err *)ci->err;
+    ci->err->format_message(ci, e->msg);
+    longjmp(e->jb, 1);
+}
+
+/* Warnings (level -1) mean corrupt data: fail. Trace messages are dropped. */
+static void jpeg_err_emit(j_common_ptr ci, int level) {
+    if (level < 0) jpeg_err_exit(ci);
+}
+
+static void jpeg_err_output(j_common_ptr ci) { (void)ci; }
+
+/* State of one JPEG decode, outside the frame that calls setjmp (nothing
+ * there is modified between setjmp and a longjmp). */
+typedef struct {
+    struct jpeg_decompress_struct ci;
+    jpeg_err err;
+} jpeg_job;
+
+/* want_c: 1 or 3 = decode to that; 0 = read the header only (img->c = 1 for
+ * grayscale JPEGs, else 3). */
+static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *img, jpeg_job *j) {
+    j->ci.err = jpeg_std_error(&j->err.pub);
+    j->err.pub.error_exit = jpeg_err_exit;
+    j->err.pub.emit_message = jpeg_err_emit;
+    j->err.pub.output_message = jpeg_err_output;
+    j->err.msg[0] = 0;
+    if (setjmp(j->err.jb)) {
+        jpeg_destroy_decompress(&j->ci);
+        return nn_fail("%s: corrupt or unreadable JPEG: %s", path, j->err.msg);
+    }
+    jpeg_create_decompress(&j->ci);
+    jpeg_mem_src(&j->ci, b->data, (unsigned long)b->n);
+    jpeg_read_header(&j->ci, TRUE);
+    img->w = (int)j->ci.image_width;
+    img->h = (int)j->ci.image_height;
+    if (!want_c) {
+        img->c = j->ci.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+        jpeg_destroy_decompress(&j->ci);
+        return NN_OK;
+    }
+    if ((size_t)img->w * (size_t)img->h > MAX_IMAGE_PIXELS) {
+        jpeg_destroy_decompress(&j->ci);
+        return nn_fail("%s: %d x %d pixels is more than the %u accepted", path, img->w, img->h,
+                       MAX_IMAGE_PIXELS);
+    }
+    j->ci.out_color_space = want_c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&j->ci);
+    img->c = want_c;
+    if ((int)j->ci.output_components != want_c) {
+        jpeg_destroy_decompress(&j->ci);
+        return nn_fail("%s: JPEG decoder gave %d components, expected %d", path,
+                       j->ci.output_components, want_c);
+    }
+    const size_t stride = (size_t)img->w * (size_t)want_c;
+    img->px = nn_alloc(stride * (size_t)img->h, "decoded image");
+    if (!img->px) {
+        jpeg_destroy_decompress(&j->ci);
+        return NN_ERR;
+    }
+    while (j->ci.output_scanline < j->ci.output_height) {
+        JSAMPROW row = img->px + stride * j->ci.output_scanline;
+        jpeg_read_scanlines(&j->ci, &row, 1);
+    }
+    jpeg_finish_decompress(&j->ci);
+    jpeg_destroy_decompress(&j->ci);
+    return NN_OK;
+}
+
+/* Like decode_jpeg; the PNG is decoded in its own colour type (gray or RGB),
+ * alpha composited onto black, and converted to want_c afterwards. */
+static int decode_png(const char *path, const filebuf *b, int want_c, image *img) {
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    /* 16-bit files without gamma information: sRGB like 8-bit files (take the
+     * high byte), not linear light. */
+    im.flags = PNG_IMAGE_FLAG_16BIT_sRGB;
+    if (!png_image_begin_read_from_memory(&im, b->data, b->n)) {
+        int rc = nn_fail("%s: corrupt or unreadable PNG: %s", path, im.message);
+        png_image_free(&im);
+        return rc;
+    }
+    img->w = (int)im.width;
+    img->h = (int)im.height;
+    const int native = (im.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
+    if (!want_c) {
+        img->c = native;
+        png_image_free(&im);
+        return NN_OK;
+    }
+    if ((size_t)im.width * im.height > MAX_IMAGE_PIXELS) {
+        png_image_free(&im);
+        return nn_fail("%s: %u x %u pixels is more than the %u accepted", path, im.width,
+                       im.height, MAX_IMAGE_PIXELS);
+    }
+    im.format = native == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    const size_t n = (size_t)im.width * im.height;
+    uint8_t *px = nn_alloc(n * (size_t)(want_c > native ? want_c : native), "decoded image");
+    if (!px) {
+        png_image_free(&im);
+        return NN_ERR;
+    }
+    png_color black = {0, 0, 0};
+    if (!png_image_finish_read(&im, &black, px, 0, NULL)) {
+        int rc = nn_fail("%s: corrupt or unreadable PNG: %s", path, im.message);
+        png_image_free(&im);
+        free(px);
+        return rc;
+    }
+    png_image_free(&im);
+    if (want_c == 1 && native == 3) {
+        /* Rec.601 luma, as libjpeg computes it for grayscale output. */
+        for (size_t k = 0; k < n; k++) {
+            const uint8_t *p = px + 3 * k;
+            px[k] = (uint8_t)((299u * p[0] + 587u * p[1] + 114u * p[2] + 500u) / 1000u);
+        }
+    } else if (want_c == 3 && native == 1) {
+        for (size_t k = n; k-- > 0;) px[3 * k] = px[3 * k + 1] = px[3 * k + 2] = px[k];
+    }
+    img->px = px;
+    img->c = want_c;
+    return NN_OK;
+}
+
+/* Read and decode path into img (want_c 1 or 3; 0 = header only). */
+static int decode_file(const char *path, filebuf *b, int want_c, image *img, jpeg_job *j) {
+    NN_TRY(read_file(path, b));
+    if (b->n == 0) return nn_fail("%s: empty file (JPEG or PNG image expected)", path);
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (b->n >= 3 && b->data[0] == 0xff && b->data[1] == 0xd8 && b->data[2] == 0xff)
+        NN_TRY(decode_jpeg(path, b, want_c, img, j));
+    else if (b->n >= 8 && !memcmp(b->data, png_sig, 8))
+        NN_TRY(decode_png(path, b, want_c, img));
+    else
+        return nn_fail("%s: not a JPEG or PNG file (first bytes 0x%02x 0x%02x 0x%02x); expected "
+                       "an image as its extension says",
+                       path, b->data[0], b->n > 1 ? b->data[1] : 0, b->n > 2 ? b->data[2] : 0);
+    if (img->w < 1 || img->h < 1 || img->w > MAX_SIDE || img->h > MAX_SIDE) {
+        free(img->px);
+        img->px = NULL;
+        return nn_fail("%s: bad image size %d x %d", path, img->w, img->h);
+    }
+    return NN_OK;
+}
+
+/* Bilinear resampling with pixel centres aligned (source coordinate
+ * (x + 0.5) * sw / dw - 0.5, clamped to the edge), the convention of
+ * OpenCV's INTER_LINEAR and PyTorch's align_corners=False, without
+ * antialiasing. Writes (C, H, W) bytes; a same-size image is only
+ * transposed, exactly. */
+static int resize_to_chw(const image *s, int H, int W, uint8_t *dst) {
+    const int C = s->c;
+    const size_t plane = (size_t)H * W;
+    if (s->w == W && s->h == H) {
+        for (size_t k = 0; k < plane; k++)
+            for (int c = 0; c < C; c++) dst[(size_t)c * plane + k] = s->px[k * C + c];
+        return NN_OK;
+    }
+    int *x0 = nn_alloc((size_t)W * 2 * sizeof(int), "resize table");
+    float *fx = nn_alloc((size_t)W * sizeof(float), "resize table");
+    if (!x0 || !fx) {
+        free(x0);
+        free(fx);
+        return NN_ERR;
+    }
+    int *x1 = x0 + W;
+    const float scale_x = (float)s->w / (float)W, scale_y = (float)s->h / (float)H;
+    for (int x = 0; x < W; x++) {
+        float sx = ((float)x + 0.5f) * scale_x - 0.5f;
+        if (sx < 0) sx = 0;
+        if (sx > (float)(s->w - 1)) sx = (float)(s->w - 1);
+        x0[x] = (int)sx;
+        x1[x] = x0[x] + 1 < s->w ? x0[x] + 1 : s->w - 1;
+        fx[x] = sx - (float)x0[x];
+    }
+    const size_t sstride = (size_t)s->w * C;
+    for (int y = 0; y < H; y++) {
+        float sy = ((float)y + 0.5f) * scale_y - 0.5f;
+        if (sy < 0) sy = 0;
+        if (sy > (float)(s->h - 1)) sy = (float)(s->h - 1);
+        const int y0 = (int)sy, y1 = y0 + 1 < s->h ? y0 + 1 : s->h - 1;
+        const float fy = sy - (float)y0;
+        const uint8_t *r0 = s->px + (size_t)y0 * sstride, *r1 = s->px + (size_t)y1 * sstride;
+        for (int x = 0; x < W; x++) {
+            const size_t a = (size_t)x0[x] * C, b = (size_t)x1[x] * C;
+            for (int c = 0; c < C; c++) {
+                float top = (1 - fx[x]) * r0[a + c] + fx[x] * r0[b + c];
+                float bot = (1 - fx[x]) * r1[a + c] + fx[x] * r1[b + c];
+                float v = (1 - fy) * top + fy * bot + 0.5f;
+                dst[(size_t)c * plane + (size_t)y * W + x] = (uint8_t)(v >= 255.0f ? 255 : v);
+            }
+        }
+    }
+    free(x0);
+    free(fx);
+    return NN_OK;
+}
+
+/* ---- the data set ---- */
+
+static int folder_get(const nn_dataset *d, size_t i, float *x, int *label) {
+    const folder_priv *p = d->priv;
+    if (i < d->shard.begin || i >= d->shard.end || i < p->begin || i >= p->end)
+        return nn_fail("%s: sample %zu is outside this process's shard [%zu, %zu)", d->name, i,
+                       d->shard.begin, d->shard.end);
+    /* Streaming (bounded memory, for data sets larger than RAM) goes here:
+     * decode p->paths[i - p->begin] (decode_file + resize_to_chw into a small
+     * per-thread cache) instead of reading p->pixels, which the open would then
+     * not fill. The interface (one sample by global index) stays the same. */
+    const uint8_t *px = p->pixels + (i - p->begin) * p->dim;
+    for (size_t k = 0; k < p->dim; k++) x[k] = p->lut[px[k]];
+    *label = p->labels[i - p->begin];
+    return NN_OK;
+}
+
+static void folder_priv_free(folder_priv *p, size_t held) {
+    if (!p) return;
+    free(p->pixels);
+    free(p->labels);
+    if (p->paths)
+        for (size_t k = 0; k < held; k++) free(p->paths[k]);
+    free(p->paths);
+}
+
+static void folder_free(nn_dataset *d) {
+    folder_priv *p = d->priv;
+    if (p) folder_priv_free(p, p->end - p->begin);
+}
+
+static const nn_dataset_ops g_folder_ops = {.get = folder_get, .free = folder_free};
+
+/* The listing: class names and, per class, its sorted image file names. */
+typedef struct {
+    strvec classes;
+    strvec *files; /* (classes.n) */
+    size_t count;
+} listing;
+
+static void listing_free(listing *l) {
+    if (l->files)
+        for (size_t c = 0; c < l->classes.n; c++) strvec_free(&l->files[c]);
+    free(l->files);
+    strvec_free(&l->classes);
+}
+
+static int list_folders(const char *root, const char *split, const char *dir, listing *l) {
+    if (!is_dir(root))
+        return nn_fail("%s: no such folder (image-folder data set root, expected "
+                       "ROOT/%s/<class>/<image>.{jpg,jpeg,png})",
+                       root, split);
+    if (!is_dir(dir))
+        return nn_fail("%s: no such folder (split '%s' of image-folder data set %s, expected "
+                       "%s/<class>/<image>.{jpg,jpeg,png})",
+                       dir, split, root, dir);
+    NN_TRY(list_dir(dir, 1, &l->classes));
+    if (l->classes.n == 0)
+        return nn_fail("%s: no class folders; expected %s/<class>/<image>.{jpg,jpeg,png}", dir,
+                       dir);
+    if (l->classes.n > (1u << 20))
+        return nn_fail("%s: %zu class folders, more than the %u accepted", dir, l->classes.n,
+                       1u << 20);
+    l->files = nn_calloc(l->classes.n, sizeof *l->files, "class listing");
+    if (!l->files) return NN_ERR;
+    for (size_t c = 0; c < l->classes.n; c++) {
+        char *cdir = path_join(dir, l->classes.v[c]);
+        if (!cdir) return NN_ERR;
+        int rc = list_dir(cdir, 0, &l->files[c]);
+        if (rc == NN_OK && l->files[c].n == 0)
+            rc = nn_fail("%s: class folder %s is empty: no .jpg, .jpeg or .png files in it",
+                         cdir, l->classes.v[c]);
+        free(cdir);
+        NN_TRY(rc);
+        l->count += l->files[c].n;
+    }
+    return NN_OK;
+}
+
+/* Path of global sample i and its class. */
+static char *sample_path(const listing *l, const char *dir, size_t i, int *cls) {
+    size_t c = 0;
+    while (i >= l->files[c].n) i -= l->files[c++].n;
+    *cls = (int)c;
+    char *cdir = path_join(dir, l->classes.v[c]);
+    if (!cdir) return NULL;
+    char *p = path_join(cdir, l->files[c].v[i]);
+    free(cdir);
+    return p;
+}
+
+int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int size,
+                   nn_part part) {
+    memset(d, 0, sizeof *d);
+    if (part.nranks < 1 || part.rank < 0 || part.rank >= part.nranks)
+        return nn_fail("%s: bad part: rank %d of %d", root, part.rank, part.nranks);
+    if (channels != 0 && channels != 1 && channels != 3)
+        return nn_fail("%s: %d channels requested, expected 1 (grayscale), 3 (RGB) or 0 (from "
+                       "the first image)",
+                       root, channels);
+    if (size < 0 || size > 4096)
+        return nn_fail("%s: image size %d requested, expected 1..4096 or 0 (from the first "
+                       "image)",
+                       root, size);
+    char *dir = path_join(root, split);
+    if (!dir) return NN_ERR;
+    listing l;
+    memset(&l, 0, sizeof l);
+    filebuf fb = {0};
+    image img = {0};
+    jpeg_job *job = nn_calloc(1, sizeof *job, "JPEG decoder");
+    folder_priv *p = nn_calloc(1, sizeof *p, "image-folder data set");
+    char **names = NULL;
+    size_t held = 0;
+    int rc = job && p ? NN_OK : NN_ERR;
+    if (rc == NN_OK) rc = list_folders(root, split, dir, &l);
+
+    /* Channels and size from the first image of the data set (the same on
+     * every rank, whatever its shard). */
+    int C = channels, H = size, W = size;
+    if (rc == NN_OK && (C == 0 || H == 0)) {
+        int cls;
+        char *first = sample_path(&l, dir, 0, &cls);
+        rc = first ? decode_file(first, &fb, 0, &img, job) : NN_ERR;
+        if (rc == NN_OK) {
+            if (C == 0) C = img.c;
+            if (H == 0) H = img.h, W = img.w;
+            if ((size_t)H * W > 4096u * 4096u)
+                rc = nn_fail("%s: %d x %d pixels; give a size (folder:DIR:CxS) to resize to", first,
+                             W, H);
+        }
+        free(first);
+    }
+    nn_shard shard = nn_shard_of(nn_part_count(part, l.count), part.rank, part.nranks);
+    if (rc == NN_OK) {
+        held = shard.end - shard.begin;
+        p->begin = shard.begin;
+        p->end = shard.end;
+        p->dim = (size_t)C * H * W;
+        for (int b = 0; b < 256; b++) p->lut[b] = (float)b / 255.0f;
+        p->pixels = nn_alloc(held * p->dim, "image-folder pixels");
+        p->labels = nn_alloc(held * sizeof *p->labels, "image-folder labels");
+        p->paths = nn_calloc(held ? held : 1, sizeof *p->paths, "image-folder paths");
+        names = nn_calloc(l.classes.n, sizeof *names, "class names");
+        if (!p->pixels || !p->labels || !p->paths || !names) rc = NN_ERR;
+    }
+    /* Decode the shard. */
+    for (size_t k = 0; rc == NN_OK && k < held; k++) {
+        p->paths[k] = sample_path(&l, dir, shard.begin + k, &p->labels[k]);
+        if (!p->paths[k]) {
+            rc = NN_ERR;
+            break;
+        }
+        memset(&img, 0, sizeof img);
+        rc = decode_file(p->paths[k], &fb, C, &img, job);
+        if (rc == NN_OK) rc = resize_to_chw(&img, H, W, p->pixels + k * p->dim);
+        free(img.px);
+        img.px = NULL;
+    }
+    /* Class names: the folder names (moved out of the listing). */
+    for (size_t c = 0; rc == NN_OK && c < l.classes.n; c++) {
+        names[c] = l.classes.v[c];
+        l.classes.v[c] = NULL;
+    }
+    free(fb.data);
+    free(job);
+    if (rc != NN_OK) {
+        if (names)
+            for (size_t c = 0; c < l.classes.n; c++) free(names[c]);
+        free(names);
+        folder_priv_free(p, held);
+        free(p);
+        listing_free(&l);
+        free(dir);
+        return NN_ERR;
+    }
+    d->ops = &g_folder_ops;
+    snprintf(d->name, sizeof d->name, "%s", dir);
+    d->count = nn_part_count(part, l.count);
+    d->shard = shard;
+    d->shape = (nn_shape){C, H, W};
+    d->classes = (int)l.classes.n;
+    d->class_names = names;
+    d->priv = p;
+    listing_free(&l);
+    free(dir);
+    return NN_OK;
+}

@@ -1,0 +1,144 @@
+/* conv2d.c: 2-D convolution by im2col + GEMM, as the course describes:
+ * W as K x (C*R*R), the batch's columns X as (C*R*R) x (N*OH*OW), Y = W X.
+ * x: (N, C, H, W), y: (N, K, OH, OW), kernel (K, C, R, R), bias (K).
+ * OH = (H + 2P - R) / S + 1. pad=same keeps H x W at stride 1 (P = R/2).
+ * Init: N(0, 2/fan_in) (He), fan_in = C*R*R, suited to the ReLUs that follow.
+ * The columns are rebuilt in backward rather than kept, so the layer holds no
+ * per-batch memory of its own (it uses the net's shared scratch). */
+#include <math.h>
+#include <string.h>
+
+#include "nn/error.h"
+#include "nn/layer.h"
+
+typedef struct {
+    int k, r, s, p, oh, ow;
+    bool bias;
+} conv_priv;
+
+static int conv_setup(nn_layer *l) {
+    conv_priv *p = nn_calloc(1, sizeof *p, "conv2d layer");
+    if (!p) return NN_ERR;
+    l->priv = p;
+    NN_TRY(nn_layer_opt_int(l, "filters", 0, 1, 1 << 16, &p->k));
+    NN_TRY(nn_layer_opt_int(l, "size", 3, 1, 64, &p->r));
+    NN_TRY(nn_layer_opt_int(l, "stride", 1, 1, 64, &p->s));
+    NN_TRY(nn_layer_opt_bool(l, "bias", true, &p->bias));
+    const char *pad = nn_layer_opt_str(l, "pad", "same");
+    if (!strcmp(pad, "same"))
+        p->p = p->r / 2;
+    else if (!strcmp(pad, "valid"))
+        p->p = 0;
+    else if (nn_layer_opt_int(l, "pad", 0, 0, 64, &p->p) != NN_OK)
+        return nn_fail("model spec line %d: layer %s: pad=%s: expected same, valid or a number",
+                       l->line, l->name, pad);
+    if (p->k == 0)
+        return nn_fail("model spec line %d: layer %s: missing the number of filters (%s)", l->line,
+                       l->name, l->ops->help);
+    int h = l->in.h + 2 * p->p - p->r, w = l->in.w + 2 * p->p - p->r;
+    if (h < 0 || w < 0)
+        return nn_fail("model spec line %d: layer %s: a %dx%d filter does not fit the %dx%d input "
+                       "(padding %d)",
+                       l->line, l->name, p->r, p->r, l->in.h, l->in.w, p->p);
+    p->oh = h / p->s + 1;
+    p->ow = w / p->s + 1;
+    l->out = (nn_shape){p->k, p->oh, p->ow};
+    nn_layer_add_param(l, "kernel", 4, (int[]){p->k, l->in.c, p->r, p->r});
+    if (p->bias) nn_layer_add_param(l, "bias", 1, (int[]){p->k});
+    return NN_OK;
+}
+
+static void conv_init(nn_layer *l, nn_rng *rng) {
+    const conv_priv *p = l->priv;
+    size_t fan_in = (size_t)l->in.c * p->r * p->r, nw = (size_t)p->k * fan_in;
+    float sd = sqrtf(2.0f / (float)fan_in);
+    for (size_t i = 0; i < nw; i++) l->w[i] = sd * nn_rng_normal(rng);
+    if (p->bias) memset(l->w + nw, 0, (size_t)p->k * sizeof(float));
+}
+
+/* scratch: columns (C*R*R, N*OH*OW) then a (K, N*OH*OW) staging matrix. */
+static size_t conv_scratch(const nn_layer *l, int n) {
+    const conv_priv *p = l->priv;
+    size_t np = (size_t)n * p->oh * p->ow;
+    return np * ((size_t)l->in.c * p->r * p->r + (size_t)p->k);
+}
+
+static void build_columns(nn_layer *l, int n, const float *x, float *col) {
+    const conv_priv *p = l->priv;
+    const size_t ohw = (size_t)p->oh * p->ow, np = (size_t)n * ohw, in = nn_shape_size(l->in);
+    for (int i = 0; i < n; i++)
+        l->be->im2col(x + (size_t)i * in, l->in.c, l->in.h, l->in.w, p->r, p->s, p->p, p->oh,
+                      p->ow, col, np, (size_t)i * ohw);
+}
+
+static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
+    const conv_priv *p = l->priv;
+    const int n = c->n, crr = l->in.c * p->r * p->r;
+    const size_t ohw = (size_t)p->oh * p->ow, np = (size_t)n * ohw;
+    if (n == 0) return NN_OK;
+    float *col = l->scratch, *yk = l->scratch + (size_t)crr * np;
+    build_columns(l, n, x, col);
+    /* yk(K, N*OHW) = W(K, CRR) col(CRR, N*OHW) */
+    l->be->gemm(false, false, p->k, (int)np, crr, 1.0f, l->w, crr, col, (int)np, 0.0f, yk,
+                (int)np);
+    /* (K, N, OHW) -> (N, K, OHW), adding the bias on the way. */
+    const float *b = p->bias ? l->w + (size_t)p->k * crr : NULL;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < p->k; k++) {
+            const float *src = yk + (size_t)k * np + (size_t)i * ohw;
+            float *dst = y + ((size_t)i * p->k + k) * ohw;
+            float bk = b ? b[k] : 0.0f;
+            for (size_t j = 0; j < ohw; j++) dst[j] = src[j] + bk;
+        }
+    return NN_OK;
+}
+
+static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
+                         const float *dy, float *dx) {
+    (void)y;
+    const conv_priv *p = l->priv;
+    const int n = c->n, crr = l->in.c * p->r * p->r;
+    const size_t ohw = (size_t)p->oh * p->ow, np = (size_t)n * ohw, in = nn_shape_size(l->in);
+    if (n == 0) return NN_OK;
+    float *col = l->scratch, *dyk = l->scratch + (size_t)crr * np;
+    /* dy (N, K, OHW) -> dyk (K, N*OHW); bias gradient on the way. */
+    float *db = p->bias ? l->dw + (size_t)p->k * crr : NULL;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < p->k; k++) {
+            const float *src = dy + ((size_t)i * p->k + k) * ohw;
+            float *dst = dyk + (size_t)k * np + (size_t)i * ohw;
+            float s = 0.0f;
+            for (size_t j = 0; j < ohw; j++) dst[j] = src[j], s += src[j];
+            if (db) db[k] += s;
+        }
+    build_columns(l, n, x, col);
+    /* dW(K, CRR) += dyk(K, NP) col^T(NP, CRR) */
+    l->be->gemm(false, true, p->k, crr, (int)np, 1.0f, dyk, (int)np, col, (int)np, 1.0f, l->dw,
+                crr);
+    if (!dx) return NN_OK;
+    /* dcol(CRR, NP) = W^T(CRR, K) dyk(K, NP), into the column buffer. */
+    l->be->gemm(true, false, crr, (int)np, p->k, 1.0f, l->w, crr, dyk, (int)np, 0.0f, col,
+                (int)np);
+    memset(dx, 0, (size_t)n * in * sizeof(float));
+    for (int i = 0; i < n; i++)
+        l->be->col2im(col, np, (size_t)i * ohw, l->in.c, l->in.h, l->in.w, p->r, p->s, p->p,
+                      p->oh, p->ow, dx + (size_t)i * in);
+    return NN_OK;
+}
+
+static double conv_flops(const nn_layer *l) {
+    const conv_priv *p = l->priv;
+    return 2.0 * p->k * l->in.c * p->r * p->r * p->oh * p->ow;
+}
+
+const nn_layer_ops nn_conv2d_ops = {
+    .type = "conv2d",
+    .help = "conv2d FILTERS [size=3] [stride=1] [pad=same|valid|N] [bias=true]",
+    .positional = "filters",
+    .setup = conv_setup,
+    .init = conv_init,
+    .scratch = conv_scratch,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .flops = conv_flops,
+};
