@@ -27,6 +27,8 @@ typedef struct {
     const char *resume;  /* checkpoint to continue from, or NULL */
     long train_limit;    /* use only the first N training samples (0 = all) */
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
+    int crop_pad;        /* augmentation: random crop with this zero padding (0 = off) */
+    bool flip;           /* augmentation: random horizontal flip */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
     bool quiet;
 } nn_train_cfg;

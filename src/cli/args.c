@@ -23,7 +23,8 @@ void nn_args_usage(FILE *f) {
           "  plot      RUN: RUN/loss.png and RUN/accuracy.png from RUN/history.csv;\n"
           "            --compare COLUMN --png FILE RUN...: one curve per run\n"
           "options:\n"
-          "  --data NAME[:DIR]     mnist (default), fashion-mnist\n"
+          "  --data NAME[:DIR]     mnist (default), fashion-mnist, cifar10 (binary batches),\n"
+          "                        cifar10-jpeg, smiles, folder:DIR[:CxS] (DIR/{train,test}/<class>/)\n"
           "  --model SPEC          preset (mlp, mlp1000), spec file, or inline "
           "\"dense 100; sigmoid; dense 10\"\n"
           "  --hidden M            width of the preset's hidden layer (mlp: 100)\n"
@@ -33,6 +34,7 @@ void nn_args_usage(FILE *f) {
           "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
           "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
+          "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
           "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
           "                        or each rank's slice (local)\n"
           "  --out DIR             where train writes (results/run)\n"
@@ -146,6 +148,12 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             a->help = true;
             return NN_OK;
+        } else if (!strcmp(f, "--crop")) {
+            NN_TRY(parse_long(f, v, 0, 64, &l));
+            t->crop_pad = (int)l;
+        } else if (!strcmp(f, "--flip")) {
+            t->flip = true;
+            used = 0;
         } else if (!strcmp(f, "--no-plot")) {
             t->plot = false;
             used = 0;

@@ -22,7 +22,8 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
     else if (!strcmp(name, "mlp1000-bn"))
         /* No bias before batchnorm: BN removes it, and its gradient is only
          * rounding noise, which Adam would amplify into random steps. */
-        snprintf(buf, sizeof buf, "dense %d bias=false\nbatchnorm\nrelu\ndropout 0.3\ndense %d\n",
+        snprintf(buf, sizeof buf,
+                 "dropout 0.2\ndense %d bias=false\nbatchnorm\nrelu\ndropout 0.5\ndense %d\n",
                  hidden > 0 ? hidden : 1000, classes);
     else if (!strcmp(name, "cnn"))
         /* The seed's Keras model (use with --optim adadelta). */
@@ -33,6 +34,7 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
         /* VGG-style for 32x32 colour images: three stages of two 3x3 conv + BN
          * + ReLU, max pooling and dropout, then a small dense head. */
         snprintf(buf, sizeof buf,
+                 "normalize\n"
                  "conv2d 32 bias=false\nbatchnorm\nrelu\nconv2d 32 bias=false\nbatchnorm\nrelu\n"
                  "maxpool 2\n"
                  "conv2d 64 bias=false\nbatchnorm\nrelu\nconv2d 64 bias=false\nbatchnorm\nrelu\n"

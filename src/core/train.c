@@ -12,6 +12,7 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 #include "nn/history.h"
+#include "nn/augment.h"
 #include "nn/loss.h"
 #include "nn/plot.h"
 #include "nn/sampler.h"
@@ -90,6 +91,25 @@ static void trainer_free(trainer *t) {
     free(t->x), free(t->labels), free(t->ids), free(t->order);
 }
 
+/* A net that starts with `normalize` learns its per-channel mean and std
+ * from the whole training set (sums over all ranks) before the first step. */
+static int adapt_normalize(trainer *t) {
+    nn_layer *l = &t->net.layers[0];
+    if (strcmp(l->ops->type, "normalize") != 0) return NN_OK;
+    const int C = l->in.c;
+    double *s = nn_calloc(3 * (size_t)C, sizeof(double), "channel sums");
+    int rc = s ? nn_dataset_channel_sums(&t->train, s, s + C, s + 2 * C) : NN_ERR;
+    rc = nn_dist_check(t->dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(t->dist, s, 3 * (size_t)C);
+    for (int k = 0; rc == NN_OK && k < C; k++) {
+        double m = s[k] / s[2 * C + k], v = s[C + k] / s[2 * C + k] - m * m;
+        l->state[k] = (float)m;
+        l->state[C + k] = v > 1e-12 ? (float)sqrt(v) : 1.0f;
+    }
+    free(s);
+    return rc;
+}
+
 /* Build the net (from the checkpoint's spec when resuming), the optimizer,
  * and load this rank's shards. Collective: all ranks succeed or all fail. */
 static int trainer_setup(trainer *t) {
@@ -129,6 +149,7 @@ static int trainer_setup(trainer *t) {
 
     nn_net_init(&t->net, cfg->seed);
     t->st = (nn_train_state){.epoch = 0, .step = 0, .seed = cfg->seed};
+    if (!cfg->resume) NN_TRY(adapt_normalize(t));
     if (cfg->resume) {
         /* Rank 0 reads, everyone receives: one source of truth. */
         rc = dist->rank == 0 ? nn_ckpt_load(cfg->resume, &t->net, &t->opt, &t->st, &t->hist)
@@ -190,6 +211,13 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
          * synchronised BatchNorm take part in collective reductions. */
         const float *logits;
         int rc = nn_dataset_get_batch(&t->train, t->ids, n, t->x, t->labels);
+        if (rc == NN_OK && (cfg->crop_pad > 0 || cfg->flip)) {
+            const nn_augment aug = {.pad = cfg->crop_pad, .flip = cfg->flip};
+            const size_t dim = nn_shape_size(t->train.shape);
+            for (int j = 0; j < n; j++)
+                nn_augment_apply(&aug, t->train.shape, t->x + (size_t)j * dim, cfg->seed,
+                                 (uint64_t)epoch, t->ids[j], true);
+        }
         if (rc == NN_OK) rc = nn_net_forward(net, &c, t->x, &logits);
         if (rc == NN_OK) {
             long correct = 0;

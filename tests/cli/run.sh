@@ -54,6 +54,16 @@ check "confusion CSV sums to the test count" bash -c "awk -F, 'NR>1{for(i=2;i<=N
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
 
+# --- convolution, normalisation adapted from the data, augmentation ---------------
+check "cnn with normalize, --crop 2 --flip" $NN train $D --model "normalize; conv2d 4; relu; maxpool 2; flatten; dense 10" --optim adam --epochs 2 --batch 50 --crop 2 --flip --out "$T/cnn" --quiet
+check "normalize adapted: mean in the checkpoint matches the data" bash -c "
+  want=\$(python3 -c \"d=open('$T/data/train-images-idx3-ubyte','rb').read()[16:]; print('%.3f' % (sum(d)/len(d)/255))\")
+  got=\$(h5dump -d /model_weights/normalize_1/mean $T/cnn/checkpoint.h5 | grep -A1 'DATA {' | tail -1 | awk '{printf \"%.3f\", \$2}')
+  echo \"want \$want got \$got\"; test \"\$want\" = \"\$got\""
+check "cnn learned the tiny set (test acc > 0.9)" awk -F, 'NR==3{exit !($5 > 0.9)}' "$T/cnn/history.csv"
+check "eval of the cnn checkpoint" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 | grep -q '^accuracy'"
+expect_fail "bad --crop" "--crop -1: expected an integer" $NN train $D --crop -1
+
 # --- resume ------------------------------------------------------------------
 check "train 2 epochs straight" $NN train $D --hidden 16 --epochs 2 --batch 64 --lr 0.3 --out "$T/straight" --quiet
 check "train 1 epoch" $NN train $D --hidden 16 --epochs 1 --batch 64 --lr 0.3 --out "$T/half" --quiet

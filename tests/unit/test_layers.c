@@ -153,6 +153,10 @@ static void test_pool_grad(void) {
 /* Conv + per-channel BatchNorm over (N, H, W). No maxpool here: moving one
  * weight moves every value through BN, and a finite difference would then
  * cross some window's max; maxpool has its own check above. */
+static void test_normalize_grad(void) {
+    check_spec("normalize; conv2d 2; flatten; dense 3", (nn_shape){2, 4, 4}, 2, 1e-2);
+}
+
 static void test_cnn_grad(void) {
     check_spec("conv2d 3; batchnorm; tanh; flatten; dense 4", (nn_shape){2, 6, 6}, 3, 1e-2);
 }
@@ -320,6 +324,7 @@ void register_layer_tests(void) {
     CU_add_test(s, "conv2d gradient (strides, padding, channels, non-square)", test_conv_grad);
     CU_add_test(s, "maxpool gradient", test_pool_grad);
     CU_add_test(s, "conv-bn-dense gradient", test_cnn_grad);
+    CU_add_test(s, "normalize gradient", test_normalize_grad);
     CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
     CU_add_test(s, "maxpool values and routing", test_pool_values);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
