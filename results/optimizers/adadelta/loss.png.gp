@@ -1,0 +1,10 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+set output 'results/optimizers/adadelta/loss.png'
+set datafile separator ','
+set grid
+set key right center
+set xlabel 'epoch'
+set ylabel 'cross-entropy'
+set title 'results/optimizers/adadelta'
+plot 'results/optimizers/adadelta/history.csv' using 1:2 skip 1 with linespoints title 'train', \
+     'results/optimizers/adadelta/history.csv' using 1:4 skip 1 with linespoints title 'test'
