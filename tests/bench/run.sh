@@ -77,10 +77,17 @@ for B in 100 1000; do
         printf "%-58s %10.2fx\n" "  $net np=2 / np=1 (1 thread each)" "$(echo "$b / $a" | bc -l)"
     done
 done
+echo "-- the seed's Keras CNN (preset cnn), Adadelta, batch 32, first 6400 images, kernel SkylakeX"
+flops_cnn=$((2 * 451584 + 3 * 28901376 + 3 * 3211264 + 3 * 2560))
+CNN="$NN train --data mnist --model cnn --optim adadelta --batch 32 --limit 6400 --no-plot"
+line "cnn np=1 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnn1 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 1)"
+line "cnn np=1 x 2 threads" $flops_cnn "$(EPOCHS=1 run cnn2 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 2)"
+line "cnn np=2 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnnp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1)"
+echo "PyTorch anchor (same model, batch 32, 2 threads): 685 images/s"
 echo
 echo "-- allreduce of the gradient buffer (params + 4 metrics), np=2, this machine"
 mpicc -O2 tests/bench/allreduce.c -o "$T/allreduce"
-mpirun -np 2 "$T/allreduce" 79514 795014 | tee "$T/ar.txt"
+mpirun -np 2 "$T/allreduce" 79514 795014 1625870 | tee "$T/ar.txt"
 echo
 echo "-- time model past one machine (ring allreduce, strong scaling, global batch 1000, t1 measured above)"
 for net in mlp mlp1000; do
