@@ -53,6 +53,14 @@ struct nn_dataset {
 };
 
 void nn_dataset_free(nn_dataset *d);
+
+/* For loaders that keep their samples in memory as bytes: the position of
+ * global sample i among the held samples [begin, end), or an error naming the
+ * data set when this process does not hold it. */
+int nn_dataset_held(const nn_dataset *d, size_t i, size_t begin, size_t end, size_t *pos);
+/* x[k] = px[k] / 255 exactly (a division, not a multiply by 1/255, which is
+ * one ulp off for half the byte values). */
+void nn_bytes_to_unit(const uint8_t *px, size_t n, float *x);
 /* Read n samples by global index into x (n, C*H*W) and labels (n). */
 int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float *x, int *labels);
 

@@ -28,7 +28,6 @@ typedef struct {
     uint8_t *pixels; /* (shard count, 3072), CHW */
     uint8_t *labels; /* (shard count) */
     size_t begin, end; /* the global indices held (the shard at open) */
-    float lut[256];  /* byte -> byte / 255, exact */
 } cifar_priv;
 
 typedef struct {
@@ -38,12 +37,10 @@ typedef struct {
 
 static int cifar_get(const nn_dataset *d, size_t i, float *x, int *label) {
     const cifar_priv *p = d->priv;
-    if (i < d->shard.begin || i >= d->shard.end || i < p->begin || i >= p->end)
-        return nn_fail("%s: sample %zu is outside this process's shard [%zu, %zu)", d->name, i,
-                       d->shard.begin, d->shard.end);
-    const uint8_t *px = p->pixels + (i - p->begin) * CIFAR_DIM;
-    for (size_t k = 0; k < CIFAR_DIM; k++) x[k] = p->lut[px[k]];
-    *label = p->labels[i - p->begin];
+    size_t k;
+    NN_TRY(nn_dataset_held(d, i, p->begin, p->end, &k));
+    nn_bytes_to_unit(p->pixels + k * CIFAR_DIM, CIFAR_DIM, x);
+    *label = p->labels[k];
     return NN_OK;
 }
 
@@ -130,7 +127,6 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
     size_t keep = shard.end - shard.begin;
     cifar_priv *p = nn_calloc(1, sizeof *p, "CIFAR-10 data set");
     if (!p) return NN_ERR;
-    for (int b = 0; b < 256; b++) p->lut[b] = (float)b / 255.0f;
     p->begin = shard.begin;
     p->end = shard.end;
     p->pixels = nn_alloc(keep * CIFAR_DIM, "CIFAR-10 pixels");

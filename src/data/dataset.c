@@ -6,6 +6,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/hot.h"
 
 nn_shard nn_shard_of(size_t count, int rank, int nranks) {
     nn_shard s = {count * (size_t)rank / (size_t)nranks,
@@ -21,6 +22,18 @@ void nn_dataset_free(nn_dataset *d) {
     }
     free(d->priv);
     memset(d, 0, sizeof *d);
+}
+
+int nn_dataset_held(const nn_dataset *d, size_t i, size_t begin, size_t end, size_t *pos) {
+    if (i < d->shard.begin || i >= d->shard.end || i < begin || i >= end)
+        return nn_fail("%s: sample %zu is outside this process's shard [%zu, %zu)", d->name, i,
+                       d->shard.begin, d->shard.end);
+    *pos = i - begin;
+    return NN_OK;
+}
+
+NN_HOT void nn_bytes_to_unit(const uint8_t *restrict px, size_t n, float *restrict x) {
+    for (size_t k = 0; k < n; k++) x[k] = (float)px[k] / 255.0f;
 }
 
 int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float *x, int *labels) {

@@ -40,7 +40,6 @@ typedef struct {
     char **paths;
     size_t begin, end; /* global indices held (the shard at open) */
     size_t dim;        /* C*H*W */
-    float lut[256];    /* byte -> byte / 255, exact */
 } folder_priv;
 
 /* ---- small helpers ---- */
@@ -375,16 +374,14 @@ static int resize_to_chw(const image *s, int H, int W, uint8_t *dst) {
 
 static int folder_get(const nn_dataset *d, size_t i, float *x, int *label) {
     const folder_priv *p = d->priv;
-    if (i < d->shard.begin || i >= d->shard.end || i < p->begin || i >= p->end)
-        return nn_fail("%s: sample %zu is outside this process's shard [%zu, %zu)", d->name, i,
-                       d->shard.begin, d->shard.end);
+    size_t k;
+    NN_TRY(nn_dataset_held(d, i, p->begin, p->end, &k));
     /* Streaming (bounded memory, for data sets larger than RAM) goes here:
      * decode p->paths[i - p->begin] (decode_file + resize_to_chw into a small
      * per-thread cache) instead of reading p->pixels, which the open would then
      * not fill. The interface (one sample by global index) stays the same. */
-    const uint8_t *px = p->pixels + (i - p->begin) * p->dim;
-    for (size_t k = 0; k < p->dim; k++) x[k] = p->lut[px[k]];
-    *label = p->labels[i - p->begin];
+    nn_bytes_to_unit(p->pixels + k * p->dim, p->dim, x);
+    *label = p->labels[k];
     return NN_OK;
 }
 
@@ -510,7 +507,6 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
         p->begin = shard.begin;
         p->end = shard.end;
         p->dim = (size_t)C * H * W;
-        for (int b = 0; b < 256; b++) p->lut[b] = (float)b / 255.0f;
         p->pixels = nn_alloc(held * p->dim, "image-folder pixels");
         p->labels = nn_alloc(held * sizeof *p->labels, "image-folder labels");
         p->paths = nn_calloc(held ? held : 1, sizeof *p->paths, "image-folder paths");

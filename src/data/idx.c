@@ -16,7 +16,7 @@ typedef struct {
     uint8_t *pixels; /* (shard count, H*W) */
     uint8_t *labels; /* (shard count) */
     size_t dim;      /* H*W */
-    float lut[256];  /* byte -> byte / 255 */
+    size_t begin, end; /* the global indices held (the shard at open) */
 } idx_priv;
 
 static int read_exact(gzFile f, void *buf, size_t n, const char *path, const char *what,
@@ -99,14 +99,10 @@ static int read_records(gzFile f, const char *path, size_t hdr, size_t count, si
 
 static int idx_get(const nn_dataset *d, size_t i, float *x, int *label) {
     const idx_priv *p = d->priv;
-    if (i < d->shard.begin || i >= d->shard.end)
-        return nn_fail("%s: sample %zu is outside this process's shard [%zu, %zu)", d->name, i,
-                       d->shard.begin, d->shard.end);
-    const uint8_t *px = p->pixels + (i - d->shard.begin) * p->dim;
-    /* A table gives exactly byte / 255 (a multiply by 1/255 is 1 ulp off for
-     * half the values) at the cost of a load. */
-    for (size_t k = 0; k < p->dim; k++) x[k] = p->lut[px[k]];
-    *label = p->labels[i - d->shard.begin];
+    size_t k;
+    NN_TRY(nn_dataset_held(d, i, p->begin, p->end, &k));
+    nn_bytes_to_unit(p->pixels + k * p->dim, p->dim, x);
+    *label = p->labels[k];
     return NN_OK;
 }
 
@@ -145,7 +141,8 @@ int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path,
     nn_shard shard = nn_shard_of(nn_part_count(part, count), part.rank, part.nranks);
     size_t keep = shard.end - shard.begin;
     if (rc == NN_OK) {
-        for (int b = 0; b < 256; b++) p->lut[b] = (float)b / 255.0f;
+        p->begin = shard.begin;
+        p->end = shard.end;
         p->dim = (size_t)di[1] * di[2];
         p->pixels = nn_alloc(keep * p->dim, "IDX pixels");
         p->labels = nn_alloc(keep, "IDX labels");
