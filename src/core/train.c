@@ -197,7 +197,7 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
     const size_t nb = nn_sampler_batches(t->train_count, (size_t)cfg->batch);
     const bool bar = !cfg->quiet && t->dist->rank == 0 && isatty(2);
     float *metrics = net->grads + net->nparams;
-    double tot_loss = 0, tot_correct = 0, tot_n = 0, t0 = now();
+    double tot_loss = 0, tot_correct = 0, tot_n = 0, t0 = now(), last_bar = 0;
     nn_sampler_order(cfg->seed, (uint64_t)epoch, t->train_count, t->order);
     for (size_t b = 0; b < nb; b++) {
         int global_n;
@@ -244,7 +244,10 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
         tot_loss += metrics[0];
         tot_correct += metrics[1];
         tot_n += metrics[2];
-        if (bar && (b % 20 == 0 || b + 1 == nb)) progress(b + 1, nb, t0);
+        if (bar && (now() - last_bar > 0.25 || b + 1 == nb)) {
+            progress(b + 1, nb, t0); /* at most 4 redraws a second */
+            last_bar = now();
+        }
     }
     *loss = tot_loss / tot_n;
     *acc = tot_correct / tot_n;
