@@ -9,7 +9,9 @@
 int nn_plot_run(const char *run_dir);
 /* One curve per run of the given history column (e.g. "test_acc") -> png. */
 int nn_plot_compare(const char *png, const char *column, char *const *runs, int nruns);
-/* A confusion matrix (k x k, rows = true class) as a PNG heat map. */
-int nn_plot_confusion(const char *png, const double *conf, int k, const char *title);
+/* A confusion matrix (k x k, rows = true class) as a PNG heat map; names
+ * (k class names) label the axes when not NULL. */
+int nn_plot_confusion(const char *png, const double *conf, int k, const char *title,
+                      char *const *names);
 
 #endif

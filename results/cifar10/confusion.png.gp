@@ -17,6 +17,8 @@ set ytics 1
 set cbrange [0:1]
 set palette defined (0 'white', 1 '#08306b')
 set size square
+set xtics rotate by 45 right ('airplane' 0, 'automobile' 1, 'bird' 2, 'cat' 3, 'deer' 4, 'dog' 5, 'frog' 6, 'horse' 7, 'ship' 8, 'truck' 9)
+set ytics ('airplane' 0, 'automobile' 1, 'bird' 2, 'cat' 3, 'deer' 4, 'dog' 5, 'frog' 6, 'horse' 7, 'ship' 8, 'truck' 9)
 $counts << EOD
 0 0 881 0.88100
 1 0 9 0.00900

@@ -203,7 +203,7 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
             char title[300];
             snprintf(title, sizeof title, "%s: accuracy %.4f", a->checkpoint,
                      r.correct / r.count);
-            rc = nn_plot_confusion(a->confusion_png, r.confusion, k, title);
+            rc = nn_plot_confusion(a->confusion_png, r.confusion, k, title, test.class_names);
         }
     }
     rc = nn_dist_check(dist, rc);

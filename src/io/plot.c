@@ -87,7 +87,8 @@ int nn_plot_compare(const char *png, const char *column, char *const *runs, int 
     return run_gnuplot(script);
 }
 
-int nn_plot_confusion(const char *png, const double *conf, int k, const char *title) {
+int nn_plot_confusion(const char *png, const double *conf, int k, const char *title,
+                      char *const *names) {
     char script[1200];
     FILE *f = open_script(png, script, sizeof script);
     if (!f) return NN_ERR;
@@ -95,8 +96,15 @@ int nn_plot_confusion(const char *png, const double *conf, int k, const char *ti
     fprintf(f, "unset grid\nset datafile separator whitespace\nset title '%s'\nset xlabel 'predicted'\nset ylabel 'true'\n"
                "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset xtics 1\nset ytics 1\n"
                "set cbrange [0:1]\nset palette defined (0 'white', 1 '#08306b')\nset size square\n"
-               "$counts << EOD\n",
-            title, k - 1, k - 1);
+               "%s",
+            title, k - 1, k - 1, names ? "" : "$counts << EOD\n");
+    if (names) {
+        fprintf(f, "set xtics rotate by 45 right (");
+        for (int i = 0; i < k; i++) fprintf(f, "%s'%s' %d", i ? ", " : "", names[i], i);
+        fprintf(f, ")\nset ytics (");
+        for (int i = 0; i < k; i++) fprintf(f, "%s'%s' %d", i ? ", " : "", names[i], i);
+        fprintf(f, ")\n$counts << EOD\n");
+    }
     for (int i = 0; i < k; i++) {
         double row = 0;
         for (int j = 0; j < k; j++) row += conf[i * k + j];
