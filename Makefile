@@ -111,7 +111,8 @@ mnist: deps all data
 	$(BUILD)/nntrain train --data mnist --model mlp --epochs 20 --batch 100 --lr 1.0 --threads 1 \
 	    --out $(MNIST_RUN)
 	$(BUILD)/nntrain eval --data mnist --checkpoint $(MNIST_RUN)/checkpoint.h5 \
-	    --confusion-csv $(MNIST_RUN)/confusion.csv | tee $(MNIST_RUN)/eval.txt
+	    --confusion-csv $(MNIST_RUN)/confusion.csv --confusion-png $(MNIST_RUN)/confusion.png \
+	    | tee $(MNIST_RUN)/eval.txt
 
 clean:
 	rm -rf build

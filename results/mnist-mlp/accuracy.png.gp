@@ -3,6 +3,7 @@ set output 'results/mnist-mlp/accuracy.png'
 set datafile separator ','
 set grid
 set key right center
+set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'accuracy'
 set title 'results/mnist-mlp'

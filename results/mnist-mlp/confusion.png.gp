@@ -3,6 +3,7 @@ set output 'results/mnist-mlp/confusion.png'
 set datafile separator ','
 set grid
 set key right center
+set termoption noenhanced
 set xlabel 'epoch'
 unset grid
 set datafile separator whitespace

@@ -3,6 +3,7 @@ set output 'results/mnist-mlp/loss.png'
 set datafile separator ','
 set grid
 set key right center
+set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'cross-entropy'
 set title 'results/mnist-mlp'
