@@ -14,6 +14,10 @@ CUDA     ?= 0
 DEBUG    ?= 0
 SANITIZE ?=
 
+ifeq ($(CUDA),1)
+  $(error CUDA=1: the CUDA backend (cuBLAS/NCCL) is not written yet; build without CUDA=1 for the CPU backend)
+endif
+
 BUILD ?= build
 ifeq ($(SANITIZE),1)
   BUILD := $(BUILD)/asan
