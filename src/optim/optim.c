@@ -17,12 +17,13 @@ const char *nn_optim_name(nn_optim_kind kind) { return g_names[kind]; }
 
 int nn_optim_defaults(const char *name, nn_optim_cfg *c) {
     memset(c, 0, sizeof *c);
-    for (int k = 0; k < NN_OPT_COUNT; k++)
-        if (!strcmp(name, g_names[k])) c->kind = (nn_optim_kind)k, c->lr = -1;
-    if (c->lr != -1)
+    int k = 0;
+    while (k < NN_OPT_COUNT && strcmp(name, g_names[k]) != 0) k++;
+    if (k == NN_OPT_COUNT)
         return nn_fail("--optim %s: unknown optimizer (known: sgd, momentum, adagrad, rmsprop, "
                        "adadelta, adam)",
                        name);
+    c->kind = (nn_optim_kind)k;
     switch (c->kind) {
     case NN_OPT_SGD: c->lr = 0.1f; break;
     case NN_OPT_MOMENTUM: c->lr = 0.01f, c->momentum = 0.9f; break;
