@@ -202,6 +202,52 @@ static void test_conv_vs_naive(void) {
     nn_net_free(&net);
 }
 
+/* The layer works through the batch in chunks whose columns fit in cache
+ * (here 2 images, then 2, then a last chunk of 1 that writes y directly).
+ * Outputs, weight gradients and input gradients must equal those of the
+ * images taken one at a time (the path the finite-difference checks cover
+ * with whole-batch chunks). */
+static void test_conv_chunks(void) {
+    const int N = 5, C = 8, H = 28, W = 28, K = 4;
+    const size_t in = (size_t)C * H * W, out = (size_t)K * H * W;
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 4 size=3", "t", (nn_shape){C, H, W}, 0, N,
+                                  nn_backend_cpu()) == 0);
+    nn_net_init(&net, 3);
+    nn_layer *l = &net.layers[0];
+    float *x = malloc(sizeof(float) * in * N), *dy = malloc(sizeof(float) * out * N);
+    float *y = malloc(sizeof(float) * out * N), *dx = malloc(sizeof(float) * in * N);
+    float *y1 = malloc(sizeof(float) * out), *dx1 = malloc(sizeof(float) * in);
+    float *dw = calloc(net.nparams, sizeof(float));
+    nn_rng r;
+    nn_rng_seed(&r, 9, 9);
+    for (size_t i = 0; i < in * N; i++) x[i] = nn_rng_normal(&r);
+    for (size_t i = 0; i < out * N; i++) dy[i] = nn_rng_normal(&r);
+    for (int k = 0; k < K; k++) l->w[K * C * 9 + k] = nn_rng_normal(&r);
+    uint64_t ids[5] = {0, 1, 2, 3, 4};
+    nn_ctx c = {.train = true, .n = N, .global_n = N, .sample_ids = ids};
+    nn_net_zero_grad(&net);
+    CU_ASSERT_FATAL(l->ops->forward(l, &c, x, y) == 0);
+    CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, dx) == 0);
+    memcpy(dw, l->dw, net.nparams * sizeof(float));
+    double ey = 0, edx = 0, edw = 0;
+    nn_net_zero_grad(&net);
+    for (int i = 0; i < N; i++) {
+        nn_ctx c1 = {.train = true, .n = 1, .global_n = 1, .sample_ids = &ids[i]};
+        CU_ASSERT_FATAL(l->ops->forward(l, &c1, x + i * in, y1) == 0);
+        CU_ASSERT_FATAL(l->ops->backward(l, &c1, x + i * in, y1, dy + i * out, dx1) == 0);
+        for (size_t j = 0; j < out; j++) ey = fmax(ey, fabs(y1[j] - y[i * out + j]));
+        for (size_t j = 0; j < in; j++) edx = fmax(edx, fabs(dx1[j] - dx[i * in + j]));
+    }
+    for (size_t j = 0; j < net.nparams; j++)
+        edw = fmax(edw, fabs(l->dw[j] - dw[j]) / (1.0 + fabs(dw[j])));
+    CU_ASSERT(ey < 1e-4);
+    CU_ASSERT(edx < 1e-4);
+    CU_ASSERT(edw < 1e-4);
+    free(x), free(dy), free(y), free(dx), free(y1), free(dx1), free(dw);
+    nn_net_free(&net);
+}
+
 static void test_pool_values(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "maxpool 2", "t", (nn_shape){1, 2, 4}, 0, 1,
@@ -326,6 +372,7 @@ void register_layer_tests(void) {
     CU_add_test(s, "conv-bn-dense gradient", test_cnn_grad);
     CU_add_test(s, "normalize gradient", test_normalize_grad);
     CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
+    CU_add_test(s, "conv2d in cache-sized chunks == one image at a time", test_conv_chunks);
     CU_add_test(s, "maxpool values and routing", test_pool_values);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
