@@ -18,6 +18,8 @@ typedef struct {
 
 /* Rank r of n owns samples [r*count/n, (r+1)*count/n). */
 nn_shard nn_shard_of(size_t count, int rank, int nranks);
+/* The rank whose shard holds sample i (i < count). */
+int nn_shard_owner(size_t count, int nranks, size_t i);
 /* Which part of a data set a process loads: rank of nranks. */
 typedef struct {
     int rank, nranks;

@@ -18,6 +18,12 @@ void nn_dist_free(nn_dist *d);
 int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n);
 int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n);
 int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root);
+/* Personalised exchange (collective): this rank sends send_bytes[r] bytes to
+ * each rank r, packed in rank order in send, and receives recv_bytes[r] bytes
+ * from each rank r, packed in rank order into recv. Both arrays have size
+ * entries; the buffers must not overlap. */
+int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void *recv,
+                      const int *recv_bytes);
 /* Collective error check: every rank passes its own status. If any rank
  * failed, all return NN_ERR and the message is that of the lowest failing
  * rank, prefixed with "rank R: " when there are several ranks. */

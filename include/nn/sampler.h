@@ -19,4 +19,21 @@ size_t nn_sampler_batches(size_t count, size_t batch);
 int nn_sampler_slice(const uint32_t *order, size_t count, size_t batch, size_t b, nn_shard shard,
                      uint64_t *ids, int *global_n);
 
+/* Even work per rank. Owner-computes slices differ by about sqrt(B) samples
+ * (at B = 32 on 2 ranks the larger slice averages 18 of 32, so every step
+ * waits 13% longer for it). Ranks therefore pass a few raw samples (with
+ * their ids and labels; augmentation and dropout are keyed by the id) from
+ * the ranks that own more than their share to those that own less. The plan
+ * is a function of the batch's ids only, so every rank computes the same one
+ * without communicating:
+ *   owned[r]  members of global batch b in rank r's shard (nranks entries);
+ *   flow[s * nranks + d]  samples rank s sends to rank d.
+ * Afterwards rank r holds global_n / nranks samples, plus one for the first
+ * global_n % nranks ranks. Surplus ranks send the last members of their
+ * slice, in rank order, to deficit ranks in rank order. Returns the number of
+ * samples moved. */
+void nn_sampler_owned(const uint32_t *order, size_t count, size_t batch, size_t b, int nranks,
+                      int *owned);
+int nn_balance_plan(const int *owned, int nranks, int *flow);
+
 #endif

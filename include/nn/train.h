@@ -29,6 +29,7 @@ typedef struct {
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
     int crop_pad;        /* augmentation: random crop with this zero padding (0 = off) */
     bool flip;           /* augmentation: random horizontal flip */
+    bool balance;        /* even out the ranks' slices of each batch (nn_balance_plan) */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
     bool quiet;
 } nn_train_cfg;

@@ -85,6 +85,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->seed = 1;
     t->out_dir = "results/run";
     t->bn_sync = true;
+    t->balance = true;
     t->plot = true;
     a->optim_name = "sgd";
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
@@ -153,6 +154,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             t->crop_pad = (int)l;
         } else if (!strcmp(f, "--flip")) {
             t->flip = true;
+            used = 0;
+        } else if (!strcmp(f, "--no-balance")) {
+            t->balance = false;
             used = 0;
         } else if (!strcmp(f, "--no-plot")) {
             t->plot = false;

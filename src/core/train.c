@@ -79,6 +79,8 @@ typedef struct {
     uint64_t *ids;
     uint32_t *order;
     size_t train_count;
+    int *owned, *flow, *send_bytes, *recv_bytes; /* slice balancing, per rank */
+    unsigned char *xfer;                         /* samples in transit */
     char ckpt[1100], csv[1100], config[512];
 } trainer;
 
@@ -89,6 +91,7 @@ static void trainer_free(trainer *t) {
     nn_dataset_free(&t->test);
     nn_history_free(&t->hist);
     free(t->x), free(t->labels), free(t->ids), free(t->order);
+    free(t->owned), free(t->xfer);
 }
 
 /* A net that starts with `normalize` learns its per-channel mean and std
@@ -109,6 +112,9 @@ static int adapt_normalize(trainer *t) {
     free(s);
     return rc;
 }
+
+/* A sample in transit between ranks: id (8 bytes), label (4), padding (4), pixels. */
+static size_t xfer_record(size_t dim) { return 16 + dim * sizeof(float); }
 
 /* Build the net (from the checkpoint's spec when resuming), the optimizer,
  * and load this rank's shards. Collective: all ranks succeed or all fail. */
@@ -168,7 +174,15 @@ static int trainer_setup(trainer *t) {
     t->labels = nn_alloc((size_t)cfg->batch * sizeof(int), "labels");
     t->ids = nn_alloc((size_t)cfg->batch * sizeof(uint64_t), "sample ids");
     t->order = nn_alloc(t->train_count * sizeof(uint32_t), "epoch order");
-    rc = t->x && t->labels && t->ids && t->order ? NN_OK : NN_ERR;
+    /* owned, flow (size^2), send and receive byte counts in one block. */
+    t->owned = nn_alloc(((size_t)dist->size + 3) * (size_t)dist->size * sizeof(int), "balance plan");
+    t->xfer = nn_alloc((size_t)cfg->batch * xfer_record(dim), "sample exchange");
+    rc = t->x && t->labels && t->ids && t->order && t->owned && t->xfer ? NN_OK : NN_ERR;
+    if (rc == NN_OK) {
+        t->flow = t->owned + dist->size;
+        t->send_bytes = t->flow + (size_t)dist->size * dist->size;
+        t->recv_bytes = t->send_bytes + dist->size;
+    }
     if (rc == NN_OK && dist->rank == 0 && cfg->out_dir) {
         rc = nn_mkdirs(cfg->out_dir);
         snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.h5", cfg->out_dir);
@@ -179,6 +193,43 @@ static int trainer_setup(trainer *t) {
              cfg->epochs, cfg->batch, nn_optim_name(cfg->optim.kind), cfg->sched.base_lr,
              (unsigned long long)cfg->seed, cfg->train_limit);
     return nn_dist_check(dist, rc);
+}
+
+/* Even out this step's slices (nn_balance_plan): ranks that own more than
+ * their share of global batch b send their last members to ranks that own
+ * fewer, as raw records (id, label, pixels) before augmentation. Collective,
+ * and skipped by every rank alike when the slices are even already. */
+static int balance_slice(trainer *t, size_t b, int *n) {
+    nn_dist *d = t->dist;
+    const int N = d->size, me = d->rank;
+    if (N == 1 || !t->cfg->balance) return NN_OK;
+    nn_sampler_owned(t->order, t->train_count, (size_t)t->cfg->batch, b, N, t->owned);
+    if (nn_balance_plan(t->owned, N, t->flow) == 0) return NN_OK;
+    const size_t dim = nn_shape_size(t->train.shape), rec = xfer_record(dim);
+    int out = 0, in = 0;
+    for (int r = 0; r < N; r++) {
+        out += t->flow[me * N + r], in += t->flow[r * N + me];
+        t->send_bytes[r] = t->flow[me * N + r] * (int)rec;
+        t->recv_bytes[r] = t->flow[r * N + me] * (int)rec;
+    }
+    /* A rank either sends or receives, so out + in <= batch records fit. */
+    unsigned char *sbuf = t->xfer, *rbuf = t->xfer + (size_t)out * rec;
+    const int keep = *n - out;
+    for (int j = 0; j < out; j++) {
+        unsigned char *r = sbuf + (size_t)j * rec;
+        memcpy(r, &t->ids[keep + j], 8);
+        memcpy(r + 8, &t->labels[keep + j], 4);
+        memcpy(r + 16, t->x + (size_t)(keep + j) * dim, dim * sizeof(float));
+    }
+    NN_TRY(nn_dist_alltoallv(d, sbuf, t->send_bytes, rbuf, t->recv_bytes));
+    for (int j = 0; j < in; j++) {
+        const unsigned char *r = rbuf + (size_t)j * rec;
+        memcpy(&t->ids[keep + j], r, 8);
+        memcpy(&t->labels[keep + j], r + 8, 4);
+        memcpy(t->x + (size_t)(keep + j) * dim, r + 16, dim * sizeof(float));
+    }
+    *n = keep + in;
+    return NN_OK;
 }
 
 static void progress(size_t b, size_t nb, double t0) {
@@ -211,6 +262,15 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
          * synchronised BatchNorm take part in collective reductions. */
         const float *logits;
         int rc = nn_dataset_get_batch(&t->train, t->ids, n, t->x, t->labels);
+        /* Every rank takes part in the exchange, even after a failed read
+         * (then with harmless zeros): the error travels in the status slot
+         * of the allreduce below. */
+        if (rc != NN_OK) {
+            memset(t->labels, 0, (size_t)n * sizeof(int));
+            memset(t->x, 0, (size_t)n * nn_shape_size(t->train.shape) * sizeof(float));
+        }
+        NN_TRY(balance_slice(t, b, &n));
+        c.n = n;
         if (rc == NN_OK && (cfg->crop_pad > 0 || cfg->flip)) {
             const nn_augment aug = {.pad = cfg->crop_pad, .flip = cfg->flip};
             const size_t dim = nn_shape_size(t->train.shape);

@@ -14,6 +14,13 @@ nn_shard nn_shard_of(size_t count, int rank, int nranks) {
     return s;
 }
 
+int nn_shard_owner(size_t count, int nranks, size_t i) {
+    int r = (int)(i * (size_t)nranks / count); /* a guess within one of the answer */
+    while (r + 1 < nranks && nn_shard_of(count, r + 1, nranks).begin <= i) r++;
+    while (r > 0 && nn_shard_of(count, r, nranks).begin > i) r--;
+    return r;
+}
+
 void nn_dataset_free(nn_dataset *d) {
     if (d->ops && d->ops->free) d->ops->free(d);
     if (d->class_names) {

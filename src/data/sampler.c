@@ -27,3 +27,39 @@ int nn_sampler_slice(const uint32_t *order, size_t count, size_t batch, size_t b
     *global_n = (int)(hi - lo);
     return n;
 }
+
+void nn_sampler_owned(const uint32_t *order, size_t count, size_t batch, size_t b, int nranks,
+                      int *owned) {
+    size_t lo = b * batch, hi = lo + batch < count ? lo + batch : count;
+    for (int r = 0; r < nranks; r++) owned[r] = 0;
+    for (size_t k = lo; k < hi; k++) owned[nn_shard_owner(count, nranks, order[k])]++;
+}
+
+int nn_balance_plan(const int *owned, int nranks, int *flow) {
+    int total = 0, moved = 0;
+    for (int r = 0; r < nranks; r++) total += owned[r];
+    for (int i = 0; i < nranks * nranks; i++) flow[i] = 0;
+    /* s walks the surplus ranks, d the deficit ranks; `give` and `take` are
+     * what s still has to send and d still has to receive. */
+    int s = 0, d = 0, give = 0, take = 0;
+    for (;;) {
+        while (give == 0 && s < nranks) {
+            int target = total / nranks + (s < total % nranks);
+            give = owned[s] > target ? owned[s] - target : 0;
+            if (give == 0) s++;
+        }
+        while (take == 0 && d < nranks) {
+            int target = total / nranks + (d < total % nranks);
+            take = owned[d] < target ? target - owned[d] : 0;
+            if (take == 0) d++;
+        }
+        if (s >= nranks || d >= nranks) break;
+        int m = give < take ? give : take;
+        flow[s * nranks + d] += m;
+        moved += m;
+        give -= m, take -= m;
+        if (give == 0) s++;
+        if (take == 0) d++;
+    }
+    return moved;
+}

@@ -1,6 +1,7 @@
 /* dist_mpi.c: nn_dist over MPI (the only file that includes mpi.h). */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/dist.h"
@@ -62,6 +63,22 @@ int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root) {
             return nn_fail("MPI_Bcast of %zu bytes failed", bytes);
     }
     return NN_OK;
+}
+
+int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void *recv,
+                      const int *recv_bytes) {
+    int *sd = malloc(2 * (size_t)d->size * sizeof(int)), *rd = sd + d->size;
+    if (!sd) return nn_fail("out of memory for an exchange between %d ranks", d->size);
+    for (int r = 0, so = 0, ro = 0; r < d->size; r++) {
+        sd[r] = so, rd[r] = ro;
+        so += send_bytes[r], ro += recv_bytes[r];
+    }
+    double t0 = MPI_Wtime();
+    int rc = MPI_Alltoallv(send, send_bytes, sd, MPI_BYTE, recv, recv_bytes, rd, MPI_BYTE,
+                           MPI_COMM_WORLD);
+    d->wait_seconds += MPI_Wtime() - t0;
+    free(sd);
+    return rc == MPI_SUCCESS ? NN_OK : nn_fail("MPI_Alltoallv between %d ranks failed", d->size);
 }
 
 int nn_dist_check(nn_dist *d, int status) {

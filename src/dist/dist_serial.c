@@ -31,6 +31,13 @@ int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root) {
     return NN_OK;
 }
 
+int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void *recv,
+                      const int *recv_bytes) {
+    (void)d, (void)recv_bytes;
+    memcpy(recv, send, (size_t)send_bytes[0]);
+    return NN_OK;
+}
+
 int nn_dist_check(nn_dist *d, int status) {
     (void)d;
     return status;

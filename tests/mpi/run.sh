@@ -39,6 +39,10 @@ for n in 2 4; do
     check "np=$n ranks hold identical parameters" grep -q "parameters identical on all $n rank(s)" "$T/n$n.log"
     check "np=$n: only rank 0 prints epoch lines" test "$(grep -c '^ *[0-9]\+ ' "$T/n$n.log")" -eq 3
 done
+# Slices are balanced by passing samples between ranks (the default); the
+# owner-computes slices without that (--no-balance) give the same training.
+check "np=3 --no-balance trains" bash -c "$MPIRUN -np 3 $NN train $ARGS --no-balance --out $T/u3 --quiet"
+check "np=3 --no-balance matches np=1 (losses)" rel_close "$T/n1/history.csv" "$T/u3/history.csv" 1e-5
 check "np=1 under mpirun equals the plain process" bash -c "$MPIRUN -np 1 $NN train $ARGS --out $T/m1 --quiet && cmp <(cut -d, -f1-5 $T/n1/history.csv) <(cut -d, -f1-5 $T/m1/history.csv)"
 check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
