@@ -14,6 +14,12 @@ typedef struct nn_dist {
 
 int nn_dist_init(nn_dist *d, int *argc, char ***argv);
 void nn_dist_free(nn_dist *d);
+/* A buffer of n floats that nn_dist_allreduce_sum(d, buf, n) reduces through
+ * node-shared memory (see dist_mpi.c), or NULL when that does not apply (one
+ * rank per node, unequal ranks per node, NNTRAIN_SHM=0, a serial build):
+ * then use ordinary memory. Collective; at most one per process; released by
+ * nn_dist_free. */
+float *nn_dist_shared_buffer(nn_dist *d, size_t n);
 /* In-place sums across ranks. */
 int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n);
 int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n);

@@ -10,6 +10,7 @@
 #ifndef NN_NET_H
 #define NN_NET_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "nn/layer.h"
@@ -26,6 +27,7 @@ typedef struct nn_net {
     float *grads;  /* (nparams + NN_NET_METRICS) matching gradients; the tail carries
                       the batch's loss sum, correct and count into the same allreduce */
     float *state;  /* (nstate) non-trained state */
+    bool own_grads; /* false once nn_net_use_grads gave it the caller's memory */
     int max_n;     /* largest batch slice the buffers hold */
     float **acts;  /* acts[i]: (max_n, out of layer i) */
     float *dbuf[2];
@@ -56,6 +58,10 @@ int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **l
  * with nn_net_zero_grad). */
 int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits);
 void nn_net_zero_grad(nn_net *net);
+/* Move the gradients into buf ((nparams + NN_NET_METRICS) floats that the
+ * caller owns and frees, e.g. nn_dist_shared_buffer's node-shared memory)
+ * and point every layer's dw into it. */
+void nn_net_use_grads(nn_net *net, float *buf);
 size_t nn_net_out_size(const nn_net *net);
 /* Keras-style table: layer, output shape, params, FLOPs. */
 void nn_net_summary(const nn_net *net, FILE *f);

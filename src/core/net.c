@@ -216,6 +216,7 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
     }
     net->params = nn_calloc(net->nparams, sizeof(float), "parameters");
     net->grads = nn_calloc(net->nparams + NN_NET_METRICS, sizeof(float), "gradients");
+    net->own_grads = true;
     net->state = nn_calloc(net->nstate, sizeof(float), "layer state");
     net->acts = nn_calloc((size_t)net->nlayers, sizeof(float *), "activations");
     net->dbuf[0] = nn_calloc((size_t)max_n * max_act, sizeof(float), "backward buffer");
@@ -254,7 +255,7 @@ void nn_net_free(nn_net *net) {
     free(net->layers);
     free(net->acts);
     free(net->params);
-    free(net->grads);
+    if (net->own_grads) free(net->grads);
     free(net->state);
     free(net->dbuf[0]);
     free(net->dbuf[1]);
@@ -297,6 +298,15 @@ int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *d
         dy = dx;
     }
     return NN_OK;
+}
+
+void nn_net_use_grads(nn_net *net, float *buf) {
+    memcpy(buf, net->grads, (net->nparams + NN_NET_METRICS) * sizeof(float));
+    if (net->own_grads) free(net->grads);
+    for (int i = 0; i < net->nlayers; i++)
+        net->layers[i].dw = buf + (net->layers[i].w - net->params);
+    net->grads = buf;
+    net->own_grads = false;
 }
 
 void nn_net_zero_grad(nn_net *net) {

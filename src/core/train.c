@@ -79,6 +79,7 @@ typedef struct {
     uint64_t *ids;
     uint32_t *order;
     size_t train_count;
+    bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
     int *owned, *flow, *send_bytes, *recv_bytes; /* slice balancing, per rank */
     unsigned char *xfer;                         /* samples in transit */
     char ckpt[1100], csv[1100], config[512];
@@ -168,6 +169,11 @@ static int trainer_setup(trainer *t) {
     }
     NN_TRY(nn_dist_bcast(dist, t->net.params, t->net.nparams * sizeof(float), 0));
     NN_TRY(nn_dist_bcast(dist, t->net.state, t->net.nstate * sizeof(float), 0));
+
+    /* Gradients in node-shared memory when ranks share a node (collective). */
+    float *shared = nn_dist_shared_buffer(dist, t->net.nparams + NN_NET_METRICS);
+    if (shared) nn_net_use_grads(&t->net, shared);
+    t->shared_grads = shared != NULL;
 
     const size_t dim = nn_shape_size(in);
     t->x = nn_alloc((size_t)cfg->batch * dim * sizeof(float), "batch");
@@ -352,6 +358,10 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
                "%zu samples, %zu parameters, optimizer %s\n",
                cfg->data, dist->size, nn_blas_threads(), nn_blas_corename(), t.train_count,
                t.test.count, t.net.nparams, nn_optim_name(cfg->optim.kind));
+        if (dist->size > 1)
+            printf("gradients summed %s; slices %s\n",
+                   t.shared_grads ? "through node-shared memory" : "with MPI_Allreduce",
+                   cfg->balance ? "balanced by passing samples" : "as owned (--no-balance)");
         if (t.st.epoch > 0) printf("resuming after epoch %d (step %llu)\n", t.st.epoch,
                                    (unsigned long long)t.st.step);
         printf("%5s %10s %9s %10s %9s %8s %10s %9s\n", "epoch", "train_loss", "train_acc",

@@ -43,6 +43,15 @@ done
 # owner-computes slices without that (--no-balance) give the same training.
 check "np=3 --no-balance trains" bash -c "$MPIRUN -np 3 $NN train $ARGS --no-balance --out $T/u3 --quiet"
 check "np=3 --no-balance matches np=1 (losses)" rel_close "$T/n1/history.csv" "$T/u3/history.csv" 1e-5
+# Gradients: node-shared memory by default, MPI_Allreduce with NNTRAIN_SHM=0.
+check "np=2 sums gradients through shared memory" grep -q "node-shared memory" "$T/n2.log"
+check "np=4 NNTRAIN_SHM=0 uses MPI_Allreduce" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 4 -x NNTRAIN_SHM $NN train $ARGS --out $T/a4 > $T/a4.log 2>&1 && grep -q 'with MPI_Allreduce' $T/a4.log"
+check "  and matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/a4/checkpoint.h5"
+# Posing as 2 nodes of 2 ranks: shared memory inside a node, MPI between the
+# nodes. 3 ranks as nodes of 2 and 1 (unequal) fall back to MPI_Allreduce.
+check "np=4 as 2 nodes x 2 ranks" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h4 > $T/h4.log 2>&1 && grep -q 'node-shared memory' $T/h4.log && grep -q 'identical on all 4' $T/h4.log"
+check "  matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/h4/checkpoint.h5"
+check "np=3 as nodes of 2 and 1: MPI_Allreduce, matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 3 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h3 > $T/h3.log 2>&1 && grep -q 'with MPI_Allreduce' $T/h3.log && $(declare -f rel_close); rel_close $T/n1/history.csv $T/h3/history.csv 1e-5"
 check "np=1 under mpirun equals the plain process" bash -c "$MPIRUN -np 1 $NN train $ARGS --out $T/m1 --quiet && cmp <(cut -d, -f1-5 $T/n1/history.csv) <(cut -d, -f1-5 $T/m1/history.csv)"
 check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
