@@ -38,6 +38,8 @@ typedef struct {
     /* x: (C*H*W) floats; *label in [0, classes). i is a global index inside
      * the shard. */
     int (*get)(const nn_dataset *d, size_t i, float *x, int *label);
+    /* Optional: the file sample i (held by this process) came from, or NULL. */
+    const char *(*source)(const nn_dataset *d, size_t i);
     void (*free)(nn_dataset *d);
 } nn_dataset_ops;
 
@@ -55,6 +57,9 @@ struct nn_dataset {
 };
 
 void nn_dataset_free(nn_dataset *d);
+/* Where sample i came from (an image file), or NULL when the format has no
+ * per-sample source or this process does not hold i. */
+const char *nn_dataset_source(const nn_dataset *d, size_t i);
 
 /* For loaders that keep their samples in memory as bytes: the position of
  * global sample i among the held samples [begin, end), or an error naming the

@@ -21,6 +21,10 @@ int nn_shard_owner(size_t count, int nranks, size_t i) {
     return r;
 }
 
+const char *nn_dataset_source(const nn_dataset *d, size_t i) {
+    return d->ops && d->ops->source ? d->ops->source(d, i) : NULL;
+}
+
 void nn_dataset_free(nn_dataset *d) {
     if (d->ops && d->ops->free) d->ops->free(d);
     if (d->class_names) {

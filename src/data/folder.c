@@ -1,8 +1,12 @@
 /* folder.c: image-folder data sets, root/split/<class>/<image>.{jpg,jpeg,png}.
  *
- * Classes are the sub-folders of root/split in strcmp order; the samples are
- * numbered class by class, the files of a class in strcmp order, so every
- * rank computes the same global numbering from the listing alone. The open
+ * Classes are the sub-folders of root/split in strcmp order (Keras'
+ * flow_from_directory order). The files, listed class by class in strcmp
+ * order, are then numbered through a fixed pseudo-random permutation, so
+ * every rank computes the same global numbering from the listing alone, and
+ * each rank's shard and every --limit prefix hold all classes in proportion
+ * (numbered class by class, --limit 2560 of CIFAR-10 would be airplanes only,
+ * and --bn local would see one class per rank). The open
  * lists the folders (all ranks list everything: the count and the shard come
  * from it), probes the first image when channels or size are to be taken
  * from it, then decodes only the shard's images, converts them to the wanted
@@ -28,6 +32,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/rng.h"
 
 /* Largest image accepted (pixels), to refuse absurd headers before allocating. */
 #define MAX_IMAGE_PIXELS (1u << 28)
@@ -399,19 +404,27 @@ static void folder_free(nn_dataset *d) {
     if (p) folder_priv_free(p, p->end - p->begin);
 }
 
-static const nn_dataset_ops g_folder_ops = {.get = folder_get, .free = folder_free};
+static const char *folder_source(const nn_dataset *d, size_t i) {
+    const folder_priv *p = d->priv;
+    return i >= p->begin && i < p->end ? p->paths[i - p->begin] : NULL;
+}
+
+static const nn_dataset_ops g_folder_ops = {
+    .get = folder_get, .source = folder_source, .free = folder_free};
 
 /* The listing: class names and, per class, its sorted image file names. */
 typedef struct {
     strvec classes;
     strvec *files; /* (classes.n) */
     size_t count;
+    size_t *order; /* (count) global sample number -> position class by class */
 } listing;
 
 static void listing_free(listing *l) {
     if (l->files)
         for (size_t c = 0; c < l->classes.n; c++) strvec_free(&l->files[c]);
     free(l->files);
+    free(l->order);
     strvec_free(&l->classes);
 }
 
@@ -444,11 +457,23 @@ static int list_folders(const char *root, const char *split, const char *dir, li
         NN_TRY(rc);
         l->count += l->files[c].n;
     }
+    /* The numbering: a Fisher-Yates shuffle from a fixed seed (not --seed:
+     * the numbering is part of the data set, like the order of an IDX file). */
+    l->order = nn_alloc(l->count * sizeof *l->order, "image-folder numbering");
+    if (!l->order) return NN_ERR;
+    nn_rng r;
+    nn_rng_seed(&r, 0x6e6e747261696eULL, l->count);
+    for (size_t i = 0; i < l->count; i++) l->order[i] = i;
+    for (size_t i = l->count; i > 1; i--) {
+        size_t j = (size_t)nn_rng_below(&r, i), t = l->order[i - 1];
+        l->order[i - 1] = l->order[j];
+        l->order[j] = t;
+    }
     return NN_OK;
 }
 
-/* Path of global sample i and its class. */
-static char *sample_path(const listing *l, const char *dir, size_t i, int *cls) {
+/* Path and class of the file at position pos of the class-by-class listing. */
+static char *listed_path(const listing *l, const char *dir, size_t i, int *cls) {
     size_t c = 0;
     while (i >= l->files[c].n) i -= l->files[c++].n;
     *cls = (int)c;
@@ -457,6 +482,11 @@ static char *sample_path(const listing *l, const char *dir, size_t i, int *cls) 
     char *p = path_join(cdir, l->files[c].v[i]);
     free(cdir);
     return p;
+}
+
+/* Path and class of global sample i. */
+static char *sample_path(const listing *l, const char *dir, size_t i, int *cls) {
+    return listed_path(l, dir, l->order[i], cls);
 }
 
 int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int size,
@@ -485,12 +515,12 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     int rc = job && p ? NN_OK : NN_ERR;
     if (rc == NN_OK) rc = list_folders(root, split, dir, &l);
 
-    /* Channels and size from the first image of the data set (the same on
-     * every rank, whatever its shard). */
+    /* Channels and size from the first image of the first class (the same
+     * on every rank, whatever its shard). */
     int C = channels, H = size, W = size;
     if (rc == NN_OK && (C == 0 || H == 0)) {
         int cls;
-        char *first = sample_path(&l, dir, 0, &cls);
+        char *first = listed_path(&l, dir, 0, &cls);
         rc = first ? decode_file(first, &fb, 0, &img, job) : NN_ERR;
         if (rc == NN_OK) {
             if (C == 0) C = img.c;

@@ -3,7 +3,10 @@
 # next to this machine's sgemm rate measured in the same run.
 #   - OpenBLAS kernel: what the library picks by itself vs the AVX-512 one
 #   - the course's MLP (784-100 sigmoid-10, SGD, B=100) and 784-1000 ReLU-10 (Adam)
-#   - 1 thread, 2 threads, and mpirun -np 2 with 1 thread each
+#   - 1 thread, 2 threads, and mpirun -np 2 with 1 thread each; for np=2 also
+#     the plain MPI_Allreduce (NNTRAIN_SHM=0) and unbalanced slices (--no-balance)
+#   - PyTorch on the same machine, when /usr/bin/python3 has torch (Debian
+#     python3-torch; BENCH_TORCH=0 skips it): ../shared/anchors/torch_mnist.py
 # Writes results/bench/bench.txt. Needs MNIST (datasets/fetch mnist).
 # BENCH_EPOCHS=N changes the epochs per configuration (default 3; the best is kept).
 # RSS of an np=2 run is mpirun's own, not a rank's.
@@ -50,6 +53,11 @@ for ct in auto SkylakeX; do
         [ $ct = SkylakeX ] && [ $th = 2 ] && PEAK2=${r%% *}
     done
 done
+# The ceiling for 2 ranks: two independent 1-thread sgemm processes at once.
+OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair1" &
+OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair2"
+wait
+printf "%-44s %s + %s\n" "  two 1-thread processes at once (SkylakeX)" "$(cut -d' ' -f1 "$T/pair1")" "$(cut -d' ' -f1 "$T/pair2")"
 echo
 printf "%-58s %10s %8s %8s\n" "training, MNIST, one epoch (best of $EPOCHS)" "images/s" "GFLOP/s" "RSS MB"
 # Training FLOPs per image: forward + weight gradient for every dense layer,
@@ -73,6 +81,7 @@ for B in 100 1000; do
         line "$net np=1 x 1 thread" $f "$(run ${net}1-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 1)"
         line "$net np=1 x 2 threads" $f "$(run ${net}2-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 2)"
         line "$net np=2 x 1 thread" $f "$(run ${net}p-$B OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $cmd --batch $B --threads 1)"
+        line "$net np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $f "$(run ${net}m-$B OPENBLAS_CORETYPE=SkylakeX NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $cmd --batch $B --threads 1)"
         a=$(best_ips "$T/${net}1-$B.log") b=$(best_ips "$T/${net}p-$B.log")
         printf "%-58s %10.2fx\n" "  $net np=2 / np=1 (1 thread each)" "$(echo "$b / $a" | bc -l)"
     done
@@ -82,8 +91,26 @@ flops_cnn=$((2 * 451584 + 3 * 28901376 + 3 * 3211264 + 3 * 2560))
 CNN="$NN train --data mnist --model cnn --optim adadelta --batch 32 --limit 6400 --no-plot"
 line "cnn np=1 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnn1 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 1)"
 line "cnn np=1 x 2 threads" $flops_cnn "$(EPOCHS=1 run cnn2 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 2)"
-line "cnn np=2 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnnp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1)"
-echo "PyTorch anchor (same model, batch 32, 2 threads): 685 images/s"
+line "cnn np=2 x 1 thread" $flops_cnn "$(EPOCHS=2 run cnnp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1)"
+line "cnn np=2 x 1 thread, --no-balance" $flops_cnn "$(EPOCHS=2 run cnnu OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1 --no-balance)"
+line "cnn np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $flops_cnn "$(EPOCHS=2 run cnnm OPENBLAS_CORETYPE=SkylakeX NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $CNN --threads 1)"
+cnn=$(best_ips "$T/cnnp.log")
+printf "%-58s %10.2fx\n" "  cnn np=2 / PyTorch anchor (685 images/s, 2 threads)" "$(echo "$cnn / 685" | bc -l)"
+printf "%-58s %10.0f%%\n" "  cnn np=2 GFLOP/s / 2-thread sgemm rate" "$(echo "100 * $cnn * $flops_cnn / 1000000000 / $PEAK2" | bc -l)"
+ANCHOR=${ANCHORS:-../shared/anchors}/torch_mnist.py
+if [ "${BENCH_TORCH:-1}" != 0 ] && [ -f "$ANCHOR" ] && /usr/bin/python3 -c 'import torch' 2> /dev/null; then
+    echo "-- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on this machine, same models, one full epoch, kernel SkylakeX"
+    mkdir -p "$T/raw"
+    for f in datasets/data/mnist/*-ubyte*; do
+        case $f in *.gz) zcat "$f" > "$T/raw/$(basename "$f" .gz)" ;; *) cp "$f" "$T/raw/" ;; esac
+    done
+    torch_ips() { OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$ANCHOR" "$T/raw" "$@" | awk '{ print $NF }'; }
+    line "PyTorch mlp, batch 100, 1 thread" $flops_mlp "$(torch_ips mlp 1 1)"
+    line "PyTorch mlp1000, batch 100, 1 thread" $flops_1k "$(torch_ips mlp1000 1 1)"
+    pt=$(torch_ips cnn 1 2)
+    line "PyTorch cnn, batch 32, 2 threads" $flops_cnn "$pt"
+    printf "%-58s %10.2fx\n" "  cnn np=2 (nntrain) / PyTorch cnn here" "$(echo "$cnn / $pt" | bc -l)"
+fi
 echo
 echo "-- allreduce of the gradient buffer (params + 4 metrics), np=2, this machine"
 mpicc -O2 tests/bench/allreduce.c -o "$T/allreduce"

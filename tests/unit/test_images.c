@@ -388,10 +388,25 @@ static int fx_expect(int i, int channels, int c, int y, int x, int *tol) {
     return luma(pat(f->seed, y, x, 0), pat(f->seed, y, x, 1), pat(f->seed, y, x, 2));
 }
 
+/* Global sample number of fixture file cls/file: the loader numbers the files
+ * through a fixed shuffle, and nn_dataset_source tells which file is which. */
+static int fx_index_of(const nn_dataset *d, const char *cls, const char *file) {
+    char tail[300];
+    snprintf(tail, sizeof tail, "/%s/%s", cls, file);
+    for (size_t i = 0; i < d->count; i++) {
+        const char *src = nn_dataset_source(d, i);
+        if (src && strlen(src) >= strlen(tail) && !strcmp(src + strlen(src) - strlen(tail), tail))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Fixture i (g_fx order) read back through its global sample number. */
 static void check_fx_sample(const nn_dataset *d, int i, int channels) {
     float x[3 * FH * FW];
-    int label = -1;
-    CU_ASSERT_EQUAL_FATAL(d->ops->get(d, (size_t)i, x, &label), NN_OK);
+    int label = -1, at = fx_index_of(d, g_fx[i].cls, g_fx[i].file);
+    CU_ASSERT_FATAL(at >= 0);
+    CU_ASSERT_EQUAL_FATAL(d->ops->get(d, (size_t)at, x, &label), NN_OK);
     CU_ASSERT_EQUAL(label, g_fx[i].label);
     int bad = 0, worst = 0;
     for (int c = 0; c < channels; c++)
@@ -445,7 +460,7 @@ static void test_folder_valid(void) {
      * row 3, column 4 = (2*53 + 3*29 + 4*13 + 2*71) % 256 = 131. */
     float x[3 * FH * FW];
     int label;
-    CU_ASSERT_EQUAL(d.ops->get(&d, 2, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "cat", "10.PNG"), x, &label), NN_OK);
     CU_ASSERT_EQUAL(x[(2 * FH + 3) * FW + 4], 131.0f / 255.0f);
     nn_dataset_free(&d);
 
@@ -480,7 +495,7 @@ static void test_folder_first_gray(void) {
     CU_ASSERT_EQUAL(d.shape.w, 8);
     float x[24];
     int label;
-    CU_ASSERT_EQUAL(d.ops->get(&d, 1, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "b", "0.png"), x, &label), NN_OK);
     CU_ASSERT_EQUAL(label, 1);
     int bad = 0;
     for (int y = 0; y < 3; y++)
@@ -521,13 +536,13 @@ static void test_folder_resize(void) {
     float x[16];
     int label, bad = 0;
     /* Same size: unchanged. */
-    CU_ASSERT_EQUAL(d.ops->get(&d, 0, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "k", "0.png"), x, &label), NN_OK);
     for (int y = 0; y < 4; y++)
         for (int xx = 0; xx < 4; xx++)
             if (x[y * 4 + xx] != (float)png_pat(1, y, xx, 0) / 255.0f) bad++;
     CU_ASSERT_EQUAL(bad, 0);
     /* Halved: bilinear at the centre of each 2x2 block = its mean, rounded half up. */
-    CU_ASSERT_EQUAL(d.ops->get(&d, 1, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "k", "1.png"), x, &label), NN_OK);
     bad = 0;
     for (int y = 0; y < 4; y++)
         for (int xx = 0; xx < 4; xx++) {
@@ -537,7 +552,7 @@ static void test_folder_resize(void) {
         }
     CU_ASSERT_EQUAL(bad, 0);
     /* Doubled: weights 1, 3/4, 1/4, edge clamped (exact in float). */
-    CU_ASSERT_EQUAL(d.ops->get(&d, 2, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "k", "2.png"), x, &label), NN_OK);
     uint8_t src[4];
     for (int k = 0; k < 4; k++) src[k] = png_pat(3, k / 2, k % 2, 0);
     bad = 0;
@@ -557,7 +572,7 @@ static void test_folder_resize(void) {
     CU_ASSERT_EQUAL(d.shape.h, 3);
     CU_ASSERT_EQUAL(d.shape.w, 3);
     float y3[27];
-    CU_ASSERT_EQUAL(d.ops->get(&d, 3, y3, &label), NN_OK); /* cat/2.png, seed 3 */
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "cat", "2.png"), y3, &label), NN_OK);
     bad = 0;
     for (int c = 0; c < 3; c++) {
         uint8_t plane[FH * FW];
@@ -584,7 +599,7 @@ static void test_folder_png_alpha(void) {
     CU_ASSERT_EQUAL(d.shape.c, 3);
     float x[6];
     int label;
-    CU_ASSERT_EQUAL(d.ops->get(&d, 0, x, &label), NN_OK);
+    CU_ASSERT_EQUAL(d.ops->get(&d, (size_t)fx_index_of(&d, "a", "a.png"), x, &label), NN_OK);
     const float want[6] = {10 / 255.0f, 0, 200 / 255.0f, 0, 30 / 255.0f, 0};
     CU_ASSERT(memcmp(x, want, sizeof want) == 0);
     nn_dataset_free(&d);
@@ -691,6 +706,47 @@ static void test_folder_layout_errors(void) {
     nn_err_clear();
     CU_ASSERT_EQUAL(nn_folder_open(&d, standard_folder(), "train", 2, 0, NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS("2 channels", NULL, NULL));
+}
+
+/* The numbering mixes the classes: with 3 classes of 30 files each, the
+ * first 30 samples (--limit 30) and each of 3 shards hold every class, and
+ * the numbering is a permutation of the files (each listed exactly once). */
+static void test_folder_numbering_mixes_classes(void) {
+    char root[512], dir[1100], path[1200];
+    snprintf(root, sizeof root, "%s", tu_path("folder_mix"));
+    const char *cls[3] = {"a", "b", "c"};
+    for (int c = 0; c < 3; c++) {
+        snprintf(dir, sizeof dir, "%s/train/%s", root, cls[c]);
+        mkdirs(dir);
+        for (int i = 0; i < 30; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "%02d.png", i);
+            write_image(join2(path, sizeof path, dir, name), PNG_GRAY, c * 30 + i, 2, 2);
+        }
+    }
+    nn_dataset d;
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, NN_PART_ALL), NN_OK);
+    int seen[90] = {0}, prefix[3] = {0}, shard[3][3] = {{0}};
+    for (size_t i = 0; i < 90; i++) {
+        const char *src = nn_dataset_source(&d, i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+        size_t n = strlen(src);
+        int c = src[n - 8] - 'a', k = atoi(src + n - 6);
+        CU_ASSERT_FATAL(c >= 0 && c < 3 && k >= 0 && k < 30);
+        seen[c * 30 + k]++;
+        float x[4];
+        int label = -1;
+        CU_ASSERT_EQUAL(d.ops->get(&d, i, x, &label), NN_OK);
+        CU_ASSERT_EQUAL(label, c);
+        if (i < 30) prefix[c]++;
+        shard[i / 30][c]++;
+    }
+    for (int j = 0; j < 90; j++) CU_ASSERT_EQUAL(seen[j], 1);
+    for (int c = 0; c < 3; c++) {
+        CU_ASSERT(prefix[c] >= 3);
+        for (int r = 0; r < 3; r++) CU_ASSERT(shard[r][c] >= 3);
+    }
+    nn_dataset_free(&d);
 }
 
 static void test_folder_shards(void) {
@@ -1026,6 +1082,8 @@ void register_image_tests(void) {
     CU_add_test(s, "folder: corrupt JPEG/PNG fail naming the file", test_folder_corrupt);
     CU_add_test(s, "folder: empty class, missing split, no classes", test_folder_layout_errors);
     CU_add_test(s, "folder: shards for 1..3 ranks", test_folder_shards);
+    CU_add_test(s, "folder: numbering mixes the classes (shards, --limit)",
+                test_folder_numbering_mixes_classes);
     CU_add_test(s, "folder:DIR[:CxS], cifar10-jpeg, smiles, unknown names", test_folder_names);
     CU_add_test(s, "augment: horizontal flip", test_augment_flip);
     CU_add_test(s, "augment: crop shift with zero fill, before normalising", test_augment_crop);
