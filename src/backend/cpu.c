@@ -159,7 +159,10 @@ NN_HOT static void cpu_col2im(const float *restrict col, size_t ldc, size_t col0
                     const float *in = row + (size_t)y * ow;
                     float *out = dc + (size_t)iy * w;
                     const int off = kj - p;
-                    for (int xo = lo; xo < hi; xo++) out[xo * s + off] += in[xo];
+                    if (s == 1) /* the common case, unit stride: vectorised */
+                        for (int xo = lo; xo < hi; xo++) out[xo + off] += in[xo];
+                    else
+                        for (int xo = lo; xo < hi; xo++) out[xo * s + off] += in[xo];
                 }
             }
 }

@@ -33,6 +33,20 @@ static int pool_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) 
     for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * OH * OW;
+        if (p->d == 2 && p->s == 2) { /* the usual 2x2 pool, written out so it vectorises */
+            for (int oy = 0; oy < OH; oy++) {
+                const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
+                float *out = yp + (size_t)oy * OW;
+                for (int ox = 0; ox < OW; ox++) {
+                    float m = r0[2 * ox];
+                    m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+                    m = r1[2 * ox] > m ? r1[2 * ox] : m;
+                    m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+                    out[ox] = m;
+                }
+            }
+            continue;
+        }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
                 const float *win = xp + (size_t)oy * p->s * W + (size_t)ox * p->s;
