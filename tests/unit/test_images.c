@@ -206,6 +206,31 @@ static void test_cifar_bad_files(void) {
     CU_ASSERT(MSG_HAS(path, "label 10", NULL));
 }
 
+/* Every sample of a rank's shard d reads as in the whole data set all (and
+ * counts in covered[i]); every other sample is refused, naming `name`. */
+static void check_shard_reads(const nn_dataset *d, const nn_dataset *all, int *covered,
+                              const char *name) {
+    const size_t dim = nn_shape_size(d->shape);
+    float *x = malloc(dim * sizeof(float)), *y = malloc(dim * sizeof(float));
+    CU_ASSERT_FATAL(x && y);
+    for (size_t i = 0; i < d->count; i++) {
+        int lx = -1, ly = -2;
+        nn_err_clear();
+        int rc = d->ops->get(d, i, x, &lx);
+        if (i >= d->shard.begin && i < d->shard.end) {
+            covered[i]++;
+            CU_ASSERT_EQUAL(rc, NN_OK);
+            CU_ASSERT_EQUAL(all->ops->get(all, i, y, &ly), NN_OK);
+            CU_ASSERT_EQUAL(lx, ly);
+            CU_ASSERT(memcmp(x, y, dim * sizeof(float)) == 0);
+        } else {
+            CU_ASSERT_EQUAL(rc, NN_ERR);
+            CU_ASSERT(MSG_HAS(name, "outside", NULL));
+        }
+    }
+    free(x), free(y);
+}
+
 static void test_cifar_shards(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s", tu_path("cifar_shard"));
@@ -221,22 +246,7 @@ static void test_cifar_shards(void) {
             nn_shard want = nn_shard_of(CIFAR_TRAIN, r, nranks);
             CU_ASSERT_EQUAL(d.shard.begin, want.begin);
             CU_ASSERT_EQUAL(d.shard.end, want.end);
-            for (size_t i = 0; i < CIFAR_TRAIN; i++) {
-                float x[DIM], y[DIM];
-                int lx = -1, ly = -2;
-                nn_err_clear();
-                int rc = d.ops->get(&d, i, x, &lx);
-                if (i >= d.shard.begin && i < d.shard.end) {
-                    covered[i]++;
-                    CU_ASSERT_EQUAL(rc, NN_OK);
-                    CU_ASSERT_EQUAL(all.ops->get(&all, i, y, &ly), NN_OK);
-                    CU_ASSERT_EQUAL(lx, ly);
-                    CU_ASSERT(memcmp(x, y, sizeof x) == 0);
-                } else {
-                    CU_ASSERT_EQUAL(rc, NN_ERR);
-                    CU_ASSERT(MSG_HAS(dir, "outside", NULL));
-                }
-            }
+            check_shard_reads(&d, &all, covered, dir);
             nn_dataset_free(&d);
         }
         for (int i = 0; i < CIFAR_TRAIN; i++) CU_ASSERT_EQUAL(covered[i], 1);
@@ -766,22 +776,7 @@ static void test_folder_shards(void) {
             nn_shard want = nn_shard_of(FX_N, r, nranks);
             CU_ASSERT_EQUAL(d.shard.begin, want.begin);
             CU_ASSERT_EQUAL(d.shard.end, want.end);
-            for (size_t i = 0; i < FX_N; i++) {
-                float x[3 * FH * FW], y[3 * FH * FW];
-                int lx = -1, ly = -2;
-                nn_err_clear();
-                int rc = d.ops->get(&d, i, x, &lx);
-                if (i >= d.shard.begin && i < d.shard.end) {
-                    covered[i]++;
-                    CU_ASSERT_EQUAL(rc, NN_OK);
-                    CU_ASSERT_EQUAL(all.ops->get(&all, i, y, &ly), NN_OK);
-                    CU_ASSERT_EQUAL(lx, ly);
-                    CU_ASSERT(memcmp(x, y, sizeof x) == 0);
-                } else {
-                    CU_ASSERT_EQUAL(rc, NN_ERR);
-                    CU_ASSERT(MSG_HAS(root, "outside", NULL));
-                }
-            }
+            check_shard_reads(&d, &all, covered, root);
             nn_dataset_free(&d);
         }
         for (int i = 0; i < FX_N; i++) CU_ASSERT_EQUAL(covered[i], 1);
