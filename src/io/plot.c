@@ -22,8 +22,17 @@ static int run_gnuplot(const char *script) {
         return nn_fail("gnuplot not found (install gnuplot-nox; `make deps` does); the script "
                        "is at %s",
                        script);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", script);
+    /* gnuplot 'script' 2>&1, a quote in the path written as '\'' for sh. */
+    char cmd[4200];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "gnuplot '");
+    for (const char *c = script; *c && n + 8 < sizeof cmd; c++) {
+        if (*c == '\'') {
+            memcpy(cmd + n, "'\\''", 4);
+            n += 4;
+        } else
+            cmd[n++] = *c;
+    }
+    snprintf(cmd + n, sizeof cmd - n, "' 2>&1");
     FILE *p = popen(cmd, "r");
     if (!p) return nn_fail("cannot run gnuplot on %s", script);
     char out[512] = "", line[256];
@@ -34,6 +43,17 @@ static int run_gnuplot(const char *script) {
     return NN_OK;
 }
 
+/* s as a gnuplot single-quoted string: a quote inside is doubled, so run
+ * folders and class names such as "it's" cannot break the script. */
+static void put_str(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
 static FILE *open_script(const char *png, char *script, size_t n) {
     snprintf(script, n, "%s.gp", png);
     FILE *f = fopen(script, "w");
@@ -41,10 +61,10 @@ static FILE *open_script(const char *png, char *script, size_t n) {
         nn_fail("%s: cannot write gnuplot script", script);
         return NULL;
     }
-    fprintf(f, "set terminal pngcairo size 900,540 font 'sans,11'\nset output '%s'\n"
-               "set datafile separator ','\nset grid\nset key right center\n"
-               "set termoption noenhanced\nset xlabel 'epoch'\n",
-            png);
+    fprintf(f, "set terminal pngcairo size 900,540 font 'sans,11'\nset output ");
+    put_str(f, png);
+    fprintf(f, "\nset datafile separator ','\nset grid\nset key right center\n"
+               "set termoption noenhanced\nset xlabel 'epoch'\n");
     return f;
 }
 
@@ -56,10 +76,14 @@ static int plot_pair(const char *dir, const char *png_name, const char *ylabel,
     if (access(csv, R_OK) != 0) return nn_fail("%s: not found (is %s a training run?)", csv, dir);
     FILE *f = open_script(png, script, sizeof script);
     if (!f) return NN_ERR;
-    fprintf(f, "set ylabel '%s'\nset title '%s'\n"
-               "plot '%s' using 1:%d skip 1 with linespoints title 'train', \\\n"
-               "     '%s' using 1:%d skip 1 with linespoints title 'test'\n",
-            ylabel, dir, csv, column_index(train_col), csv, column_index(test_col));
+    fprintf(f, "set ylabel '%s'\nset title ", ylabel);
+    put_str(f, dir);
+    fprintf(f, "\nplot ");
+    put_str(f, csv);
+    fprintf(f, " using 1:%d skip 1 with linespoints title 'train', \\\n     ",
+            column_index(train_col));
+    put_str(f, csv);
+    fprintf(f, " using 1:%d skip 1 with linespoints title 'test'\n", column_index(test_col));
     fclose(f);
     return run_gnuplot(script);
 }
@@ -79,8 +103,12 @@ int nn_plot_compare(const char *png, const char *column, char *const *runs, int 
     for (int i = 0; i < nruns; i++) {
         const char *name = strrchr(runs[i], '/');
         name = name && name[1] ? name + 1 : runs[i];
-        fprintf(f, "%s'%s/history.csv' using 1:%d skip 1 with linespoints title '%s'",
-                i ? ", \\\n     " : "", runs[i], col, name);
+        char csv[1100];
+        snprintf(csv, sizeof csv, "%s/history.csv", runs[i]);
+        fprintf(f, "%s", i ? ", \\\n     " : "");
+        put_str(f, csv);
+        fprintf(f, " using 1:%d skip 1 with linespoints title ", col);
+        put_str(f, name);
     }
     fputc('\n', f);
     fclose(f);
@@ -93,16 +121,22 @@ int nn_plot_confusion(const char *png, const double *conf, int k, const char *ti
     FILE *f = open_script(png, script, sizeof script);
     if (!f) return NN_ERR;
     /* Row-normalised colours (recall per class), raw counts as labels. */
-    fprintf(f, "unset grid\nset datafile separator whitespace\nset title '%s'\nset xlabel 'predicted'\nset ylabel 'true'\n"
+    fprintf(f, "unset grid\nset datafile separator whitespace\nset title ");
+    put_str(f, title);
+    fprintf(f, "\nset xlabel 'predicted'\nset ylabel 'true'\n"
                "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset xtics 1\nset ytics 1\n"
                "set cbrange [0:1]\nset palette defined (0 'white', 1 '#08306b')\nset size square\n"
                "%s",
-            title, k - 1, k - 1, names ? "" : "$counts << EOD\n");
+            k - 1, k - 1, names ? "" : "$counts << EOD\n");
     if (names) {
-        fprintf(f, "set xtics rotate by 45 right (");
-        for (int i = 0; i < k; i++) fprintf(f, "%s'%s' %d", i ? ", " : "", names[i], i);
-        fprintf(f, ")\nset ytics (");
-        for (int i = 0; i < k; i++) fprintf(f, "%s'%s' %d", i ? ", " : "", names[i], i);
+        for (int axis = 0; axis < 2; axis++) {
+            fprintf(f, axis ? ")\nset ytics (" : "set xtics rotate by 45 right (");
+            for (int i = 0; i < k; i++) {
+                fprintf(f, "%s", i ? ", " : "");
+                put_str(f, names[i]);
+                fprintf(f, " %d", i);
+            }
+        }
         fprintf(f, ")\n$counts << EOD\n");
     }
     for (int i = 0; i < k; i++) {

@@ -23,6 +23,9 @@ fi
 
 check "training rendered loss.png and accuracy.png" bash -c "file $T/run/loss.png | grep -q 'PNG image' && file $T/run/accuracy.png | grep -q 'PNG image'"
 check "plot --compare draws one PNG from several runs" bash -c "$NN plot --compare test_acc --png $T/cmp.png $T/run $T/run && file $T/cmp.png | grep -q PNG"
+cp -r "$T/run" "$T/it's run"
+check "plot of a run folder with a quote in its name" bash -c "rm -f \"$T/it's run/loss.png\" && $NN plot \"$T/it's run\" && file \"$T/it's run/loss.png\" | grep -q PNG"
+check "plot --compare with a quote in a run name" bash -c "$NN plot --compare test_loss --png $T/cmp2.png \"$T/it's run\" $T/run && file $T/cmp2.png | grep -q PNG"
 expect_fail "plot of a folder without history" "history.csv: not found" $NN plot "$T/data"
 expect_fail "plot --compare with an unknown column" "not a history column" $NN plot --compare nope --png "$T/x.png" "$T/run"
 
