@@ -58,28 +58,44 @@ int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
     return NN_OK;
 }
 
+/* Every rank must take the same path (a step would otherwise pair a node
+ * barrier with an MPI_Allreduce and hang), so each decision is agreed over
+ * all ranks: 1 only if it is 1 everywhere. */
+static int all_agree(int mine) {
+    MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return mine;
+}
+
 float *nn_dist_shared_buffer(nn_dist *d, size_t n) {
     dist_impl *im = d->impl;
+    if (!im || d->size == 1 || im->win_open) return NULL;
     const char *env = getenv("NNTRAIN_SHM");
-    if (!im || d->local_size < 2 || im->win_open || im->cross == MPI_COMM_NULL ||
-        (env && !strcmp(env, "0")))
+    if (!all_agree(d->local_size >= 2 && im->cross != MPI_COMM_NULL && !(env && !strcmp(env, "0"))))
         return NULL;
-    /* Whole cache lines per rank, so no two ranks' buffers share one. */
+    /* Whole cache lines per rank, so no two ranks' buffers share one. A
+     * failed allocation (say a small /dev/shm in a container) falls back to
+     * MPI_Allreduce instead of aborting the job. */
     size_t stride = (n + 15) / 16 * 16;
     float *base = NULL;
-    if (MPI_Win_allocate_shared((MPI_Aint)(stride * sizeof(float)), sizeof(float), MPI_INFO_NULL,
-                                im->node, &base, &im->win) != MPI_SUCCESS)
-        return NULL;
-    im->peer = nn_calloc((size_t)d->local_size, sizeof(float *), "shared buffer table");
-    for (int q = 0; im->peer && q < d->local_size; q++) {
+    MPI_Comm_set_errhandler(im->node, MPI_ERRORS_RETURN);
+    im->win = MPI_WIN_NULL;
+    int ok = MPI_Win_allocate_shared((MPI_Aint)(stride * sizeof(float)), sizeof(float),
+                                     MPI_INFO_NULL, im->node, &base, &im->win) == MPI_SUCCESS;
+    if (ok) im->peer = nn_calloc((size_t)d->local_size, sizeof(float *), "shared buffer table");
+    for (int q = 0; ok && im->peer && q < d->local_size; q++) {
         MPI_Aint size;
         int disp;
-        MPI_Win_shared_query(im->win, q, &size, &disp, &im->peer[q]);
+        ok = MPI_Win_shared_query(im->win, q, &size, &disp, &im->peer[q]) == MPI_SUCCESS;
+    }
+    if (!all_agree(ok && im->peer)) {
+        if (im->win != MPI_WIN_NULL) MPI_Win_free(&im->win);
+        free(im->peer);
+        im->peer = NULL;
+        return NULL;
     }
     MPI_Win_lock_all(MPI_MODE_NOCHECK, im->win);
     im->win_open = true;
     im->n = n;
-    if (!im->peer) return NULL; /* the window is released in nn_dist_free */
     memset(base, 0, stride * sizeof(float));
     return base;
 }

@@ -47,6 +47,9 @@ check "np=3 --no-balance matches np=1 (losses)" rel_close "$T/n1/history.csv" "$
 check "np=2 sums gradients through shared memory" grep -q "node-shared memory" "$T/n2.log"
 check "np=4 NNTRAIN_SHM=0 uses MPI_Allreduce" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 4 -x NNTRAIN_SHM $NN train $ARGS --out $T/a4 > $T/a4.log 2>&1 && grep -q 'with MPI_Allreduce' $T/a4.log"
 check "  and matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/a4/checkpoint.h5"
+# The path is agreed over all ranks: NNTRAIN_SHM=0 on one rank only must not
+# pair one rank's node barrier with another's MPI_Allreduce (a hang).
+check "NNTRAIN_SHM=0 on rank 1 only: all ranks use MPI_Allreduce" bash -c "$MPIRUN -np 2 bash -c '[ \$OMPI_COMM_WORLD_RANK = 1 ] && export NNTRAIN_SHM=0; exec $NN train $ARGS --out $T/s1' > $T/s1.log 2>&1 && grep -q 'with MPI_Allreduce' $T/s1.log && grep -q 'identical on all 2' $T/s1.log"
 # Posing as 2 nodes of 2 ranks: shared memory inside a node, MPI between the
 # nodes. 3 ranks as nodes of 2 and 1 (unequal) fall back to MPI_Allreduce.
 check "np=4 as 2 nodes x 2 ranks" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h4 > $T/h4.log 2>&1 && grep -q 'node-shared memory' $T/h4.log && grep -q 'identical on all 4' $T/h4.log"
