@@ -46,7 +46,11 @@ void nn_args_usage(FILE *f) {
           "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
           "  --confusion-png FILE  eval: and as a PNG heat map\n"
           "  --no-plot             train: do not render OUT/loss.png, OUT/accuracy.png\n"
-          "  --quiet               no per-epoch lines\n",
+          "  --no-balance          train under mpirun: keep each rank's owned slice of a batch\n"
+          "                        instead of evening the slices by passing samples\n"
+          "  --quiet               no per-epoch lines\n"
+          "environment: NNTRAIN_DATA=DIR (data sets), NNTRAIN_SHM=0 (MPI_Allreduce instead of\n"
+          "  node-shared memory for the gradient sum), OPENBLAS_CORETYPE (respected)\n",
           f);
 }
 
