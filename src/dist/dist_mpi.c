@@ -1,9 +1,13 @@
 /* dist_mpi.c: nn_dist over MPI (the only file that includes mpi.h). */
+#include <fcntl.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "nn/dist.h"
 #include "nn/error.h"
@@ -11,17 +15,26 @@
 
 /* Ranks on one node reduce their gradients through node-shared memory rather
  * than through MPI_Allreduce, which copies every buffer between processes.
- * Each rank's gradient buffer lives in one MPI-3 shared window; in a step,
+ * Each rank's gradient buffer lives in one shared segment per node; in a step,
  * local rank r sums slice r of all the node's buffers (reading the others'
  * memory directly), reduces that slice with the same rank on every other
  * node over MPI, and writes the result into slice r of every local buffer.
  * Two node barriers frame it. Each slice is summed once, in local-rank order,
- * so every rank ends with the same bits. */
+ * so every rank ends with the same bits.
+ *
+ * The buffers are POSIX shared memory (shm_open + posix_fallocate + mmap), not
+ * an MPI-3 window: when Open MPI cannot create a window's backing file, the
+ * ranks of MPI_Win_allocate_shared do not all return, and the job hangs
+ * (seen with a bad osc_sm_backing_directory). Here every failure is a return
+ * value, agreed over all ranks, and leads to the MPI_Allreduce path. The
+ * space is reserved with posix_fallocate, so a full /dev/shm (64 MB by
+ * default in Docker) is an error now rather than a SIGBUS later. */
 typedef struct {
     MPI_Comm node;  /* the ranks on this node */
     MPI_Comm cross; /* this local rank on every node; NULL when not uniform */
-    MPI_Win win;
-    bool win_open;
+    void *seg;      /* the node's shared segment (POSIX shm, mapped), or NULL */
+    size_t seg_bytes;
+    bool win_open;  /* seg is in use */
     float **peer;   /* each local rank's gradient buffer */
     size_t n;       /* floats in each */
 } dist_impl;
@@ -66,45 +79,62 @@ static int all_agree(int mine) {
     return mine;
 }
 
+/* Local rank 0 creates and sizes the segment, the others open it; the name
+ * travels over the node communicator. Returns the mapping or NULL. */
+static void *map_segment(dist_impl *im, int local_rank, size_t bytes) {
+    char name[96];
+    int fd = -1, ok = 1;
+    if (local_rank == 0) {
+        snprintf(name, sizeof name, "/nntrain.%ld.%ld", (long)getpid(), (long)time(NULL));
+        fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        ok = fd >= 0 && posix_fallocate(fd, 0, (off_t)bytes) == 0;
+    }
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, im->node);
+    MPI_Bcast(&ok, 1, MPI_INT, 0, im->node);
+    if (ok && local_rank != 0) fd = shm_open(name, O_RDWR, 0600);
+    void *seg = ok && fd >= 0 ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : NULL;
+    if (seg == MAP_FAILED) seg = NULL;
+    /* NNTRAIN_TEST_SHM_FAIL=r: local rank r's mapping fails (for the tests). */
+    const char *fail = getenv("NNTRAIN_TEST_SHM_FAIL");
+    if (seg && fail && atoi(fail) == local_rank) munmap(seg, bytes), seg = NULL;
+    if (fd >= 0) close(fd);
+    /* Everyone has it mapped (or gave up): the name is no longer needed, so
+     * nothing is left in /dev/shm whatever happens to the job later. */
+    MPI_Barrier(im->node);
+    if (local_rank == 0 && fd >= 0) shm_unlink(name);
+    return seg;
+}
+
 float *nn_dist_shared_buffer(nn_dist *d, size_t n) {
     dist_impl *im = d->impl;
     if (!im || d->size == 1 || im->win_open) return NULL;
     const char *env = getenv("NNTRAIN_SHM");
     if (!all_agree(d->local_size >= 2 && im->cross != MPI_COMM_NULL && !(env && !strcmp(env, "0"))))
         return NULL;
-    /* Whole cache lines per rank, so no two ranks' buffers share one. A
-     * failed allocation (say a small /dev/shm in a container) falls back to
-     * MPI_Allreduce instead of aborting the job. */
-    size_t stride = (n + 15) / 16 * 16;
-    float *base = NULL;
-    MPI_Comm_set_errhandler(im->node, MPI_ERRORS_RETURN);
-    im->win = MPI_WIN_NULL;
-    int ok = MPI_Win_allocate_shared((MPI_Aint)(stride * sizeof(float)), sizeof(float),
-                                     MPI_INFO_NULL, im->node, &base, &im->win) == MPI_SUCCESS;
-    if (ok) im->peer = nn_calloc((size_t)d->local_size, sizeof(float *), "shared buffer table");
-    for (int q = 0; ok && im->peer && q < d->local_size; q++) {
-        MPI_Aint size;
-        int disp;
-        ok = MPI_Win_shared_query(im->win, q, &size, &disp, &im->peer[q]) == MPI_SUCCESS;
-    }
-    if (!all_agree(ok && im->peer)) {
-        if (im->win != MPI_WIN_NULL) MPI_Win_free(&im->win);
-        free(im->peer);
-        im->peer = NULL;
+    /* One buffer per local rank, each on whole cache lines (no two ranks
+     * write to one line). */
+    const size_t stride = (n + 15) / 16 * 16, L = (size_t)d->local_size;
+    const size_t bytes = stride * L * sizeof(float);
+    void *seg = map_segment(im, d->local_rank, bytes);
+    float **peer = seg ? nn_calloc(L, sizeof(float *), "shared buffer table") : NULL;
+    if (!all_agree(seg && peer)) {
+        if (seg) munmap(seg, bytes);
+        free(peer);
         return NULL;
     }
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, im->win);
+    for (size_t q = 0; q < L; q++) peer[q] = (float *)seg + q * stride;
+    im->seg = seg, im->seg_bytes = bytes, im->peer = peer;
     im->win_open = true;
     im->n = n;
-    memset(base, 0, stride * sizeof(float));
-    return base;
+    memset(peer[d->local_rank], 0, stride * sizeof(float));
+    return peer[d->local_rank];
 }
 
 /* Every local rank's writes are visible to the others after this. */
 static void node_sync(dist_impl *im) {
-    MPI_Win_sync(im->win);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     MPI_Barrier(im->node);
-    MPI_Win_sync(im->win);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 /* dst[i] = sum over q of src[q][i], summed in q order. */
@@ -150,13 +180,10 @@ void nn_dist_free(nn_dist *d) {
     MPI_Finalized(&fin);
     dist_impl *im = d->impl;
     if (im && !fin) {
-        if (im->win_open) {
-            MPI_Win_unlock_all(im->win);
-            MPI_Win_free(&im->win);
-        }
         if (im->cross != MPI_COMM_NULL) MPI_Comm_free(&im->cross);
         MPI_Comm_free(&im->node);
     }
+    if (im && im->seg) munmap(im->seg, im->seg_bytes);
     if (im) free(im->peer);
     free(im);
     if (!fin) MPI_Finalize();

@@ -50,6 +50,8 @@ check "  and matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/a4/
 # The path is agreed over all ranks: NNTRAIN_SHM=0 on one rank only must not
 # pair one rank's node barrier with another's MPI_Allreduce (a hang).
 check "NNTRAIN_SHM=0 on rank 1 only: all ranks use MPI_Allreduce" bash -c "$MPIRUN -np 2 bash -c '[ \$OMPI_COMM_WORLD_RANK = 1 ] && export NNTRAIN_SHM=0; exec $NN train $ARGS --out $T/s1' > $T/s1.log 2>&1 && grep -q 'with MPI_Allreduce' $T/s1.log && grep -q 'identical on all 2' $T/s1.log"
+check "a failed shared-memory mapping on one rank: all fall back, no hang" bash -c "NNTRAIN_TEST_SHM_FAIL=1 $MPIRUN -np 2 -x NNTRAIN_TEST_SHM_FAIL $NN train $ARGS --out $T/f2 > $T/f2.log 2>&1 && grep -q 'with MPI_Allreduce' $T/f2.log && grep -q 'identical on all 2' $T/f2.log"
+check "  no segment left in /dev/shm" bash -c "! ls /dev/shm | grep -q '^nntrain\.'"
 # Posing as 2 nodes of 2 ranks: shared memory inside a node, MPI between the
 # nodes. 3 ranks as nodes of 2 and 1 (unequal) fall back to MPI_Allreduce.
 check "np=4 as 2 nodes x 2 ranks" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h4 > $T/h4.log 2>&1 && grep -q 'node-shared memory' $T/h4.log && grep -q 'identical on all 4' $T/h4.log"
@@ -70,6 +72,11 @@ for n in 2 4; do
     check "bn sync + dropout np=$n matches np=1 (losses)" bash -c "$MPIRUN -np $n $NN train $BN --bn sync --out $T/b$n --quiet && $(declare -f rel_close); rel_close $T/b1/history.csv $T/b$n/history.csv 1e-5"
     check "bn sync + dropout np=$n matches np=1 (weights)" weights_close "$T/b1/checkpoint.h5" "$T/b$n/checkpoint.h5"
 done
+# Adam's moments live once per node and each rank updates its slice: 2 nodes
+# x 2 ranks, and a resume whose checkpoint must hold every rank's slice.
+check "bn sync + adam, 2 nodes x 2 ranks, matches np=1 (weights)" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $BN --out $T/bh4 --quiet && $NN compare $T/b1/checkpoint.h5 $T/bh4/checkpoint.h5 | awk '{ exit !(\$6 + 0 < 1e-5 || \$4 + 0 < 1e-6) }'"
+check "adam np=2: 1 epoch, then resume to 2 under np=3" bash -c "$MPIRUN -np 2 $NN train ${BN/--epochs 2/--epochs 1} --out $T/ba --quiet && $MPIRUN -np 3 $NN train $BN --resume $T/ba/checkpoint.h5 --out $T/ba --quiet"
+check "  matches the uninterrupted np=1 run (optimizer slots saved whole)" weights_close "$T/b1/checkpoint.h5" "$T/ba/checkpoint.h5"
 check "bn local np=2: runs, replicas identical" bash -c "$MPIRUN -np 2 $NN train $BN --bn local --out $T/bl > $T/bl.log 2>&1 && grep -q 'identical on all 2' $T/bl.log"
 check "bn local np=2 differs from sync (statistics per slice)" bash -c "! cmp -s <(cut -d, -f2 $T/b2/history.csv) <(cut -d, -f2 $T/bl/history.csv)"
 
