@@ -14,11 +14,10 @@ nn_shard nn_shard_of(size_t count, int rank, int nranks) {
     return s;
 }
 
+/* The largest r with begin(r) = floor(count r / N) <= i, i.e. count r < N (i + 1):
+ * r = (N (i + 1) - 1) / count. One division, per member of every batch. */
 int nn_shard_owner(size_t count, int nranks, size_t i) {
-    int r = (int)(i * (size_t)nranks / count); /* a guess within one of the answer */
-    while (r + 1 < nranks && nn_shard_of(count, r + 1, nranks).begin <= i) r++;
-    while (r > 0 && nn_shard_of(count, r, nranks).begin > i) r--;
-    return r;
+    return (int)(((size_t)nranks * (i + 1) - 1) / count);
 }
 
 const char *nn_dataset_source(const nn_dataset *d, size_t i) {
