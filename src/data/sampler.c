@@ -35,6 +35,10 @@ void nn_sampler_owned(const uint32_t *order, size_t count, size_t batch, size_t 
     for (size_t k = lo; k < hi; k++) owned[nn_shard_owner(count, nranks, order[k])]++;
 }
 
+/* Rank r's share of total samples: total / nranks, one more for the first
+ * total % nranks ranks. */
+static int share_of(int total, int nranks, int r) { return total / nranks + (r < total % nranks); }
+
 int nn_balance_plan(const int *owned, int nranks, int *flow) {
     int total = 0, moved = 0;
     for (int r = 0; r < nranks; r++) total += owned[r];
@@ -44,12 +48,12 @@ int nn_balance_plan(const int *owned, int nranks, int *flow) {
     int s = 0, d = 0, give = 0, take = 0;
     for (;;) {
         while (give == 0 && s < nranks) {
-            int target = total / nranks + (s < total % nranks);
+            int target = share_of(total, nranks, s);
             give = owned[s] > target ? owned[s] - target : 0;
             if (give == 0) s++;
         }
         while (take == 0 && d < nranks) {
-            int target = total / nranks + (d < total % nranks);
+            int target = share_of(total, nranks, d);
             take = owned[d] < target ? target - owned[d] : 0;
             if (take == 0) d++;
         }

@@ -34,7 +34,6 @@ typedef struct {
     MPI_Comm cross; /* this local rank on every node; NULL when not uniform */
     void *seg;      /* the node's shared segment (POSIX shm, mapped), or NULL */
     size_t seg_bytes;
-    bool win_open;  /* seg is in use */
     float **peer;   /* each local rank's gradient buffer */
     size_t n;       /* floats in each */
 } dist_impl;
@@ -107,7 +106,7 @@ static void *map_segment(dist_impl *im, int local_rank, size_t bytes) {
 
 float *nn_dist_shared_buffer(nn_dist *d, size_t n) {
     dist_impl *im = d->impl;
-    if (!im || d->size == 1 || im->win_open) return NULL;
+    if (!im || d->size == 1 || im->seg) return NULL;
     const char *env = getenv("NNTRAIN_SHM");
     if (!all_agree(d->local_size >= 2 && im->cross != MPI_COMM_NULL && !(env && !strcmp(env, "0"))))
         return NULL;
@@ -124,7 +123,6 @@ float *nn_dist_shared_buffer(nn_dist *d, size_t n) {
     }
     for (size_t q = 0; q < L; q++) peer[q] = (float *)seg + q * stride;
     im->seg = seg, im->seg_bytes = bytes, im->peer = peer;
-    im->win_open = true;
     im->n = n;
     memset(peer[d->local_rank], 0, stride * sizeof(float));
     return peer[d->local_rank];
@@ -147,6 +145,16 @@ NN_HOT static void sum_slices(float *restrict dst, float *const *src, int nsrc, 
     }
 }
 
+/* In-place float sum over comm; MPI counts are int, so in chunks. */
+static int allreduce_floats(MPI_Comm comm, float *buf, size_t n) {
+    for (size_t off = 0; off < n; off += 1u << 30) {
+        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        if (MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
+            return nn_fail("MPI_Allreduce of %zu floats failed", n);
+    }
+    return NN_OK;
+}
+
 static int shared_allreduce(nn_dist *d, float *buf, size_t n) {
     dist_impl *im = d->impl;
     const int L = d->local_size, me = d->local_rank;
@@ -162,13 +170,7 @@ static int shared_allreduce(nn_dist *d, float *buf, size_t n) {
     }
     int csize = 1;
     MPI_Comm_size(im->cross, &csize);
-    if (csize > 1 && hi > lo)
-        for (size_t off = lo; off < hi; off += 1u << 30) {
-            int cnt = (int)(hi - off < (1u << 30) ? hi - off : (1u << 30));
-            if (MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, im->cross) !=
-                MPI_SUCCESS)
-                return nn_fail("MPI_Allreduce of %zu floats between nodes failed", hi - lo);
-        }
+    if (csize > 1 && hi > lo) NN_TRY(allreduce_floats(im->cross, buf + lo, hi - lo));
     for (int q = 0; q < L; q++)
         if (im->peer[q] != buf) memcpy(im->peer[q] + lo, buf + lo, (hi - lo) * sizeof(float));
     node_sync(im);
@@ -194,20 +196,10 @@ int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n) {
     if (d->size == 1) return NN_OK;
     double t0 = MPI_Wtime();
     const dist_impl *im = d->impl;
-    if (im && im->win_open && im->peer && buf == im->peer[d->local_rank] && n == im->n) {
-        int rc = shared_allreduce(d, buf, n);
-        d->wait_seconds += MPI_Wtime() - t0;
-        return rc;
-    }
-    /* MPI counts are int: reduce in chunks for very large buffers. */
-    for (size_t off = 0; off < n; off += 1u << 30) {
-        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
-        if (MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) !=
-            MPI_SUCCESS)
-            return nn_fail("MPI_Allreduce of %zu floats failed", n);
-    }
+    const bool shared = im && im->seg && buf == im->peer[d->local_rank] && n == im->n;
+    int rc = shared ? shared_allreduce(d, buf, n) : allreduce_floats(MPI_COMM_WORLD, buf, n);
     d->wait_seconds += MPI_Wtime() - t0;
-    return NN_OK;
+    return rc;
 }
 
 int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n) {

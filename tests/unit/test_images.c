@@ -206,10 +206,14 @@ static void test_cifar_bad_files(void) {
     CU_ASSERT(MSG_HAS(path, "label 10", NULL));
 }
 
-/* Every sample of a rank's shard d reads as in the whole data set all (and
- * counts in covered[i]); every other sample is refused, naming `name`. */
-static void check_shard_reads(const nn_dataset *d, const nn_dataset *all, int *covered,
-                              const char *name) {
+/* Rank r of nranks holds its shard of all; every sample of it reads as in
+ * all (and counts in covered[i]); every other sample is refused, naming `name`. */
+static void check_shard_reads(const nn_dataset *d, const nn_dataset *all, int r, int nranks,
+                              int *covered, const char *name) {
+    nn_shard want = nn_shard_of(all->count, r, nranks);
+    CU_ASSERT_EQUAL(d->count, all->count);
+    CU_ASSERT_EQUAL(d->shard.begin, want.begin);
+    CU_ASSERT_EQUAL(d->shard.end, want.end);
     const size_t dim = nn_shape_size(d->shape);
     float *x = malloc(dim * sizeof(float)), *y = malloc(dim * sizeof(float));
     CU_ASSERT_FATAL(x && y);
@@ -237,16 +241,13 @@ static void test_cifar_shards(void) {
     write_cifar_dir(dir);
     nn_dataset all;
     CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&all, dir, "train", NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL(all.count, CIFAR_TRAIN);
     for (int nranks = 1; nranks <= 3; nranks++) {
         int covered[CIFAR_TRAIN] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
             CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, nranks, 0}), NN_OK);
-            CU_ASSERT_EQUAL(d.count, CIFAR_TRAIN);
-            nn_shard want = nn_shard_of(CIFAR_TRAIN, r, nranks);
-            CU_ASSERT_EQUAL(d.shard.begin, want.begin);
-            CU_ASSERT_EQUAL(d.shard.end, want.end);
-            check_shard_reads(&d, &all, covered, dir);
+            check_shard_reads(&d, &all, r, nranks, covered, dir);
             nn_dataset_free(&d);
         }
         for (int i = 0; i < CIFAR_TRAIN; i++) CU_ASSERT_EQUAL(covered[i], 1);
@@ -763,20 +764,17 @@ static void test_folder_shards(void) {
     const char *root = standard_folder();
     nn_dataset all;
     CU_ASSERT_EQUAL_FATAL(nn_folder_open(&all, root, "train", 3, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL(all.count, FX_N);
     for (int nranks = 1; nranks <= 3; nranks++) {
         int covered[FX_N] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
             CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, (nn_part){r, nranks, 0}),
                                   NN_OK);
-            CU_ASSERT_EQUAL(d.count, FX_N);
             CU_ASSERT_EQUAL(d.classes, 3);
             CU_ASSERT_EQUAL(d.shape.h, FH); /* from the first image, on every rank */
             CU_ASSERT_EQUAL(d.shape.w, FW);
-            nn_shard want = nn_shard_of(FX_N, r, nranks);
-            CU_ASSERT_EQUAL(d.shard.begin, want.begin);
-            CU_ASSERT_EQUAL(d.shard.end, want.end);
-            check_shard_reads(&d, &all, covered, root);
+            check_shard_reads(&d, &all, r, nranks, covered, root);
             nn_dataset_free(&d);
         }
         for (int i = 0; i < FX_N; i++) CU_ASSERT_EQUAL(covered[i], 1);
