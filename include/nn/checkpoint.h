@@ -5,7 +5,9 @@
  *                         ranks (at save), optimizer
  * /model_weights/<layer>/<tensor>       e.g. dense_1/kernel (IN, UNITS)
  * /optimizer_weights/<slot>/<layer>/<tensor>   attr t (steps)
- * /state                  attrs: epoch (completed), step, seed
+ * /state                  attrs: epoch (completed), step, seed; epoch_step,
+ *                         partial[4], batch, train_limit, data, best_acc
+ * /class_names            (classes) strings, when the data set names its classes
  * /history/table          (epochs, columns) float64, attr columns
  *
  * Written by rank 0 to a temp file, fsynced and renamed, so a crash never
@@ -22,15 +24,31 @@
 #define NN_CKPT_VERSION 1
 
 typedef struct {
-    int epoch;     /* epochs completed */
-    uint64_t step; /* optimizer steps taken */
+    int epoch;           /* epochs completed */
+    uint64_t step;       /* optimizer steps taken, in all */
     uint64_t seed;
+    /* Position inside epoch `epoch` when saved mid-epoch (a signal, a periodic
+     * checkpoint); 0 = saved at an epoch boundary. */
+    uint64_t epoch_step; /* batches of epoch `epoch` already taken */
+    double partial[4];   /* that partial epoch: train loss sum, correct, samples, seconds */
+    /* What the run was trained on, so a resume can refuse another setup
+     * (0 / "" = not recorded, as in checkpoints of older builds). */
+    int batch;           /* global batch */
+    long train_limit;    /* --limit (0 = all) */
+    char data[512];      /* --data as given */
+    double best_acc;     /* best test accuracy so far (--keep-best); -1 = none yet */
 } nn_train_state;
 
-/* optim, state, hist and config may be NULL. */
+/* optim, state, hist, config and class_names may be NULL; class_names has
+ * nn_net_out_size(net) entries. */
 int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
                  const nn_train_state *state, const nn_history *hist, const char *config,
-                 int ranks);
+                 int ranks, char *const *class_names);
+/* The class names a checkpoint records: *names = NULL when it records none,
+ * else `classes` malloc'd strings in a malloc'd array (nn_ckpt_free_names).
+ * Fails naming the file when the record has another number of classes. */
+int nn_ckpt_read_class_names(const char *path, int classes, char ***names);
+void nn_ckpt_free_names(char **names, int classes);
 /* Read what is needed to build the net: the spec (malloc'd), input shape and
  * classes. Fails naming the file if it is not an nntrain checkpoint. */
 int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes);

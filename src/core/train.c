@@ -394,7 +394,8 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
                        100.0 * row[NN_H_WAIT_SHARE]);
             fflush(stdout);
             if (rc == NN_OK && cfg->out_dir) {
-                rc = nn_ckpt_save(t.ckpt, &t.net, &t.opt, &t.st, &t.hist, t.config, dist->size);
+                rc = nn_ckpt_save(t.ckpt, &t.net, &t.opt, &t.st, &t.hist, t.config, dist->size,
+                                  t.train.class_names);
                 if (rc == NN_OK) rc = nn_history_write_csv(&t.hist, t.csv);
             }
         }

@@ -101,7 +101,7 @@ static const char *reference_checkpoint(void) {
         make_optim(&o, "adam", &net, 0.5f, 9);
         make_history(&h);
         nn_train_state st = {3, 42, 7};
-        int rc = nn_ckpt_save(path, &net, &o, &st, &h, CONFIG, 1);
+        int rc = nn_ckpt_save(path, &net, &o, &st, &h, CONFIG, 1, NULL);
         if (rc != NN_OK) printf("\n    save: %s\n", nn_errmsg());
         CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
         nn_history_free(&h);
@@ -126,7 +126,7 @@ static void test_round_trip(void) {
     CU_ASSERT_EQUAL_FATAL(a.nparams, 6 * 5 + 5 + 5 * 3 + 3);
     CU_ASSERT_EQUAL_FATAL(oa.nslots, 2);
 
-    int rc = nn_ckpt_save(path, &a, &oa, &sa, &ha, CONFIG, 2);
+    int rc = nn_ckpt_save(path, &a, &oa, &sa, &ha, CONFIG, 2, NULL);
     if (rc != NN_OK) printf("\n    save: %s\n", nn_errmsg());
     CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
     CU_ASSERT(file_exists(path));
@@ -303,7 +303,7 @@ static void test_optimizer_mismatch(void) {
     /* A checkpoint saved without an optimizer cannot resume one. */
     char noopt[512];
     snprintf(noopt, sizeof noopt, "%s", tu_path("ckpt_noopt.h5"));
-    CU_ASSERT_EQUAL_FATAL(nn_ckpt_save(noopt, &net, NULL, NULL, NULL, NULL, 1), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_save(noopt, &net, NULL, NULL, NULL, NULL, 1, NULL), NN_OK);
     nn_optim adam;
     make_optim(&adam, "adam", &net, 0.0f, 0);
     EXPECT_FAIL(nn_ckpt_load(noopt, &net, &adam, NULL, NULL), noopt, "'adam'", "optimizer");
@@ -371,7 +371,7 @@ static void test_interrupted_save(void) {
     make_net(&a, SPEC, 11);
     make_optim(&oa, "adam", &a, 0.1f, 5);
     nn_train_state st = {1, 10, 3};
-    CU_ASSERT_EQUAL_FATAL(nn_ckpt_save(path, &a, &oa, &st, NULL, "A", 1), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_save(path, &a, &oa, &st, NULL, "A", 1, NULL), NN_OK);
     size_t n_before = 0, n_after = 0;
     unsigned char *before = slurp(path, &n_before);
     CU_ASSERT_FATAL(before != NULL);
@@ -385,7 +385,7 @@ static void test_interrupted_save(void) {
     CU_ASSERT_FATAL(pid >= 0);
     if (pid == 0) {
         setenv("NNTRAIN_FAULT", "ckpt_midway", 1);
-        int rc = nn_ckpt_save(path, &b, &oa, &st, NULL, "B", 1);
+        int rc = nn_ckpt_save(path, &b, &oa, &st, NULL, "B", 1, NULL);
         _exit(rc == NN_OK ? 0 : 1); /* reached only if the fault hook did not fire */
     }
     int status = 0;
@@ -435,7 +435,7 @@ static void test_save_missing_folder(void) {
     snprintf(path, sizeof path, "%s/model.h5", dir);
     nn_net net;
     make_net(&net, SPEC, 1);
-    EXPECT_FAIL(nn_ckpt_save(path, &net, NULL, NULL, NULL, NULL, 1), path, "cannot create", NULL);
+    EXPECT_FAIL(nn_ckpt_save(path, &net, NULL, NULL, NULL, NULL, 1, NULL), path, "cannot create", NULL);
     CU_ASSERT(!file_exists(path));
     CU_ASSERT(!file_exists(dir));
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
