@@ -2,9 +2,11 @@
  * sharding, and the "mnist:DIR" data-set names. Every fixture is written by
  * the test itself into tu_tmpdir(). */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nn/data.h"
@@ -242,11 +244,16 @@ static void test_truncated_pixels(void) {
     char path[512];
     snprintf(path, sizeof path, "%s", tu_path("idx_trunc-pixels-images"));
     tu_write_file(path, a, na - IMG_DIM / 2, 0); /* half of the last image missing */
-    EXPECT_IDX_FAIL(path, valid_labels(), 10, path, "truncated", "pixels");
-    /* Same file gzipped: same diagnosis. */
+    /* The header's numbers, not the reader's: 16 + 10*4*5 = 216 bytes. */
+    EXPECT_IDX_FAIL(path, valid_labels(), 10, path,
+                    "truncated: header declares 10 images of 4x5 (216 bytes)",
+                    "but the file holds 206 bytes");
+    /* Same file gzipped: same diagnosis, in decompressed bytes. */
     snprintf(path, sizeof path, "%s", tu_path("idx_trunc-pixels-images.gz"));
     tu_write_file(path, a, na - IMG_DIM / 2, 1);
-    EXPECT_IDX_FAIL(path, valid_labels(), 10, path, "truncated", "pixels");
+    EXPECT_IDX_FAIL(path, valid_labels(), 10, path,
+                    "truncated: header declares 10 images of 4x5 (216 bytes)",
+                    "holds 206 bytes once decompressed");
     free(a);
 }
 
@@ -256,7 +263,8 @@ static void test_truncated_labels(void) {
     char path[512];
     snprintf(path, sizeof path, "%s", tu_path("idx_trunc-labels"));
     tu_write_file(path, b, nb - 3, 0);
-    EXPECT_IDX_FAIL(valid_images(), path, 10, path, "truncated", "labels");
+    EXPECT_IDX_FAIL(valid_images(), path, 10, path, "truncated: header declares 10 labels (18 bytes)",
+                    "but the file holds 15 bytes");
     free(b);
 }
 
@@ -428,7 +436,158 @@ static void test_corrupt_gz(void) {
     CU_ASSERT_FATAL(n > 30 && n < sizeof buf);
     snprintf(path, sizeof path, "%s", tu_path("idx_cut-images.gz"));
     tu_write_file(path, buf, n / 2, 0);
-    EXPECT_IDX_FAIL(path, valid_labels(), 10, path, "truncated", "pixels");
+    EXPECT_IDX_FAIL(path, valid_labels(), 10, path,
+                    "truncated: header declares 10 images of 4x5 (216 bytes)", "decompressed");
+}
+
+/* ---- declared sizes against the file, before allocating (issue 9) ---- */
+
+/* An IDX header (magic, dims) followed by bytes up to `len` bytes, plain
+ * (gz 0) or gzipped: zeros (gz 1), or a pattern that gzip cannot compress
+ * much (gz 2). */
+static void write_header_only(const char *path, uint32_t magic, int ndim, const uint32_t *dims,
+                              size_t len, int gz) {
+    uint8_t *a = calloc(len < 16 ? 16 : len, 1);
+    CU_ASSERT_FATAL(a != NULL);
+    if (gz > 1) {
+        uint32_t x = 12345;
+        for (size_t k = 0; k < len; k++) a[k] = (uint8_t)((x = x * 1103515245u + 12345u) >> 23);
+        gz = 1;
+    }
+    put_be32(a, magic);
+    for (int i = 0; i < ndim; i++) put_be32(a + 4 + 4 * i, dims[i]);
+    tu_write_file(path, a, len, gz);
+    free(a);
+}
+
+static void test_declared_size_checked_first(void) {
+    char img[512], lbl[512];
+    /* MNIST's header on a 2000-byte file: the message quotes the header. */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl60000-images"));
+    snprintf(lbl, sizeof lbl, "%s", tu_path("idx_decl60000-labels"));
+    write_header_only(img, 0x803, 3, (const uint32_t[]){60000, 28, 28}, 2000, 0);
+    write_header_only(lbl, 0x801, 1, (const uint32_t[]){60000}, 8, 0);
+    char want[700];
+    snprintf(want, sizeof want,
+             "%s: truncated: header declares 60000 images of 28x28 (47040016 bytes) but the "
+             "file holds 2000 bytes",
+             img);
+    EXPECT_IDX_FAIL(img, lbl, 10, img, want, NULL);
+    /* ... and the labels file, once the images are whole: 60000 labels in 8 bytes. */
+    char img1[512];
+    snprintf(img1, sizeof img1, "%s", tu_path("idx_decl60000x1-images"));
+    write_header_only(img1, 0x803, 3, (const uint32_t[]){60000, 1, 1}, 16 + 60000, 0);
+    snprintf(want, sizeof want,
+             "%s: truncated: header declares 60000 labels (60008 bytes) but the file holds 8 "
+             "bytes",
+             lbl);
+    EXPECT_IDX_FAIL(img1, lbl, 10, lbl, want, NULL);
+
+    /* 2^28 images in 2 KB: refused from the sizes, not by a failed 210 GB
+     * allocation (which ASan turns into an abort). */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl2p28-images"));
+    snprintf(lbl, sizeof lbl, "%s", tu_path("idx_decl2p28-labels"));
+    write_header_only(img, 0x803, 3, (const uint32_t[]){1u << 28, 28, 28}, 2048, 0);
+    write_header_only(lbl, 0x801, 1, (const uint32_t[]){1u << 28}, 2048, 0);
+    EXPECT_IDX_FAIL(img, lbl, 10, img,
+                    "truncated: header declares 268435456 images of 28x28 (210453397520 bytes)",
+                    "but the file holds 2048 bytes");
+    /* 2^28 x 2^28 x 2^28 bytes (2^84) do not fit in 64 bits: no wrapped product. */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl2p84-images"));
+    write_header_only(img, 0x803, 3, (const uint32_t[]){1u << 28, 1u << 28, 1u << 28}, 2048, 0);
+    EXPECT_IDX_FAIL(img, lbl, 10, img, "268435456 images of 268435456x268435456",
+                    "more than 2^64 bytes");
+    /* 2^28 x 2^28 x 1 = 2^56 bytes: fits in 64 bits, refused against the file. */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl2p56-images"));
+    write_header_only(img, 0x803, 3, (const uint32_t[]){1u << 28, 1u << 28, 1}, 2048, 0);
+    EXPECT_IDX_FAIL(img, lbl, 10, img, "truncated: header declares 268435456 images of 268435456x1",
+                    "but the file holds 2048 bytes");
+
+    /* gzip: the uncompressed size is unknown up front, but deflate cannot
+     * expand a byte to more than 1032, so 210 GB from a few dozen bytes is
+     * refused before reading. */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl2p28-images.gz"));
+    write_header_only(img, 0x803, 3, (const uint32_t[]){1u << 28, 28, 28}, 2048, 1);
+    EXPECT_IDX_FAIL(img, lbl, 10, img,
+                    "truncated: header declares 268435456 images of 28x28 (210453397520 bytes)",
+                    "decompress to at most");
+    /* A .gz that may hold what it declares is read, its buffers growing only
+     * as bytes arrive: 300000 images of 1x1 declared, 2000 bytes inside. */
+    snprintf(img, sizeof img, "%s", tu_path("idx_decl300k-images.gz"));
+    snprintf(lbl, sizeof lbl, "%s", tu_path("idx_decl300k-labels"));
+    size_t whole = 300016;
+    write_header_only(img, 0x803, 3, (const uint32_t[]){300000, 1, 1}, whole, 2);
+    uint8_t *z = calloc(whole, 1);
+    put_be32(z, 0x801), put_be32(z + 4, 300000);
+    tu_write_file(lbl, z, 8 + 300000, 0);
+    free(z);
+    /* (the whole file is valid: loads) */
+    nn_dataset d;
+    CU_ASSERT_EQUAL(nn_idx_open(&d, img, lbl, 10, NN_PART_ALL), NN_OK);
+    if (d.ops) {
+        CU_ASSERT_EQUAL(d.count, 300000);
+        nn_dataset_free(&d);
+    }
+    write_header_only(img, 0x803, 3, (const uint32_t[]){300000, 1, 1}, 2016, 2);
+    EXPECT_IDX_FAIL(img, lbl, 10, img, "truncated: header declares 300000 images of 1x1 (300016 bytes)",
+                    "holds 2016 bytes once decompressed");
+}
+
+/* ---- files that are not regular files (issue 9) ---- */
+
+static const char *volatile g_blocked_in;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    char m[256];
+    int n = snprintf(m, sizeof m, "\n\nFAIL: %s did not return within 10 s (blocked on a FIFO?)\n",
+                     g_blocked_in ? g_blocked_in : "?");
+    if (write(2, m, (size_t)n) < 0) _exit(4);
+    _exit(3);
+}
+
+/* Arm (what != NULL) or disarm a 10 s alarm that ends the test run with a
+ * message instead of hanging it. */
+static void hang_guard(const char *what) {
+    g_blocked_in = what;
+    if (what) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        sigaction(SIGALRM, &sa, NULL);
+        alarm(10);
+    } else {
+        alarm(0);
+        signal(SIGALRM, SIG_DFL);
+    }
+}
+
+static void test_not_regular_files(void) {
+    char fifo[512], dir[512];
+    snprintf(fifo, sizeof fifo, "%s", tu_path("idx_fifo-images"));
+    unlink(fifo);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    hang_guard("nn_idx_open(FIFO as the images file)");
+    EXPECT_IDX_FAIL(fifo, valid_labels(), 10, fifo, "not a regular file", "FIFO");
+    /* (the message names the expectation) */
+    EXPECT_IDX_FAIL(fifo, valid_labels(), 10, fifo, "IDX images file", NULL);
+    hang_guard("nn_idx_open(FIFO as the labels file)");
+    EXPECT_IDX_FAIL(valid_images(), fifo, 10, fifo, "not a regular file", "IDX labels file");
+    hang_guard(NULL);
+    /* A folder and a device. */
+    snprintf(dir, sizeof dir, "%s", tu_path("idx_a-folder-images"));
+    mkdir(dir, 0755);
+    EXPECT_IDX_FAIL(dir, valid_labels(), 10, dir, "not a regular file", "folder");
+    EXPECT_IDX_FAIL(valid_images(), "/dev/zero", 10, "/dev/zero", "not a regular file",
+                    "character device");
+    /* Through a symlink to a valid file: fine. */
+    char link[512];
+    snprintf(link, sizeof link, "%s", tu_path("idx_link-images"));
+    unlink(link);
+    CU_ASSERT_EQUAL(symlink(valid_images(), link), 0);
+    nn_dataset d;
+    CU_ASSERT_EQUAL(nn_idx_open(&d, link, valid_labels(), 10, NN_PART_ALL), NN_OK);
+    if (d.ops) nn_dataset_free(&d);
 }
 
 /* ---- sharding ---- */
@@ -580,6 +739,9 @@ void register_idx_tests(void) {
     CU_add_test(s, "empty file fails", test_empty_file);
     CU_add_test(s, "missing file fails", test_missing_file);
     CU_add_test(s, "corrupt gzip fails", test_corrupt_gz);
+    CU_add_test(s, "declared size checked against the file before allocating",
+                test_declared_size_checked_first);
+    CU_add_test(s, "FIFO, folder, device refused without blocking", test_not_regular_files);
     CU_add_test(s, "shards for 1..3 ranks", test_sharding);
     CU_add_test(s, "mnist:DIR picks .gz", test_data_open_gz);
     CU_add_test(s, "mnist:DIR prefers plain", test_data_open_prefers_plain);
