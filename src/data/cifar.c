@@ -5,12 +5,19 @@
  * then 3072 pixel bytes, the 32x32 R plane, then G, then B, each row-major.
  * That is already (C, H, W) order, so a record's pixels are kept as they are.
  * The files are plain and seekable: all sizes are checked first (they give
- * the global count and so the shard), then only the shard's records are read. */
+ * the global count and so the shard), then only the shard's records are read.
+ * Each file is opened once, with O_NONBLOCK, and checked with fstat on that
+ * descriptor: a FIFO, a folder or a device in place of a batch file is
+ * refused (a plain open of a FIFO blocks forever), and the records are read
+ * from the very file whose size was checked (pread), so nothing is sized
+ * from one file and read from another. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "nn/data.h"
 #include "nn/error.h"
@@ -32,6 +39,7 @@ typedef struct {
 
 typedef struct {
     char path[1100];
+    int fd;              /* open from cifar_stat to the end of the open; -1 = closed */
     size_t first, count; /* global index of its first record, records */
 } cifar_file;
 
@@ -54,14 +62,27 @@ static void cifar_free(nn_dataset *d) {
 
 static const nn_dataset_ops g_cifar_ops = {.get = cifar_get, .free = cifar_free};
 
-/* Size check of one batch file. */
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m)    ? "a folder"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a plain file";
+}
+
+/* Open one batch file (f->fd) and check its size. */
 static int cifar_stat(cifar_file *f) {
-    struct stat st;
-    if (stat(f->path, &st) != 0)
+    f->fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f->fd < 0)
         return nn_fail("%s: cannot open: %s (CIFAR-10 binary batch file expected)", f->path,
                        strerror(errno));
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return nn_fail("%s: cannot stat: %s", f->path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return nn_fail("%s: not a regular file (CIFAR-10 binary batch file expected)", f->path);
+        return nn_fail("%s: not a regular file (%s); CIFAR-10 binary batch file expected",
+                       f->path, file_kind(st.st_mode));
     size_t size = (size_t)st.st_size;
     if (size == 0)
         return nn_fail("%s: empty file; expected 3073-byte records (1 label byte + 3072 pixel "
@@ -79,18 +100,23 @@ static int cifar_stat(cifar_file *f) {
 /* Read records [lo, hi) (file-local indices) of f into the shard buffers at
  * slot `at`, checking labels. */
 static int cifar_read(const cifar_file *f, size_t lo, size_t hi, cifar_priv *p, size_t at) {
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp) return nn_fail("%s: cannot open: %s", f->path, strerror(errno));
     int rc = NN_OK;
-    if (fseeko(fp, (off_t)(lo * CIFAR_REC), SEEK_SET) != 0)
-        rc = nn_fail("%s: cannot seek to record %zu: %s", f->path, lo, strerror(errno));
     uint8_t rec[CIFAR_REC];
     for (size_t r = lo; rc == NN_OK && r < hi; r++, at++) {
-        if (fread(rec, 1, CIFAR_REC, fp) != CIFAR_REC) {
-            rc = nn_fail("%s: read error or truncated at record %zu (byte %zu)%s%s", f->path, r,
-                         r * CIFAR_REC, ferror(fp) ? ": " : "", ferror(fp) ? strerror(errno) : "");
-            break;
+        size_t got = 0;
+        while (got < CIFAR_REC) {
+            ssize_t n = pread(f->fd, rec + got, CIFAR_REC - got, (off_t)(r * CIFAR_REC + got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                rc = nn_fail("%s: %s at record %zu (byte %zu) of the %zu its size promised%s%s",
+                             f->path, n < 0 ? "read error" : "truncated (the file shrank)", r,
+                             r * CIFAR_REC + got, f->count, n < 0 ? ": " : "",
+                             n < 0 ? strerror(errno) : "");
+                break;
+            }
+            got += (size_t)n;
         }
+        if (rc != NN_OK) break;
         if (rec[0] >= CIFAR_CLASSES) {
             rc = nn_fail("%s: label %u of record %zu (byte %zu) is out of range, expected 0..%d",
                          f->path, rec[0], r, r * CIFAR_REC, CIFAR_CLASSES - 1);
@@ -99,8 +125,15 @@ static int cifar_read(const cifar_file *f, size_t lo, size_t hi, cifar_priv *p, 
         p->labels[at] = rec[0];
         memcpy(p->pixels + at * CIFAR_DIM, rec + 1, CIFAR_DIM);
     }
-    fclose(fp);
     return rc;
+}
+
+static void cifar_close(cifar_file *files, int nfiles) {
+    for (int k = 0; k < nfiles; k++)
+        if (files[k].fd >= 0) {
+            close(files[k].fd);
+            files[k].fd = -1;
+        }
 }
 
 int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part part) {
@@ -117,16 +150,23 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
     } else {
         return nn_fail("%s: unknown CIFAR-10 split '%s', expected train or test", dir, split);
     }
+    for (int k = 0; k < nfiles; k++) files[k].fd = -1;
     size_t count = 0;
     for (int k = 0; k < nfiles; k++) {
-        NN_TRY(cifar_stat(&files[k]));
+        if (cifar_stat(&files[k]) != NN_OK) {
+            cifar_close(files, nfiles);
+            return NN_ERR;
+        }
         files[k].first = count;
         count += files[k].count;
     }
     nn_shard shard = nn_shard_of(nn_part_count(part, count), part.rank, part.nranks);
     size_t keep = shard.end - shard.begin;
     cifar_priv *p = nn_calloc(1, sizeof *p, "CIFAR-10 data set");
-    if (!p) return NN_ERR;
+    if (!p) {
+        cifar_close(files, nfiles);
+        return NN_ERR;
+    }
     p->begin = shard.begin;
     p->end = shard.end;
     p->pixels = nn_alloc(keep * CIFAR_DIM, "CIFAR-10 pixels");
@@ -150,6 +190,7 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
             rc = cifar_read(&files[k], lo - files[k].first, hi - files[k].first, p,
                             lo - shard.begin);
     }
+    cifar_close(files, nfiles);
     if (rc != NN_OK) {
         if (names)
             for (int c = 0; c < CIFAR_CLASSES; c++) free(names[c]);

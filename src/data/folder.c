@@ -17,15 +17,25 @@
  * instead of exit()ing, and that treats warnings ("Premature end of JPEG
  * file", "Corrupt JPEG data: ...") as errors too, since libjpeg would
  * otherwise hand back made-up pixels; libpng's simplified png_image API. The
- * format is told by the file's signature, not its extension. */
+ * format is told by the file's signature, not its extension.
+ *
+ * Limits, checked before anything is allocated from a file's word: an image
+ * file is opened with O_NONBLOCK and fstat'ed, and must be a regular file
+ * (a FIFO, device or folder named x.jpg is refused, it would block a plain
+ * open forever) of at most MAX_IMAGE_FILE_BYTES; the dimensions a JPEG or
+ * PNG header declares are checked before decoding: sides 1..MAX_SIDE and at
+ * most MAX_IMAGE_PIXELS pixels (64 MP, 8192 x 8192: decoded RGB takes
+ * 192 MB; a 16384 x 16384 image would take 805 MB). */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -34,9 +44,16 @@
 #include "nn/error.h"
 #include "nn/rng.h"
 
-/* Largest image accepted (pixels), to refuse absurd headers before allocating. */
-#define MAX_IMAGE_PIXELS (1u << 28)
-#define MAX_SIDE 65535
+/* Largest image accepted (pixels: 64 MP, 8192 x 8192), to refuse absurd
+ * headers before decoding. A build may lower it (the fuzz targets do, so an
+ * input cannot make every run decode 64 MP). */
+#ifndef NN_MAX_IMAGE_PIXELS
+#define NN_MAX_IMAGE_PIXELS (8192u * 8192u)
+#endif
+#define MAX_IMAGE_PIXELS ((unsigned long long)NN_MAX_IMAGE_PIXELS)
+#define MAX_SIDE 65535u
+/* Largest image file read (bytes). */
+#define MAX_IMAGE_FILE_BYTES (1ull << 30)
 
 typedef struct {
     uint8_t *pixels; /* (held, C*H*W) */
@@ -96,14 +113,25 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m)    ? "a folder"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a plain file";
+}
+
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
                    !strcasecmp(dot, ".png"));
 }
 
-/* Names in dir, sorted: sub-folders (want_dirs) or image files (regular
- * files with an image extension). Names starting with '.' are skipped. */
+/* Names in dir, sorted: sub-folders (want_dirs; other entries are skipped)
+ * or image files (names with an image extension, which must be regular
+ * files: a FIFO, device or folder named x.jpg is an error naming it, not a
+ * silently dropped sample). Names starting with '.' are skipped. */
 static int list_dir(const char *dir, int want_dirs, strvec *out) {
     DIR *dp = opendir(dir);
     if (!dp) return nn_fail("%s: cannot open folder: %s", dir, strerror(errno));
@@ -118,7 +146,20 @@ static int list_dir(const char *dir, int want_dirs, strvec *out) {
             break;
         }
         struct stat st;
-        int ok = stat(full, &st) == 0 && (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        int ok;
+        if (want_dirs) {
+            ok = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+        } else if (stat(full, &st) != 0) {
+            ok = 0;
+            rc = nn_fail("%s: cannot open: %s (JPEG or PNG image expected)", full,
+                         strerror(errno));
+        } else if (!S_ISREG(st.st_mode)) {
+            ok = 0;
+            rc = nn_fail("%s: not a regular file (%s); expected a JPEG or PNG image", full,
+                         file_kind(st.st_mode));
+        } else {
+            ok = 1;
+        }
         free(full);
         if (ok) rc = strvec_push(out, e->d_name);
     }
@@ -134,13 +175,23 @@ typedef struct {
     size_t n, cap;
 } filebuf;
 
+/* The open does not block (O_NONBLOCK: a FIFO put in place of the listed
+ * file after the listing would block a plain open), and what was opened is
+ * checked with fstat, race-free. */
 static int read_file(const char *path, filebuf *b) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nn_fail("%s: cannot open: %s", path, strerror(errno));
+    b->n = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return nn_fail("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     int rc = NN_OK;
-    if (fstat(fileno(f), &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         rc = nn_fail("%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = nn_fail("%s: not a regular file (%s); expected a JPEG or PNG image", path,
+                     file_kind(st.st_mode));
+    } else if ((unsigned long long)st.st_size > MAX_IMAGE_FILE_BYTES) {
+        rc = nn_fail("%s: %llu bytes, more than the %llu accepted for one image file", path,
+                     (unsigned long long)st.st_size, MAX_IMAGE_FILE_BYTES);
     } else {
         size_t size = (size_t)st.st_size;
         if (size + 1 > b->cap) {
@@ -150,18 +201,35 @@ static int read_file(const char *path, filebuf *b) {
             else
                 b->data = d, b->cap = size + 1;
         }
-        if (rc == NN_OK) {
-            b->n = fread(b->data, 1, size, f);
-            if (b->n != size)
+        while (rc == NN_OK && b->n < size) {
+            ssize_t r = read(fd, b->data + b->n, size - b->n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0)
                 rc = nn_fail("%s: read error after %zu of %zu bytes%s%s", path, b->n, size,
-                             ferror(f) ? ": " : "", ferror(f) ? strerror(errno) : "");
+                             r < 0 ? ": " : " (the file shrank)", r < 0 ? strerror(errno) : "");
+            else
+                b->n += (size_t)r;
         }
     }
-    fclose(f);
+    close(fd);
     return rc;
 }
 
 /* ---- decoders ---- */
+
+/* The dimensions a header declares, before anything is decoded. */
+static int check_dims(const char *path, const char *fmt, unsigned long long w,
+                      unsigned long long h) {
+    if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE)
+        return nn_fail("%s: bad %s image size %llu x %llu, expected sides of 1..%u pixels", path,
+                       fmt, w, h, MAX_SIDE);
+    if (w * h > MAX_IMAGE_PIXELS)
+        return nn_fail("%s: %s image is %llu x %llu pixels (%llu), more than the %llu (%.0f MP) "
+                       "accepted; downscale it first",
+                       path, fmt, w, h, w * h, MAX_IMAGE_PIXELS,
+                       (double)MAX_IMAGE_PIXELS / (1 << 20));
+    return NN_OK;
+}
 
 /* A decoded image, interleaved (H, W, c), c = 1 or 3. */
 typedef struct {
@@ -210,17 +278,16 @@ static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *im
     jpeg_create_decompress(&j->ci);
     jpeg_mem_src(&j->ci, b->data, (unsigned long)b->n);
     jpeg_read_header(&j->ci, TRUE);
+    if (check_dims(path, "JPEG", j->ci.image_width, j->ci.image_height) != NN_OK) {
+        jpeg_destroy_decompress(&j->ci);
+        return NN_ERR;
+    }
     img->w = (int)j->ci.image_width;
     img->h = (int)j->ci.image_height;
     if (!want_c) {
         img->c = j->ci.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
         jpeg_destroy_decompress(&j->ci);
         return NN_OK;
-    }
-    if ((size_t)img->w * (size_t)img->h > MAX_IMAGE_PIXELS) {
-        jpeg_destroy_decompress(&j->ci);
-        return nn_fail("%s: %d x %d pixels is more than the %u accepted", path, img->w, img->h,
-                       MAX_IMAGE_PIXELS);
     }
     j->ci.out_color_space = want_c == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&j->ci);
@@ -259,6 +326,10 @@ static int decode_png(const char *path, const filebuf *b, int want_c, image *img
         png_image_free(&im);
         return rc;
     }
+    if (check_dims(path, "PNG", im.width, im.height) != NN_OK) {
+        png_image_free(&im);
+        return NN_ERR;
+    }
     img->w = (int)im.width;
     img->h = (int)im.height;
     const int native = (im.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
@@ -266,11 +337,6 @@ static int decode_png(const char *path, const filebuf *b, int want_c, image *img
         img->c = native;
         png_image_free(&im);
         return NN_OK;
-    }
-    if ((size_t)im.width * im.height > MAX_IMAGE_PIXELS) {
-        png_image_free(&im);
-        return nn_fail("%s: %u x %u pixels is more than the %u accepted", path, im.width,
-                       im.height, MAX_IMAGE_PIXELS);
     }
     im.format = native == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     const size_t n = (size_t)im.width * im.height;
@@ -314,11 +380,6 @@ static int decode_file(const char *path, filebuf *b, int want_c, image *img, jpe
         return nn_fail("%s: not a JPEG or PNG file (first bytes 0x%02x 0x%02x 0x%02x); expected "
                        "an image as its extension says",
                        path, b->data[0], b->n > 1 ? b->data[1] : 0, b->n > 2 ? b->data[2] : 0);
-    if (img->w < 1 || img->h < 1 || img->w > MAX_SIDE || img->h > MAX_SIDE) {
-        free(img->px);
-        img->px = NULL;
-        return nn_fail("%s: bad image size %d x %d", path, img->w, img->h);
-    }
     return NN_OK;
 }
 

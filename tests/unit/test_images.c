@@ -3,6 +3,7 @@
  * that reach them, and augmentation / normalisation. Every fixture is
  * written by the test itself into tu_tmpdir(), images with libjpeg/libpng. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 
 #include "nn/augment.h"
 #include "nn/data.h"
@@ -57,6 +59,33 @@ static uint8_t *read_all(const char *path, size_t *n) {
     *n = fread(b, 1, (size_t)len, f);
     fclose(f);
     return b;
+}
+
+/* A loader that blocks (on a FIFO) must fail the run, not hang it: arm
+ * (what != NULL) or disarm a 10 s alarm that exits with a message. */
+static const char *volatile g_blocked_in;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    char m[256];
+    int n = snprintf(m, sizeof m, "\n\nFAIL: %s did not return within 10 s (blocked on a FIFO?)\n",
+                     g_blocked_in ? g_blocked_in : "?");
+    if (write(2, m, (size_t)n) < 0) _exit(4);
+    _exit(3);
+}
+
+static void hang_guard(const char *what) {
+    g_blocked_in = what;
+    if (what) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        sigaction(SIGALRM, &sa, NULL);
+        alarm(10);
+    } else {
+        alarm(0);
+        signal(SIGALRM, SIG_DFL);
+    }
 }
 
 /* ================= CIFAR-10 binary ================= */
@@ -204,6 +233,35 @@ static void test_cifar_bad_files(void) {
     nn_err_clear();
     CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){1, 3, 0}), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "label 10", NULL));
+}
+
+/* A FIFO, a folder or a device in place of a batch file: refused, naming
+ * it, and without blocking (open with O_NONBLOCK, then fstat). */
+static void test_cifar_not_regular(void) {
+    char dir[512], path[1100];
+    nn_dataset d;
+    snprintf(dir, sizeof dir, "%s", tu_path("cifar_fifo"));
+    write_cifar_dir(dir);
+    snprintf(path, sizeof path, "%s/data_batch_2.bin", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    hang_guard("nn_cifar_open(FIFO as data_batch_2.bin)");
+    nn_err_clear();
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", NN_PART_ALL), NN_ERR);
+    hang_guard(NULL);
+    CU_ASSERT(MSG_HAS(path, "not a regular file", "FIFO"));
+    CU_ASSERT(MSG_HAS(path, "CIFAR-10 binary batch file expected", NULL));
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
+    nn_err_clear();
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "test", NN_PART_ALL), NN_ERR);
+    CU_ASSERT(MSG_HAS(path, "not a regular file", "folder"));
+    CU_ASSERT_EQUAL(rmdir(path), 0);
+    CU_ASSERT_EQUAL(symlink("/dev/zero", path), 0);
+    nn_err_clear();
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "test", NN_PART_ALL), NN_ERR);
+    CU_ASSERT(MSG_HAS(path, "not a regular file", "character device"));
 }
 
 /* Rank r of nranks holds its shard of all; every sample of it reads as in
@@ -685,6 +743,123 @@ static void test_folder_corrupt(void) {
     expect_folder_fail(root, "train", file, "empty file", NULL, __LINE__);
 }
 
+/* A FIFO named x.jpg among the images: an error naming it, not a hang (and
+ * not a silently dropped sample); a folder named y.png likewise. */
+static void test_folder_not_regular(void) {
+    char root[512], dir[1100], path[1200];
+    snprintf(root, sizeof root, "%s", tu_path("folder_fifo"));
+    snprintf(dir, sizeof dir, "%s/train/a", root);
+    mkdirs(dir);
+    write_image(join2(path, sizeof path, dir, "0.png"), PNG_RGB, 0, 4, 4);
+    snprintf(dir, sizeof dir, "%s/train/b", root);
+    mkdirs(dir);
+    write_image(join2(path, sizeof path, dir, "0.png"), PNG_RGB, 1, 4, 4);
+    join2(path, sizeof path, dir, "x.jpg");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    hang_guard("nn_folder_open(a FIFO named x.jpg in a class folder)");
+    expect_folder_fail(root, "train", path, "not a regular file", "FIFO", __LINE__);
+    CU_ASSERT(MSG_HAS("expected a JPEG or PNG image", NULL, NULL));
+    /* The FIFO as the first image (the one probed for channels and size). */
+    char root2[512];
+    snprintf(root2, sizeof root2, "%s", tu_path("folder_fifo_first"));
+    snprintf(dir, sizeof dir, "%s/train/a", root2);
+    mkdirs(dir);
+    join2(path, sizeof path, dir, "0.jpg");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    nn_dataset d;
+    nn_err_clear();
+    CU_ASSERT_EQUAL(nn_folder_open(&d, root2, "train", 0, 0, NN_PART_ALL), NN_ERR);
+    CU_ASSERT(MSG_HAS(path, "not a regular file", "FIFO"));
+    hang_guard(NULL);
+    /* A folder named y.png. */
+    snprintf(root2, sizeof root2, "%s", tu_path("folder_dir_png"));
+    snprintf(dir, sizeof dir, "%s/train/a", root2);
+    mkdirs(dir);
+    write_image(join2(path, sizeof path, dir, "0.png"), PNG_RGB, 0, 4, 4);
+    join2(path, sizeof path, dir, "y.png");
+    mkdirs(path);
+    expect_folder_fail(root2, "train", path, "not a regular file", "folder", __LINE__);
+}
+
+/* The bytes of a valid w x h PNG with its IHDR patched to declare W x H
+ * (CRC recomputed): the header is all the loader may read before refusing. */
+static uint8_t *png_declaring(uint32_t W, uint32_t H, size_t *n) {
+    char ref[600];
+    snprintf(ref, sizeof ref, "%s", tu_path("ref_small.png"));
+    write_image(ref, PNG_RGB, 1, 8, 8);
+    uint8_t *b = read_all(ref, n);
+    CU_ASSERT_FATAL(*n > 33 && !memcmp(b + 12, "IHDR", 4));
+    for (int k = 0; k < 4; k++) {
+        b[16 + k] = (uint8_t)(W >> (24 - 8 * k));
+        b[20 + k] = (uint8_t)(H >> (24 - 8 * k));
+    }
+    uLong crc = crc32(0L, b + 12, 17);
+    for (int k = 0; k < 4; k++) b[29 + k] = (uint8_t)(crc >> (24 - 8 * k));
+    return b;
+}
+
+/* The same for a baseline JPEG: its SOF0 segment's height and width. */
+static uint8_t *jpeg_declaring(unsigned W, unsigned H, size_t *n) {
+    char ref[600];
+    snprintf(ref, sizeof ref, "%s", tu_path("ref_small.jpg"));
+    write_image(ref, JPG_RGB, 1, 16, 16);
+    uint8_t *b = read_all(ref, n);
+    size_t k = 2;
+    while (k + 9 < *n && !(b[k] == 0xff && b[k + 1] == 0xc0)) k++;
+    CU_ASSERT_FATAL(k + 9 < *n);
+    b[k + 5] = (uint8_t)(H >> 8), b[k + 6] = (uint8_t)H;
+    b[k + 7] = (uint8_t)(W >> 8), b[k + 8] = (uint8_t)W;
+    return b;
+}
+
+/* A 16384 x 16384 image (805 MB decoded as RGB) is refused from its header,
+ * naming the file, its size and the limit, before anything is decoded. */
+static void test_folder_huge_image(void) {
+    char root[512], file[800];
+    size_t n;
+    uint8_t *png = png_declaring(16384, 16384, &n);
+    one_file_root(root, sizeof root, "folder_hugepng", "1.png", png, n, file, sizeof file);
+    expect_folder_fail(root, "train", file, "PNG image is 16384 x 16384 pixels",
+                       "more than the 67108864", __LINE__);
+    CU_ASSERT(MSG_HAS("(64 MP)", NULL, NULL));
+    free(png);
+    /* Past the pixel count by a little: 8193 x 8192. */
+    png = png_declaring(8193, 8192, &n);
+    one_file_root(root, sizeof root, "folder_hugepng2", "1.png", png, n, file, sizeof file);
+    expect_folder_fail(root, "train", file, "PNG image is 8193 x 8192 pixels", "accepted",
+                       __LINE__);
+    free(png);
+    /* A side longer than 65535 with few pixels. */
+    png = png_declaring(100000, 1, &n);
+    one_file_root(root, sizeof root, "folder_widepng", "1.png", png, n, file, sizeof file);
+    expect_folder_fail(root, "train", file, "100000 x 1", "sides of 1..65535", __LINE__);
+    free(png);
+    /* 8192 x 8192 is allowed: no size complaint, the (missing) data fails. */
+    png = png_declaring(8192, 8192, &n);
+    one_file_root(root, sizeof root, "folder_maxpng", "1.png", png, n, file, sizeof file);
+    expect_folder_fail(root, "train", file, "corrupt or unreadable PNG", NULL, __LINE__);
+    free(png);
+    /* JPEG: the SOF header. */
+    uint8_t *jpg = jpeg_declaring(16384, 16384, &n);
+    one_file_root(root, sizeof root, "folder_hugejpg", "1.jpg", jpg, n, file, sizeof file);
+    expect_folder_fail(root, "train", file, "JPEG image is 16384 x 16384 pixels",
+                       "more than the 67108864", __LINE__);
+    free(jpg);
+    /* As the first image, probed for the size (header only): refused too. */
+    png = png_declaring(16384, 16384, &n);
+    snprintf(root, sizeof root, "%s", tu_path("folder_hugefirst"));
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/train/a", root);
+    mkdirs(dir);
+    snprintf(file, sizeof file, "%s/0.png", dir);
+    tu_write_file(file, png, n, 0);
+    free(png);
+    nn_dataset d;
+    nn_err_clear();
+    CU_ASSERT_EQUAL(nn_folder_open(&d, root, "train", 0, 0, NN_PART_ALL), NN_ERR);
+    CU_ASSERT(MSG_HAS(file, "16384 x 16384", "accepted"));
+}
+
 static void test_folder_layout_errors(void) {
     char root[512], path[1100];
     /* Empty class folder (a text file does not count). */
@@ -1067,12 +1242,17 @@ void register_image_tests(void) {
     CU_add_test(s, "CIFAR-10 binary: valid batches, CHW values exact", test_cifar_valid);
     CU_add_test(s, "CIFAR-10 binary: truncated, empty, bad label, missing", test_cifar_bad_files);
     CU_add_test(s, "CIFAR-10 binary: shards for 1..3 ranks", test_cifar_shards);
+    CU_add_test(s, "CIFAR-10 binary: FIFO, folder, device refused without blocking",
+                test_cifar_not_regular);
     CU_add_test(s, "cifar10:DIR names and HINT", test_cifar_names);
     CU_add_test(s, "folder: classes, labels, PNG exact, JPEG close, RGB/gray", test_folder_valid);
     CU_add_test(s, "folder: channels from a grayscale first image", test_folder_first_gray);
     CU_add_test(s, "folder: bilinear resize", test_folder_resize);
     CU_add_test(s, "folder: PNG alpha composited onto black", test_folder_png_alpha);
     CU_add_test(s, "folder: corrupt JPEG/PNG fail naming the file", test_folder_corrupt);
+    CU_add_test(s, "folder: FIFO or folder named x.jpg refused without blocking",
+                test_folder_not_regular);
+    CU_add_test(s, "folder: images over 64 MP refused from the header", test_folder_huge_image);
     CU_add_test(s, "folder: empty class, missing split, no classes", test_folder_layout_errors);
     CU_add_test(s, "folder: shards for 1..3 ranks", test_folder_shards);
     CU_add_test(s, "folder: numbering mixes the classes (shards, --limit)",
