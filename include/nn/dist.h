@@ -34,6 +34,15 @@ int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void 
  * failed, all return NN_ERR and the message is that of the lowest failing
  * rank, prefixed with "rank R: " when there are several ranks. */
 int nn_dist_check(nn_dist *d, int status);
+/* Where ranks share a node-shared buffer: record that this rank has reached
+ * step `step` (a store into shared memory, no MPI). */
+void nn_dist_heartbeat(nn_dist *d, unsigned long long step);
+/* For the watchdog (any thread, no MPI): write into buf the world ranks on
+ * this node whose heartbeat is below `step`, e.g. "1, 3"; returns how many,
+ * or -1 when unknown (no node-shared buffer). */
+int nn_dist_behind(const nn_dist *d, unsigned long long step, char *buf, size_t n);
+/* All ranks meet (used only to split waiting from reducing in --profile). */
+int nn_dist_barrier(nn_dist *d);
 /* Tear down the whole job now (an error that cannot be made collective). */
 void nn_dist_abort(nn_dist *d, int code);
 /* "mpi" or "serial". */

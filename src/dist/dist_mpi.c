@@ -36,6 +36,10 @@ typedef struct {
     size_t seg_bytes;
     float **peer;   /* each local rank's gradient buffer */
     size_t n;       /* floats in each */
+    /* After the buffers: each local rank's last step reached, one cache line
+     * apiece (nn_dist_heartbeat), and its world rank. */
+    unsigned long long *beat;
+    int *world_of; /* (local_size) */
 } dist_impl;
 
 const char *nn_dist_kind(void) { return "mpi"; }
@@ -113,16 +117,20 @@ float *nn_dist_shared_buffer(nn_dist *d, size_t n) {
     /* One buffer per local rank, each on whole cache lines (no two ranks
      * write to one line). */
     const size_t stride = (n + 15) / 16 * 16, L = (size_t)d->local_size;
-    const size_t bytes = stride * L * sizeof(float);
+    const size_t bytes = stride * L * sizeof(float) + L * 64;
     void *seg = map_segment(im, d->local_rank, bytes);
     float **peer = seg ? nn_calloc(L, sizeof(float *), "shared buffer table") : NULL;
-    if (!all_agree(seg && peer)) {
+    int *world_of = seg ? nn_calloc(L, sizeof(int), "node rank table") : NULL;
+    if (!all_agree(seg && peer && world_of)) {
         if (seg) munmap(seg, bytes);
-        free(peer);
+        free(peer), free(world_of);
         return NULL;
     }
+    MPI_Allgather(&d->rank, 1, MPI_INT, world_of, 1, MPI_INT, im->node);
     for (size_t q = 0; q < L; q++) peer[q] = (float *)seg + q * stride;
     im->seg = seg, im->seg_bytes = bytes, im->peer = peer;
+    im->beat = (unsigned long long *)((float *)seg + L * stride);
+    im->world_of = world_of;
     im->n = n;
     memset(peer[d->local_rank], 0, stride * sizeof(float));
     return peer[d->local_rank];
@@ -186,7 +194,7 @@ void nn_dist_free(nn_dist *d) {
         MPI_Comm_free(&im->node);
     }
     if (im && im->seg) munmap(im->seg, im->seg_bytes);
-    if (im) free(im->peer);
+    if (im) free(im->peer), free(im->world_of);
     free(im);
     if (!fin) MPI_Finalize();
     memset(d, 0, sizeof *d);
@@ -248,6 +256,31 @@ int nn_dist_check(nn_dist *d, int status) {
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD);
     msg[sizeof msg - 1] = 0;
     return nn_fail("%s", msg);
+}
+
+void nn_dist_heartbeat(nn_dist *d, unsigned long long step) {
+    dist_impl *im = d->impl;
+    if (im && im->beat)
+        __atomic_store_n(&im->beat[(size_t)d->local_rank * 8], step, __ATOMIC_RELEASE);
+}
+
+int nn_dist_behind(const nn_dist *d, unsigned long long step, char *buf, size_t n) {
+    const dist_impl *im = d->impl;
+    if (n) buf[0] = 0;
+    if (!im || !im->beat) return -1;
+    int count = 0;
+    size_t o = 0;
+    for (int q = 0; q < d->local_size; q++) {
+        if (__atomic_load_n(&im->beat[(size_t)q * 8], __ATOMIC_ACQUIRE) >= step) continue;
+        if (o < n) o += (size_t)snprintf(buf + o, n - o, "%s%d", count ? ", " : "", im->world_of[q]);
+        count++;
+    }
+    return count;
+}
+
+int nn_dist_barrier(nn_dist *d) {
+    if (d->size == 1) return NN_OK;
+    return MPI_Barrier(MPI_COMM_WORLD) == MPI_SUCCESS ? NN_OK : nn_fail("MPI_Barrier failed");
 }
 
 void nn_dist_abort(nn_dist *d, int code) {
