@@ -90,6 +90,7 @@ unit-test: $(BUILD)/tests/unit_tests $(BUILD)/nntrain
 
 cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/run.sh
+	NNTRAIN=$(BUILD)/nntrain bash tests/cli/faults.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh

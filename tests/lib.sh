@@ -53,3 +53,44 @@ split("train", ntr, 1)
 split("t10k", nte, 2)
 PY
 }
+# make_folder DIR SPLIT:CLASS,CLASS[:WxH[xC]] ...: an image folder data set of
+# tiny learnable PNGs (4 per class; class k is a bright band at row k), e.g.
+#   make_folder d train:a,b:8x8 test:a,b,c:8x8x3
+make_folder() {
+    python3 - "$@" <<'PY'
+import os, struct, sys, zlib
+root = sys.argv[1]
+def png(path, w, h, c, px):
+    raw = b"".join(b"\0" + bytes(px[y * w * c:(y + 1) * w * c]) for y in range(h))
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    hdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", hdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for arg in sys.argv[2:]:
+    parts = arg.split(":")
+    split, classes = parts[0], parts[1].split(",")
+    dims = [int(v) for v in (parts[2] if len(parts) > 2 else "8x8").split("x")]
+    w, h, c = dims[0], dims[1], dims[2] if len(dims) > 2 else 1
+    for k, name in enumerate(classes):
+        d = os.path.join(root, split, name)
+        os.makedirs(d, exist_ok=True)
+        for i in range(4):
+            px = [(220 if y == k % h else 20 + 7 * i) for y in range(h) for x in range(w) for _ in range(c)]
+            png(os.path.join(d, f"{i}.png"), w, h, c, px)
+PY
+}
+# poison_h5 FILE DATASET OUT: copy FILE to OUT with the first float of DATASET
+# replaced by NaN (contiguous layout: the dataset's bytes appear verbatim).
+poison_h5() {
+    local raw
+    raw=$(mktemp)
+    h5dump -d "$2" -b LE -o "$raw" "$1" >/dev/null
+    python3 - "$1" "$raw" "$3" <<'PY'
+import struct, sys
+src, raw, out = sys.argv[1:]
+data, want = open(src, "rb").read(), open(raw, "rb").read()
+at = data.find(want)
+assert at >= 0, "dataset bytes not found"
+open(out, "wb").write(data[:at] + struct.pack("<f", float("nan")) + data[at + 4:])
+PY
+    rm -f "$raw"
+}

@@ -68,6 +68,12 @@ int nn_dataset_held(const nn_dataset *d, size_t i, size_t begin, size_t end, siz
 /* x[k] = px[k] / 255 exactly (a division, not a multiply by 1/255, which is
  * one ulp off for half the byte values). */
 void nn_bytes_to_unit(const uint8_t *px, size_t n, float *x);
+/* "a, b, c" (the first 8 of k names, then "...") into buf, for messages. */
+void nn_class_names_list(char *buf, size_t n, char *const *names, int k);
+/* Where both sides name their k classes, label i must name the same class on
+ * both: else an error naming both lists. NULL on either side passes. */
+int nn_class_names_check(const char *what_a, char *const *a, const char *what_b, char *const *b,
+                         int k);
 /* Read n samples by global index into x (n, C*H*W) and labels (n). */
 int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float *x, int *labels);
 

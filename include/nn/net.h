@@ -15,7 +15,7 @@
 
 #include "nn/layer.h"
 
-#define NN_NET_METRICS 4
+#define NN_NET_METRICS 5
 
 typedef struct nn_net {
     const nn_backend *be;
@@ -25,7 +25,8 @@ typedef struct nn_net {
     size_t nparams, nstate;
     float *params; /* (nparams) all trainable weights, layer after layer */
     float *grads;  /* (nparams + NN_NET_METRICS) matching gradients; the tail carries
-                      the batch's loss sum, correct and count into the same allreduce */
+                      the batch's loss sum, correct, count, an error flag and a stop
+                      flag (signals) into the same allreduce (train.c) */
     float *state;  /* (nstate) non-trained state */
     bool own_grads; /* false once nn_net_use_grads gave it the caller's memory */
     int max_n;     /* largest batch slice the buffers hold */

@@ -24,7 +24,12 @@ typedef struct {
     nn_optim_cfg optim;
     nn_sched sched;
     const char *out_dir; /* results/RUN: history.csv, checkpoint.h5 (rank 0) */
-    const char *resume;  /* checkpoint to continue from, or NULL */
+    const char *resume;  /* checkpoint to continue from, "auto" (OUT/checkpoint.h5 when
+                            it exists, else a fresh start), or NULL */
+    double checkpoint_every; /* minutes between mid-epoch checkpoints (0 = epoch ends only) */
+    bool keep_best;      /* also keep OUT/best.h5, the epoch with the best test accuracy */
+    double step_timeout; /* seconds without progress before the job is ended (0 = never) */
+    bool profile;        /* per-rank time breakdown after every epoch */
     long train_limit;    /* use only the first N training samples (0 = all) */
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
     int crop_pad;        /* augmentation: random crop with this zero padding (0 = off) */
@@ -34,7 +39,12 @@ typedef struct {
     bool quiet;
 } nn_train_cfg;
 
-/* Train as configured; rank 0 prints one line per epoch and writes outputs. */
+/* nn_train's return when a stop signal (guard.h) ended the run after it wrote
+ * its checkpoint: the process should exit NN_EXIT_STOPPED. */
+#define NN_TRAIN_STOPPED 1
+
+/* Train as configured; rank 0 prints one line per epoch and writes outputs.
+ * Returns NN_OK, NN_ERR (message set) or NN_TRAIN_STOPPED. */
 int nn_train(const nn_train_cfg *cfg, nn_dist *dist);
 
 typedef struct {

@@ -38,7 +38,13 @@ void nn_args_usage(FILE *f) {
           "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
           "                        or each rank's slice (local)\n"
           "  --out DIR             where train writes (results/run)\n"
-          "  --resume FILE         continue training from a checkpoint\n"
+          "  --resume FILE|auto    continue training from a checkpoint; auto: from\n"
+          "                        OUT/checkpoint.h5 when it exists, else start fresh\n"
+          "  --checkpoint-every M  also checkpoint every M minutes inside an epoch\n"
+          "  --keep-best           also keep OUT/best.h5 (the best test accuracy so far)\n"
+          "  --step-timeout S      end the job when a step makes no progress for S seconds\n"
+          "                        (a stopped or stalled rank; default 600, 0 = never)\n"
+          "  --profile             per-rank time per phase after every epoch\n"
           "  --checkpoint FILE     weights for eval/predict/loss/summary\n"
           "  --index I             predict this test image instead of reading stdin\n"
           "  --limit N             train on the first N training samples only\n"
@@ -49,6 +55,8 @@ void nn_args_usage(FILE *f) {
           "  --no-balance          train under mpirun: keep each rank's owned slice of a batch\n"
           "                        instead of evening the slices by passing samples\n"
           "  --quiet               no per-epoch lines\n"
+          "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
+          "  and exit with status 75 (resume with --resume auto); a second signal exits at once\n"
           "environment: NNTRAIN_DATA=DIR (data sets), NNTRAIN_SHM=0 (MPI_Allreduce instead of\n"
           "  node-shared memory for the gradient sum), OPENBLAS_CORETYPE (respected)\n",
           f);
@@ -91,6 +99,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->bn_sync = true;
     t->balance = true;
     t->plot = true;
+    t->step_timeout = 600;
     a->optim_name = "sgd";
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
@@ -142,6 +151,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--index")) {
             NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
             a->index = (int)l;
+        } else if (!strcmp(f, "--checkpoint-every")) {
+            float m = 0;
+            NN_TRY(parse_float(f, v, 0, 1e6f, &m));
+            t->checkpoint_every = m;
+        } else if (!strcmp(f, "--step-timeout")) {
+            float sec = 0;
+            NN_TRY(parse_float(f, v, 0, 1e7f, &sec));
+            t->step_timeout = sec;
         } else if (!strcmp(f, "--lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &a->lr));
         else if (!strcmp(f, "--momentum")) NN_TRY(parse_float(f, v, 0, 1, &a->momentum));
         else if (!strcmp(f, "--rho")) NN_TRY(parse_float(f, v, 0, 1, &a->rho));
@@ -161,6 +178,12 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             used = 0;
         } else if (!strcmp(f, "--no-balance")) {
             t->balance = false;
+            used = 0;
+        } else if (!strcmp(f, "--keep-best")) {
+            t->keep_best = true;
+            used = 0;
+        } else if (!strcmp(f, "--profile")) {
+            t->profile = true;
             used = 0;
         } else if (!strcmp(f, "--no-plot")) {
             t->plot = false;

@@ -19,7 +19,8 @@
 
 /* Build the net for eval/predict/loss/summary: from the checkpoint when one
  * is given (its spec, its weights), else from --model with random weights. */
-static int build_net(const nn_args *a, nn_shape in, int classes, int max_n, nn_net *net) {
+static int build_net(const nn_args *a, nn_shape in, int classes, char *const *data_names,
+                     int max_n, nn_net *net) {
     if (a->checkpoint) {
         char *spec = NULL;
         nn_shape cin;
@@ -31,6 +32,10 @@ static int build_net(const nn_args *a, nn_shape in, int classes, int max_n, nn_n
                          "has (%d, %d, %d) with %d",
                          a->checkpoint, cin.c, cin.h, cin.w, ccls, a->train.data, in.c, in.h,
                          in.w, classes);
+        char **names = NULL;
+        if (rc == NN_OK) rc = nn_ckpt_read_class_names(a->checkpoint, classes, &names);
+        if (rc == NN_OK) rc = nn_class_names_check(a->checkpoint, names, a->train.data, data_names, classes);
+        nn_ckpt_free_names(names, classes);
         if (rc == NN_OK)
             rc = nn_net_create(net, spec, a->checkpoint, in, classes, max_n, nn_backend_cpu());
         free(spec);
@@ -93,7 +98,7 @@ static int cmd_predict(const nn_args *a) {
     nn_dataset test;
     NN_TRY(nn_data_open(&test, a->train.data, "test", NN_PART_ALL));
     nn_net net;
-    int rc = build_net(a, test.shape, test.classes, 1, &net);
+    int rc = build_net(a, test.shape, test.classes, test.class_names, 1, &net);
     if (rc != NN_OK) {
         nn_dataset_free(&test);
         return NN_ERR;
@@ -103,15 +108,25 @@ static int cmd_predict(const nn_args *a) {
                  ? predict_one(&net, &test, a->index)
                  : nn_fail("--index %d is out of range; expected 0..%zu", a->index, test.count - 1);
     } else {
-        char line[256];
+        /* Whole lines, however long: a line is one index, never split. */
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
         int seen = 0;
-        while (rc == NN_OK && fgets(line, sizeof line, stdin)) {
+        while (rc == NN_OK && (len = getline(&line, &cap, stdin)) >= 0) {
+            if ((size_t)len != strlen(line)) {
+                rc = nn_fail("stdin: line %d holds a NUL byte; expected a test-image index "
+                             "0..%zu per line",
+                             seen + 1, test.count - 1);
+                break;
+            }
             if (line[strspn(line, " \t\r\n")] == 0) continue; /* blank line */
             long i = 0;
             rc = parse_index(line, test.count, &i);
             if (rc == NN_OK) rc = predict_one(&net, &test, i);
             seen++;
         }
+        free(line);
         if (rc == NN_OK && !seen)
             rc = nn_fail("stdin: empty; expected a test-image index 0..%zu (e.g. echo 7 | "
                          "nntrain predict)",
@@ -127,7 +142,7 @@ static int cmd_loss(const nn_args *a) {
     NN_TRY(nn_data_open(&train, a->train.data, "train", NN_PART_ALL));
     const int B = a->train.batch;
     nn_net net;
-    int rc = build_net(a, train.shape, train.classes, B, &net);
+    int rc = build_net(a, train.shape, train.classes, train.class_names, B, &net);
     if (rc != NN_OK) {
         nn_dataset_free(&train);
         return NN_ERR;
@@ -177,7 +192,7 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
     int rc = nn_data_open(&test, a->train.data, "test", (nn_part){dist->rank, dist->size, 0});
     NN_TRY(nn_dist_check(dist, rc));
     nn_net net;
-    rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, 100, &net));
+    rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, test.class_names, 100, &net));
     if (rc != NN_OK) {
         nn_dataset_free(&test);
         return NN_ERR;
@@ -217,7 +232,7 @@ static int cmd_summary(const nn_args *a) {
     nn_dataset test;
     NN_TRY(nn_data_open(&test, a->train.data, "test", NN_PART_ALL));
     nn_net net;
-    int rc = build_net(a, test.shape, test.classes, 1, &net);
+    int rc = build_net(a, test.shape, test.classes, test.class_names, 1, &net);
     if (rc == NN_OK) {
         printf("model: %s\n", a->checkpoint ? a->checkpoint : a->train.model);
         nn_net_summary(&net, stdout);
@@ -246,15 +261,26 @@ static int cmd_compare(const nn_args *a) {
     rc = nn_ckpt_load(a->compare_a, &na, NULL, NULL, NULL);
     if (rc == NN_OK) rc = nn_ckpt_load(a->compare_b, &nb, NULL, NULL, NULL);
     if (rc == NN_OK) {
+        /* fmax() drops a NaN: compare by hand so a NaN or Inf on either side
+         * shows as an infinite difference, never as 0. */
         double max_abs = 0, max_rel = 0;
+        size_t nonfinite = 0;
         for (size_t i = 0; i < na.nparams; i++) {
-            double d = fabs((double)na.params[i] - nb.params[i]);
-            double r = d / fmax(1e-6, fabs((double)na.params[i]));
-            max_abs = fmax(max_abs, d);
-            max_rel = fmax(max_rel, r);
+            double x = na.params[i], y = nb.params[i];
+            if (!isfinite(x) || !isfinite(y)) {
+                nonfinite++;
+                max_abs = max_rel = INFINITY;
+                continue;
+            }
+            double d = fabs(x - y), r = d / (fabs(x) > 1e-6 ? fabs(x) : 1e-6);
+            if (d > max_abs) max_abs = d;
+            if (r > max_rel) max_rel = r;
         }
         printf("parameters: %zu  max_abs_diff: %.3e  max_rel_diff: %.3e\n", na.nparams, max_abs,
                max_rel);
+        if (nonfinite)
+            rc = nn_fail("compare: %zu parameter(s) are NaN or infinite in %s or %s", nonfinite,
+                         a->compare_a, a->compare_b);
     }
     nn_net_free(&na);
     nn_net_free(&nb);

@@ -12,6 +12,8 @@
 #include "nn/backend.h"
 #include "nn/dist.h"
 #include "nn/error.h"
+#include "nn/guard.h"
+#include "nn/train.h"
 
 static void set_threads(const nn_args *a, const nn_dist *d) {
     int threads = a->threads;
@@ -37,6 +39,8 @@ int main(int argc, char **argv) {
         nn_args_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* A stop signal while MPI starts must already mean "stop cleanly". */
+    if (!strcmp(argv[1], "train")) nn_guard_signals();
     nn_dist dist;
     if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
@@ -50,7 +54,7 @@ int main(int argc, char **argv) {
         set_threads(&a, &dist);
         rc = nn_cli_run(&a, &dist);
     }
-    if (rc != NN_OK && dist.rank == 0) fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+    if (rc == NN_ERR && dist.rank == 0) fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
     nn_dist_free(&dist);
-    return rc == NN_OK ? 0 : 1;
+    return rc == NN_OK ? 0 : rc == NN_TRAIN_STOPPED ? NN_EXIT_STOPPED : 1;
 }

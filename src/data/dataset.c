@@ -52,6 +52,31 @@ int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float 
     return NN_OK;
 }
 
+/* "a, b, c" for messages (at most the first 8). */
+void nn_class_names_list(char *buf, size_t n, char *const *names, int k) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && i < 8 && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", names[i]);
+    if (k > 8 && o < n) snprintf(buf + o, n - o, ", ...");
+}
+
+/* Class names must agree label by label wherever both sides name them. */
+int nn_class_names_check(const char *what_a, char *const *a, const char *what_b, char *const *b,
+                       int k) {
+    if (!a || !b) return NN_OK;
+    for (int i = 0; i < k; i++)
+        if (strcmp(a[i], b[i]) != 0) {
+            char la[400], lb[400];
+            nn_class_names_list(la, sizeof la, a, k);
+            nn_class_names_list(lb, sizeof lb, b, k);
+            return nn_fail("class %d is '%s' in %s but '%s' in %s (%s: %s; %s: %s): the labels "
+                           "would mean different classes",
+                           i, a[i], what_a, b[i], what_b, what_a, la, what_b, lb);
+        }
+    return NN_OK;
+}
+
 /* First of DIR/name and DIR/name.gz that exists. */
 static void pick_file(char *out, size_t n, const char *dir, const char *name) {
     snprintf(out, n, "%s/%s", dir, name);
