@@ -31,10 +31,18 @@ void nn_history_free(nn_history *h) {
     memset(h, 0, sizeof *h);
 }
 
+/* Written to a temp file (stale temps of killed writers are removed first by
+ * nn_open_temp), fsynced and renamed: a failure, a full disk included, leaves
+ * the previous file as it was and says why. */
 int nn_history_write_csv(const nn_history *h, const char *path) {
-    char tmp[1100];
-    FILE *f = nn_open_temp(path, tmp, sizeof tmp);
-    if (!f) return NN_ERR;
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) return nn_fail("%s: out of memory", path);
+    FILE *f = nn_open_temp(path, tmp, n);
+    if (!f) {
+        free(tmp);
+        return NN_ERR;
+    }
     for (int c = 0; c < NN_H_COLS; c++) fprintf(f, "%s%s", c ? "," : "", nn_history_columns[c]);
     fputc('\n', f);
     for (size_t r = 0; r < h->rows; r++) {
@@ -42,5 +50,7 @@ int nn_history_write_csv(const nn_history *h, const char *path) {
         fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.0f,%.4f,%.6g\n", (int)v[0], v[1], v[2], v[3],
                 v[4], v[5], v[6], v[7], v[8]);
     }
-    return nn_commit_temp(f, tmp, path);
+    int rc = nn_commit_temp(f, tmp, path);
+    free(tmp);
+    return rc;
 }
