@@ -1,17 +1,32 @@
 /* checkpoint.h: HDF5 checkpoints, readable with h5dump/h5py.
  *
  * /                       attrs: format="nntrain-checkpoint", format_version=1,
- *                         model_spec, input_shape[3] (C,H,W), classes, config,
- *                         ranks (at save), optimizer
- * /model_weights/<layer>/<tensor>       e.g. dense_1/kernel (IN, UNITS)
+ *                         model_spec (any size: the file is written in the HDF5
+ *                         1.8 format, which keeps a spec over 64 KB in dense
+ *                         attribute storage), input_shape[3] (C,H,W), classes,
+ *                         config, ranks (at save), optimizer
+ * /model_weights/<layer>/<tensor>       e.g. dense_1/kernel (IN, UNITS), float32
  * /optimizer_weights/<slot>/<layer>/<tensor>   attr t (steps)
- * /state                  attrs: epoch (completed), step, seed; epoch_step,
- *                         partial[4], batch, train_limit, data, best_acc
- * /class_names            (classes) strings, when the data set names its classes
+ * /state                  attrs (int64 unless noted): epoch (completed), step,
+ *                         seed; epoch_step, partial[4] (float64), batch,
+ *                         train_limit, data (string), best_acc (float64)
+ * /class_names            (classes) fixed-length UTF-8 strings, when the data
+ *                         set names its classes
  * /history/table          (epochs, columns) float64, attr columns
  *
  * Written by rank 0 to a temp file, fsynced and renamed, so a crash never
- * leaves a torn checkpoint and the previous one stays intact. */
+ * leaves a torn checkpoint and the previous one stays intact; temps that a
+ * killed writer left are removed by the next save (nn_remove_stale_temps).
+ *
+ * Nothing read is trusted: a load fails, naming the file, on a tensor missing,
+ * of another shape or holding NaN/Inf; a /state field out of range (epoch
+ * 0..1000000, step >= 0, seed 0..2^31-1, epoch_step 0..step, batch 0..2^20,
+ * train_limit >= 0, partial[] finite >= 0 with correct <= samples, best_acc -1
+ * or 0..1); a history table not (rows, 9) with rows <= state/epoch; class
+ * names of another count. The /state attributes after seed are optional
+ * (checkpoints of older builds load with 0 / "" / best_acc -1). A save refuses
+ * (naming the tensor or field, writing nothing) what a load would refuse, and
+ * a failed write names the OS reason ("No space left on device"). */
 #ifndef NN_CHECKPOINT_H
 #define NN_CHECKPOINT_H
 
@@ -40,7 +55,8 @@ typedef struct {
 } nn_train_state;
 
 /* optim, state, hist, config and class_names may be NULL; class_names has
- * nn_net_out_size(net) entries. */
+ * nn_net_out_size(net) entries. Refuses, leaving path as it was, a non-finite
+ * tensor or a state out of range (see the top); path may be of any length. */
 int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
                  const nn_train_state *state, const nn_history *hist, const char *config,
                  int ranks, char *const *class_names);
@@ -53,8 +69,11 @@ void nn_ckpt_free_names(char **names, int classes);
  * classes. Fails naming the file if it is not an nntrain checkpoint. */
 int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes);
 /* Load weights into a net built from a spec; any tensor missing or of another
- * shape fails, naming the layer and both shapes. With optim: its slots and
- * step count must be there for the same optimizer. */
+ * shape fails, naming the layer and both shapes, as does any non-finite value,
+ * a /state field out of range or a history table of the wrong shape, whatever
+ * the caller asked for. With optim: its slots and step count must be there for
+ * the same optimizer. On failure net and optim are as they were, and neither
+ * state nor hist is filled. */
 int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state *state,
                  nn_history *hist);
 

@@ -1,8 +1,21 @@
-/* checkpoint.c: HDF5 checkpoint save/load (layout in checkpoint.h). */
+/* checkpoint.c: HDF5 checkpoint save/load (layout in checkpoint.h).
+ *
+ * Nothing in a checkpoint is trusted on load: every tensor must be there in
+ * the model's shape and hold only finite values, every /state field must be
+ * in its range, the history table must have the shape the state implies and
+ * class names the model's count; a failed load leaves net and optimizer as
+ * they were and fills neither state nor history. A save refuses what a load
+ * would refuse (non-finite tensors, a state out of range), so a diverged run
+ * never replaces its last good checkpoint. Files are written in the HDF5 1.8
+ * format (libver bounds v18), which stores attributes of any size (a model
+ * spec over HDF5's 64 KB object-header limit moves to dense attribute storage
+ * by itself); readers of the 1.6 layout that older builds wrote work as before. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn/checkpoint.h"
 
+#include <errno.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,40 +24,163 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 
+/* The ranges a loaded /state must respect: the CLI's own limits. */
+#define CKPT_MAX_EPOCH 1000000            /* --epochs */
+#define CKPT_MAX_SEED 2147483647LL        /* --seed */
+#define CKPT_MAX_BATCH (1 << 20)          /* --batch */
+#define CKPT_MAX_LIMIT 2147483647LL       /* --limit */
+#define CKPT_MAX_DIM 65536                /* each of input_shape C, H, W */
+#define CKPT_MAX_CLASSES (1 << 24)
+
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---- why HDF5 failed ---- */
+
+typedef struct {
+    int err;        /* errno recorded by HDF5's file driver, 0 if none */
+    char last[200]; /* the innermost description, when no errno */
+} h5_why;
+
+static herr_t walk_errno(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    h5_why *w = data;
+    const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+    if (p && !w->err) w->err = atoi(p + 8);
+    if (e->desc) snprintf(w->last, sizeof w->last, "%s", e->desc);
+    return 0;
+}
+
+/* Fail with "what: <OS reason>": the errno HDF5's file driver put on the
+ * error stack of the call that just failed (e.g. "errno = 28"), else ENOSPC
+ * when the folder of `file` is full, else HDF5's own words. Call it right
+ * after the failing call: the next HDF5 call clears the stack. */
+static int h5_fail(const char *file, const char *what) {
+    h5_why w = {0, ""};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_errno, &w);
+    int e = nn_write_errno(w.err, file);
+    if (e) return nn_fail("%s: %s", what, strerror(e));
+    return nn_fail("%s: %s", what, w.last[0] ? w.last : "HDF5 error without a reason");
+}
+
+/* ---- what a save writes and a load accepts ---- */
+
+/* /state as stored (int64 and float64 attributes), checked before the cast
+ * to nn_train_state's narrower fields. */
+typedef struct {
+    int64_t epoch, step, seed, epoch_step, batch, train_limit;
+    double partial[4], best_acc;
+    char data[sizeof ((nn_train_state *)0)->data];
+} raw_state;
+
+static const char *const partial_what[4] = {"train loss sum", "correct", "samples", "seconds"};
+
+/* Every field in its range; the message names the field, its value and what
+ * was expected (the caller prefixes the file). */
+static int check_state(const raw_state *r) {
+    if (r->epoch < 0 || r->epoch > CKPT_MAX_EPOCH)
+        return nn_fail("state/epoch is %lld, expected 0..%d (epochs completed)",
+                       (long long)r->epoch, CKPT_MAX_EPOCH);
+    if (r->step < 0)
+        return nn_fail("state/step is %lld, expected >= 0 (optimizer steps taken)",
+                       (long long)r->step);
+    if (r->seed < 0 || r->seed > CKPT_MAX_SEED)
+        return nn_fail("state/seed is %lld, expected 0..%lld (the --seed range)",
+                       (long long)r->seed, CKPT_MAX_SEED);
+    if (r->epoch_step < 0 || r->epoch_step > r->step)
+        return nn_fail("state/epoch_step is %lld, expected 0..%lld (batches of the epoch taken, "
+                       "at most state/step)",
+                       (long long)r->epoch_step, (long long)r->step);
+    if (r->batch < 0 || r->batch > CKPT_MAX_BATCH)
+        return nn_fail("state/batch is %lld, expected 0..%d (0 = not recorded)",
+                       (long long)r->batch, CKPT_MAX_BATCH);
+    if (r->train_limit < 0 || r->train_limit > CKPT_MAX_LIMIT)
+        return nn_fail("state/train_limit is %lld, expected 0..%lld (0 = all samples)",
+                       (long long)r->train_limit, CKPT_MAX_LIMIT);
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(r->partial[i]) || r->partial[i] < 0)
+            return nn_fail("state/partial[%d] (%s) is %g, expected a finite number >= 0", i,
+                           partial_what[i], r->partial[i]);
+    if (r->partial[1] > r->partial[2])
+        return nn_fail("state/partial[1] (correct) is %g, expected at most partial[2] "
+                       "(samples) = %g",
+                       r->partial[1], r->partial[2]);
+    if (!(r->best_acc == -1 || (r->best_acc >= 0 && r->best_acc <= 1)))
+        return nn_fail("state/best_acc is %g, expected -1 (none yet) or 0..1", r->best_acc);
+    return NN_OK;
+}
+
+static size_t count_nonfinite(const float *v, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(v[i]);
+    return bad;
+}
+
+/* No NaN/Inf in any tensor of `base` (laid out like net->params when
+ * trainable, net->state otherwise); the message names the first bad tensor. */
+static int check_finite(const nn_net *net, const float *base, int trainable, const char *root) {
+    size_t off = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        int nt = trainable ? l->nparam_tensors : l->nstate_tensors;
+        const nn_tensor_desc *t = trainable ? l->params : l->states;
+        for (int k = 0; k < nt; k++) {
+            size_t bad = count_nonfinite(base + off + t[k].offset, t[k].size);
+            if (bad)
+                return nn_fail("%s/%s/%s holds %zu non-finite value%s (NaN/Inf)", root, l->name,
+                               t[k].name, bad, bad == 1 ? "" : "s");
+        }
+        off += trainable ? l->nparams : l->nstate;
+    }
+    return NN_OK;
+}
 
 /* ---- small writers ---- */
 
-static int attr_str(hid_t obj, const char *name, const char *val) {
+static int attr_str(const char *file, hid_t obj, const char *name, const char *val) {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, strlen(val) + 1);
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, val);
+    int rc = a >= 0 && H5Awrite(a, t, val) >= 0 ? NN_OK : h5_fail(file, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
     H5Tclose(t);
-    return rc < 0 ? nn_fail("writing attribute %s", name) : NN_OK;
+    return rc == NN_OK ? NN_OK : nn_fail_ctx("writing attribute");
 }
 
-static int attr_i64(hid_t obj, const char *name, const int64_t *v, hsize_t n) {
+static int attr_num(const char *file, hid_t obj, const char *name, hid_t ftype, hid_t mtype,
+                    const void *v, hsize_t n) {
     hid_t s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT64, v);
+    hid_t a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, mtype, v) >= 0 ? NN_OK : h5_fail(file, name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(s);
-    return rc < 0 ? nn_fail("writing attribute %s", name) : NN_OK;
+    return rc == NN_OK ? NN_OK : nn_fail_ctx("writing attribute");
 }
 
-static int write_f32(hid_t grp, const char *name, const float *v, int ndim, const int *dims) {
+static int attr_i64(const char *file, hid_t obj, const char *name, const int64_t *v, hsize_t n) {
+    return attr_num(file, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n);
+}
+
+static int attr_f64(const char *file, hid_t obj, const char *name, const double *v, hsize_t n) {
+    return attr_num(file, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n);
+}
+
+/* A float32 dataset; `full` names it in messages (model_weights/dense_1/kernel). */
+static int write_f32(const char *file, hid_t grp, const char *name, const char *full,
+                     const float *v, int ndim, const int *dims) {
     hsize_t hd[4];
     for (int i = 0; i < ndim; i++) hd[i] = (hsize_t)dims[i];
     hid_t s = H5Screate_simple(ndim, hd, NULL);
     hid_t d = H5Dcreate2(grp, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    char what[320];
+    snprintf(what, sizeof what, "writing %s", full);
+    int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0
+                 ? NN_OK
+                 : h5_fail(file, what);
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);
-    return rc < 0 ? nn_fail("writing dataset %s", name) : NN_OK;
+    return rc;
 }
 
 static hid_t group(hid_t parent, const char *name) {
@@ -52,8 +188,10 @@ static hid_t group(hid_t parent, const char *name) {
 }
 
 /* Write every tensor of every layer from `base` (a flat buffer laid out like
- * net->params when trainable, net->state otherwise) under grp/<layer>/. */
-static int write_tensors(hid_t grp, const nn_net *net, const float *base, int trainable) {
+ * net->params when trainable, net->state otherwise) under grp/<layer>/;
+ * `root` is grp's name for messages. */
+static int write_tensors(const char *file, hid_t grp, const char *root, const nn_net *net,
+                         const float *base, int trainable) {
     size_t off = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const nn_layer *l = &net->layers[i];
@@ -62,17 +200,54 @@ static int write_tensors(hid_t grp, const nn_net *net, const float *base, int tr
         if (nt > 0) {
             hid_t lg = H5Gopen2(grp, l->name, H5P_DEFAULT);
             if (lg < 0) lg = group(grp, l->name);
-            if (lg < 0) return nn_fail("creating group %s", l->name);
-            for (int k = 0; k < nt; k++)
-                if (write_f32(lg, t[k].name, base + off + t[k].offset, t[k].ndim, t[k].dims)) {
+            if (lg < 0) {
+                char what[320];
+                if (snprintf(what, sizeof what, "creating group %s/%s", root, l->name) < 0)
+                    what[0] = 0;
+                return h5_fail(file, what);
+            }
+            for (int k = 0; k < nt; k++) {
+                char full[288];
+                if (snprintf(full, sizeof full, "%s/%s/%s", root, l->name, t[k].name) >=
+                    (int)sizeof full) {
+                    H5Gclose(lg);
+                    return nn_fail("tensor name %s/%s/... too long", root, l->name);
+                }
+                if (write_f32(file, lg, t[k].name, full, base + off + t[k].offset, t[k].ndim,
+                              t[k].dims)) {
                     H5Gclose(lg);
                     return NN_ERR;
                 }
+            }
             H5Gclose(lg);
         }
         off += trainable ? l->nparams : l->nstate;
     }
     return NN_OK;
+}
+
+/* /class_names: (classes) fixed-length UTF-8 strings. */
+static int write_class_names(const char *file, hid_t f, char *const *names, size_t k) {
+    size_t len = 1;
+    for (size_t i = 0; i < k; i++)
+        if (strlen(names[i]) + 1 > len) len = strlen(names[i]) + 1;
+    char *buf = calloc(k ? k : 1, len);
+    if (!buf) return nn_fail("out of memory writing class_names");
+    for (size_t i = 0; i < k; i++) memcpy(buf + i * len, names[i], strlen(names[i]));
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t n = (hsize_t)k;
+    hid_t s = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(f, "class_names", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0
+                 ? NN_OK
+                 : h5_fail(file, "writing class_names");
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    H5Tclose(t);
+    free(buf);
+    return rc;
 }
 
 static int fault_midway(void) {
@@ -81,72 +256,96 @@ static int fault_midway(void) {
     return f && !strcmp(f, "ckpt_midway");
 }
 
-static int save_into(hid_t f, const nn_net *net, const nn_optim *optim,
+static raw_state raw_of(const nn_train_state *st) {
+    raw_state r;
+    memset(&r, 0, sizeof r);
+    r.epoch = st->epoch;
+    r.step = (int64_t)st->step;
+    r.seed = (int64_t)st->seed;
+    r.epoch_step = (int64_t)st->epoch_step;
+    r.batch = st->batch;
+    r.train_limit = st->train_limit;
+    memcpy(r.partial, st->partial, sizeof r.partial);
+    r.best_acc = st->best_acc;
+    memcpy(r.data, st->data, sizeof r.data);
+    return r;
+}
+
+static int save_into(const char *file, hid_t f, const nn_net *net, const nn_optim *optim,
                      const nn_train_state *st, const nn_history *hist, const char *config,
-                     int ranks) {
-    NN_TRY(attr_str(f, "format", "nntrain-checkpoint"));
+                     int ranks, char *const *class_names) {
+    NN_TRY(attr_str(file, f, "format", "nntrain-checkpoint"));
     int64_t v = NN_CKPT_VERSION;
-    NN_TRY(attr_i64(f, "format_version", &v, 1));
-    NN_TRY(attr_str(f, "model_spec", net->spec));
+    NN_TRY(attr_i64(file, f, "format_version", &v, 1));
+    NN_TRY(attr_str(file, f, "model_spec", net->spec));
     int64_t shape[3] = {net->in.c, net->in.h, net->in.w};
-    NN_TRY(attr_i64(f, "input_shape", shape, 3));
+    NN_TRY(attr_i64(file, f, "input_shape", shape, 3));
     int64_t classes = (int64_t)nn_net_out_size(net), nr = ranks;
-    NN_TRY(attr_i64(f, "classes", &classes, 1));
-    NN_TRY(attr_i64(f, "ranks", &nr, 1));
-    NN_TRY(attr_str(f, "config", config ? config : ""));
-    NN_TRY(attr_str(f, "optimizer", optim ? nn_optim_name(optim->cfg.kind) : "none"));
+    NN_TRY(attr_i64(file, f, "classes", &classes, 1));
+    NN_TRY(attr_i64(file, f, "ranks", &nr, 1));
+    NN_TRY(attr_str(file, f, "config", config ? config : ""));
+    NN_TRY(attr_str(file, f, "optimizer", optim ? nn_optim_name(optim->cfg.kind) : "none"));
 
     hid_t g = group(f, "model_weights");
-    int rc = g < 0 ? nn_fail("creating model_weights") : NN_OK;
-    if (rc == NN_OK) rc = write_tensors(g, net, net->params, 1);
+    int rc = g < 0 ? h5_fail(file, "creating model_weights") : NN_OK;
+    if (rc == NN_OK) rc = write_tensors(file, g, "model_weights", net, net->params, 1);
     if (rc == NN_OK && fault_midway()) {
         H5Fflush(f, H5F_SCOPE_GLOBAL);
         _exit(3);
     }
-    if (rc == NN_OK) rc = write_tensors(g, net, net->state, 0);
+    if (rc == NN_OK) rc = write_tensors(file, g, "model_weights", net, net->state, 0);
     if (g >= 0) H5Gclose(g);
     NN_TRY(rc);
 
     if (optim) {
         hid_t og = group(f, "optimizer_weights");
-        if (og < 0) return nn_fail("creating optimizer_weights");
+        if (og < 0) return h5_fail(file, "creating optimizer_weights");
         int64_t t = (int64_t)optim->t;
-        rc = attr_i64(og, "t", &t, 1);
+        rc = attr_i64(file, og, "t", &t, 1);
         for (int s = 0; rc == NN_OK && s < optim->nslots; s++) {
+            char root[96];
+            snprintf(root, sizeof root, "optimizer_weights/%s", optim->slot_name[s]);
             hid_t sg = group(og, optim->slot_name[s]);
-            rc = sg < 0 ? nn_fail("creating optimizer slot group") : NN_OK;
-            if (rc == NN_OK) rc = write_tensors(sg, net, optim->slot[s], 1);
+            rc = sg < 0 ? h5_fail(file, "creating an optimizer slot group") : NN_OK;
+            if (rc == NN_OK) rc = write_tensors(file, sg, root, net, optim->slot[s], 1);
             if (sg >= 0) H5Gclose(sg);
         }
         H5Gclose(og);
         NN_TRY(rc);
     }
     if (st) {
+        raw_state r = raw_of(st);
         hid_t sg = group(f, "state");
-        if (sg < 0) return nn_fail("creating state");
-        int64_t e = st->epoch, step = (int64_t)st->step, seed = (int64_t)st->seed;
-        rc = attr_i64(sg, "epoch", &e, 1);
-        if (rc == NN_OK) rc = attr_i64(sg, "step", &step, 1);
-        if (rc == NN_OK) rc = attr_i64(sg, "seed", &seed, 1);
+        if (sg < 0) return h5_fail(file, "creating state");
+        rc = attr_i64(file, sg, "epoch", &r.epoch, 1);
+        if (rc == NN_OK) rc = attr_i64(file, sg, "step", &r.step, 1);
+        if (rc == NN_OK) rc = attr_i64(file, sg, "seed", &r.seed, 1);
+        if (rc == NN_OK) rc = attr_i64(file, sg, "epoch_step", &r.epoch_step, 1);
+        if (rc == NN_OK) rc = attr_f64(file, sg, "partial", r.partial, 4);
+        if (rc == NN_OK) rc = attr_i64(file, sg, "batch", &r.batch, 1);
+        if (rc == NN_OK) rc = attr_i64(file, sg, "train_limit", &r.train_limit, 1);
+        if (rc == NN_OK) rc = attr_str(file, sg, "data", r.data);
+        if (rc == NN_OK) rc = attr_f64(file, sg, "best_acc", &r.best_acc, 1);
         H5Gclose(sg);
         NN_TRY(rc);
     }
+    if (class_names) NN_TRY(write_class_names(file, f, class_names, (size_t)classes));
     if (hist && hist->rows > 0) {
         hid_t hg = group(f, "history");
-        if (hg < 0) return nn_fail("creating history");
+        if (hg < 0) return h5_fail(file, "creating history");
         hsize_t dims[2] = {hist->rows, NN_H_COLS};
         hid_t s = H5Screate_simple(2, dims, NULL);
         hid_t d = H5Dcreate2(hg, "table", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT,
                              H5P_DEFAULT);
         rc = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, hist->v) < 0
-                 ? nn_fail("writing history")
+                 ? h5_fail(file, "writing history/table")
                  : NN_OK;
         char cols[512] = "";
         for (int c = 0; c < NN_H_COLS; c++) {
             if (c) strcat(cols, ",");
             strcat(cols, nn_history_columns[c]);
         }
-        if (rc == NN_OK) rc = attr_str(d, "columns", cols);
+        if (rc == NN_OK) rc = attr_str(file, d, "columns", cols);
         if (d >= 0) H5Dclose(d);
         H5Sclose(s);
         H5Gclose(hg);
@@ -155,61 +354,129 @@ static int save_into(hid_t f, const nn_net *net, const nn_optim *optim,
     return NN_OK;
 }
 
+/* What a save must refuse before it touches the disk: anything a load would
+ * refuse. The message names the tensor or field. */
+static int check_savable(const nn_net *net, const nn_optim *optim, const nn_train_state *st,
+                         const nn_history *hist, char *const *class_names) {
+    NN_TRY(check_finite(net, net->params, 1, "model_weights"));
+    NN_TRY(check_finite(net, net->state, 0, "model_weights"));
+    for (int s = 0; optim && s < optim->nslots; s++) {
+        char root[96];
+        snprintf(root, sizeof root, "optimizer_weights/%s", optim->slot_name[s]);
+        NN_TRY(check_finite(net, optim->slot[s], 1, root));
+    }
+    if (st) {
+        if (memchr(st->data, 0, sizeof st->data) == NULL)
+            return nn_fail("state/data is not a terminated string of at most %zu bytes",
+                           sizeof st->data - 1);
+        raw_state r = raw_of(st);
+        NN_TRY(check_state(&r));
+        if (hist && hist->rows > (size_t)st->epoch)
+            return nn_fail("history has %zu rows but state/epoch is %d: one row per completed "
+                           "epoch",
+                           hist->rows, st->epoch);
+    }
+    if (class_names)
+        for (size_t i = 0; i < nn_net_out_size(net); i++)
+            if (!class_names[i]) return nn_fail("class name %zu is NULL", i);
+    return NN_OK;
+}
+
 int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
                  const nn_train_state *st, const nn_history *hist, const char *config,
                  int ranks, char *const *class_names) {
-    (void)class_names; /* TODO(issue 9): stored by the checkpoint work in progress */
     quiet_hdf5();
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return nn_fail("%s: cannot create checkpoint (is the folder writable?)", tmp);
-    int rc = save_into(f, net, optim, st, hist, config, ranks);
-    if (H5Fclose(f) < 0 && rc == NN_OK) rc = nn_fail("%s: closing failed (disk full?)", tmp);
+    if (check_savable(net, optim, st, hist, class_names) != NN_OK)
+        return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
+    nn_remove_stale_temps(path); /* best effort: what killed writers left */
+    char *tmp = nn_temp_path(path);
+    if (!tmp) return nn_fail_ctx("%s", path);
+    /* The 1.8 format stores an attribute of any size (dense storage). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (f < 0) {
+        h5_fail(tmp, "cannot create checkpoint");
+        if (fapl >= 0) H5Pclose(fapl);
+        nn_fail_ctx("%s", tmp);
+        free(tmp);
+        return NN_ERR;
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    int rc = save_into(tmp, f, net, optim, st, hist, config, ranks, class_names);
+    if (H5Fclose(f) < 0 && rc == NN_OK) rc = h5_fail(tmp, "closing (writing out) the file");
     if (rc != NN_OK) {
         unlink(tmp);
-        return nn_fail_ctx("%s", path);
+        free(tmp);
+        return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
     }
-    return nn_fsync_rename(tmp, path);
+    rc = nn_fsync_rename(tmp, path);
+    free(tmp);
+    return rc;
 }
 
 /* ---- readers ---- */
 
+/* A string attribute (fixed-length or variable-length, as h5py writes),
+ * malloc'd. NN_ERR without a message when absent or not a string. */
 static int read_attr_str(hid_t obj, const char *name, char **out) {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return NN_ERR;
-    hid_t t = H5Aget_type(a);
-    size_t n = H5Tget_size(t);
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, n + 1);
-    char *s = calloc(n + 2, 1);
-    herr_t rc = s ? H5Aread(a, mt, s) : -1;
-    H5Tclose(mt);
-    H5Tclose(t);
-    H5Aclose(a);
-    if (rc < 0) {
-        free(s);
-        return NN_ERR;
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    int rc = NN_ERR;
+    if (t >= 0 && s >= 0 && H5Tget_class(t) == H5T_STRING &&
+        H5Sget_simple_extent_npoints(s) == 1) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* HDF5 converts no ASCII <-> UTF-8 */
+        if (H5Tis_variable_str(t) > 0) {
+            char *v = NULL;
+            H5Tset_size(mt, H5T_VARIABLE);
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                *out = strdup(v);
+                rc = *out ? NN_OK : NN_ERR;
+                H5Dvlen_reclaim(mt, s, H5P_DEFAULT, &v);
+            }
+        } else {
+            size_t n = H5Tget_size(t);
+            char *v = calloc(n + 2, 1);
+            H5Tset_size(mt, n + 1);
+            if (v && H5Aread(a, mt, v) >= 0) {
+                *out = v;
+                rc = NN_OK;
+            } else {
+                free(v);
+            }
+        }
+        H5Tclose(mt);
     }
-    *out = s;
-    return NN_OK;
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+/* n numbers of the given class (H5T_INTEGER or H5T_FLOAT) into v. */
+static int read_attr_num(hid_t obj, const char *name, H5T_class_t cls, hid_t mtype, void *v,
+                         size_t n) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return NN_ERR;
+    hid_t s = H5Aget_space(a), t = H5Aget_type(a);
+    hssize_t np = H5Sget_simple_extent_npoints(s);
+    int ok = np == (hssize_t)n && H5Tget_class(t) == cls && H5Aread(a, mtype, v) >= 0;
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Aclose(a);
+    return ok ? NN_OK : NN_ERR;
 }
 
 static int read_attr_i64(hid_t obj, const char *name, int64_t *v, size_t n) {
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return NN_ERR;
-    hid_t s = H5Aget_space(a);
-    hssize_t np = H5Sget_simple_extent_npoints(s);
-    herr_t rc = np == (hssize_t)n ? H5Aread(a, H5T_NATIVE_INT64, v) : -1;
-    H5Sclose(s);
-    H5Aclose(a);
-    return rc < 0 ? NN_ERR : NN_OK;
+    return read_attr_num(obj, name, H5T_INTEGER, H5T_NATIVE_INT64, v, n);
 }
 
 static hid_t open_checkpoint(const char *path) {
     quiet_hdf5();
     if (access(path, R_OK) != 0) {
-        nn_fail("%s: cannot read checkpoint (no such file or not readable)", path);
+        nn_fail("%s: cannot read checkpoint (%s)", path, strerror(errno));
         return -1;
     }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -241,16 +508,102 @@ int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes
     hid_t f = open_checkpoint(path);
     if (f < 0) return NN_ERR;
     int64_t shape[3], cls;
+    char *s = NULL;
     int rc = NN_OK;
-    if (read_attr_str(f, "model_spec", spec) != NN_OK ||
+    if (read_attr_str(f, "model_spec", &s) != NN_OK ||
         read_attr_i64(f, "input_shape", shape, 3) != NN_OK ||
         read_attr_i64(f, "classes", &cls, 1) != NN_OK)
         rc = nn_fail("%s: checkpoint lacks model_spec/input_shape/classes", path);
     H5Fclose(f);
-    if (rc == NN_OK) {
-        *in = (nn_shape){(int)shape[0], (int)shape[1], (int)shape[2]};
-        *classes = (int)cls;
+    for (int i = 0; rc == NN_OK && i < 3; i++)
+        if (shape[i] < 1 || shape[i] > CKPT_MAX_DIM)
+            rc = nn_fail("%s: input_shape is (%lld, %lld, %lld), expected each of C, H, W in "
+                         "1..%d",
+                         path, (long long)shape[0], (long long)shape[1], (long long)shape[2],
+                         CKPT_MAX_DIM);
+    if (rc == NN_OK && (cls < 1 || cls > CKPT_MAX_CLASSES))
+        rc = nn_fail("%s: classes is %lld, expected 1..%d", path, (long long)cls,
+                     CKPT_MAX_CLASSES);
+    if (rc != NN_OK) {
+        free(s);
+        return NN_ERR;
     }
+    *spec = s;
+    *in = (nn_shape){(int)shape[0], (int)shape[1], (int)shape[2]};
+    *classes = (int)cls;
+    return NN_OK;
+}
+
+void nn_ckpt_free_names(char **names, int classes) {
+    if (!names) return;
+    for (int i = 0; i < classes; i++) free(names[i]);
+    free(names);
+}
+
+/* /class_names of an open checkpoint: *names NULL when absent; a record of
+ * another count than `classes`, or not 1-D strings, fails naming the file. */
+static int read_names(hid_t f, const char *path, int classes, char ***names) {
+    *names = NULL;
+    htri_t ex = H5Lexists(f, "class_names", H5P_DEFAULT);
+    if (ex == 0) return NN_OK;
+    hid_t d = ex > 0 ? H5Dopen2(f, "class_names", H5P_DEFAULT) : -1;
+    if (d < 0) return nn_fail("%s: class_names is not a dataset", path);
+    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
+    hsize_t n = 0;
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (nd == 1) H5Sget_simple_extent_dims(s, &n, NULL);
+    int rc = NN_OK;
+    if (H5Tget_class(t) != H5T_STRING || nd != 1)
+        rc = nn_fail("%s: class_names is not a list of strings (a 1-D string dataset)", path);
+    else if (n != (hsize_t)classes)
+        rc = nn_fail("%s: class_names holds %llu names but the model has %d classes", path,
+                     (unsigned long long)n, classes);
+    char **out = rc == NN_OK ? calloc((size_t)classes + 1, sizeof *out) : NULL;
+    if (rc == NN_OK && !out) rc = nn_fail("%s: out of memory reading class_names", path);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mt, H5Tget_cset(t)); /* HDF5 converts no ASCII <-> UTF-8 */
+    if (rc == NN_OK && H5Tis_variable_str(t) > 0) {
+        char **v = calloc((size_t)classes + 1, sizeof *v);
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (!v || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            rc = nn_fail("%s: cannot read class_names (corrupt file?)", path);
+        for (int i = 0; rc == NN_OK && i < classes; i++)
+            if (!(out[i] = strdup(v[i] ? v[i] : "")))
+                rc = nn_fail("%s: out of memory reading class_names", path);
+        if (v) {
+            H5Dvlen_reclaim(mt, s, H5P_DEFAULT, v);
+            free(v);
+        }
+    } else if (rc == NN_OK) {
+        size_t len = H5Tget_size(t);
+        char *v = calloc((size_t)classes, len + 1);
+        H5Tset_size(mt, len + 1);
+        if (!v || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            rc = nn_fail("%s: cannot read class_names (corrupt file?)", path);
+        for (int i = 0; rc == NN_OK && i < classes; i++)
+            if (!(out[i] = strdup(v + (size_t)i * (len + 1))))
+                rc = nn_fail("%s: out of memory reading class_names", path);
+        free(v);
+    }
+    H5Tclose(mt);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Dclose(d);
+    if (rc != NN_OK) {
+        nn_ckpt_free_names(out, classes);
+        return NN_ERR;
+    }
+    *names = out;
+    return NN_OK;
+}
+
+int nn_ckpt_read_class_names(const char *path, int classes, char ***names) {
+    *names = NULL;
+    if (classes < 1) return nn_fail("%s: reading class names for %d classes", path, classes);
+    hid_t f = open_checkpoint(path);
+    if (f < 0) return NN_ERR;
+    int rc = read_names(f, path, classes, names);
+    H5Fclose(f);
     return rc;
 }
 
@@ -269,8 +622,10 @@ static int read_tensors(hid_t f, const char *path, const char *root, const nn_ne
         int nt = trainable ? l->nparam_tensors : l->nstate_tensors;
         const nn_tensor_desc *t = trainable ? l->params : l->states;
         for (int k = 0; k < nt; k++) {
-            char name[512];
-            snprintf(name, sizeof name, "%s/%s/%s", root, l->name, t[k].name);
+            char name[288];
+            if (snprintf(name, sizeof name, "%s/%s/%s", root, l->name, t[k].name) >=
+                (int)sizeof name)
+                return nn_fail("%s: tensor name %s/%s/... too long", path, root, l->name);
             hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
             if (d < 0)
                 return nn_fail("%s: missing %s: the checkpoint is of another model "
@@ -293,13 +648,134 @@ static int read_tensors(hid_t f, const char *path, const char *root, const nn_ne
                 return nn_fail("%s: %s has shape %s in the checkpoint but the model expects %s",
                                path, name, a, b);
             }
-            herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                base + off + t[k].offset);
+            float *dst = base + off + t[k].offset;
+            herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
             H5Dclose(d);
             if (rc < 0) return nn_fail("%s: cannot read %s (corrupt file?)", path, name);
+            size_t bad = count_nonfinite(dst, t[k].size);
+            if (bad)
+                return nn_fail("%s: %s holds %zu non-finite value%s (NaN/Inf): the run that "
+                               "wrote it diverged",
+                               path, name, bad, bad == 1 ? "" : "s");
         }
         off += trainable ? l->nparams : l->nstate;
     }
+    return NN_OK;
+}
+
+/* An optional /state attribute: 1 read, 0 absent (checkpoints of older
+ * builds), NN_ERR present but not n numbers of that class. */
+static int opt_num(hid_t sg, const char *path, const char *name, H5T_class_t cls, hid_t mtype,
+                   void *v, size_t n) {
+    htri_t ex = H5Aexists(sg, name);
+    if (ex == 0) return 0;
+    if (ex > 0 && read_attr_num(sg, name, cls, mtype, v, n) == NN_OK) return 1;
+    if (n == 1)
+        return nn_fail("%s: state/%s is not %s", path, name,
+                       cls == H5T_INTEGER ? "an integer" : "a floating-point number");
+    return nn_fail("%s: state/%s is not %zu floating-point numbers", path, name, n);
+}
+
+/* /state into r: 1 read, 0 no /state group, NN_ERR malformed or out of range. */
+static int read_state(hid_t f, const char *path, raw_state *r) {
+    memset(r, 0, sizeof *r);
+    r->best_acc = -1;
+    htri_t ex = H5Lexists(f, "state", H5P_DEFAULT);
+    if (ex == 0) return 0;
+    hid_t sg = ex > 0 ? H5Gopen2(f, "state", H5P_DEFAULT) : -1;
+    if (sg < 0) return nn_fail("%s: state is not a group", path);
+    int rc = NN_OK;
+    const char *req[3] = {"epoch", "step", "seed"};
+    int64_t *reqv[3] = {&r->epoch, &r->step, &r->seed};
+    for (int i = 0; rc == NN_OK && i < 3; i++)
+        if (read_attr_i64(sg, req[i], reqv[i], 1) != NN_OK)
+            rc = nn_fail("%s: state/%s missing or not an integer (state/ needs epoch, step, "
+                         "seed)",
+                         path, req[i]);
+    const char *opt[3] = {"epoch_step", "batch", "train_limit"};
+    int64_t *optv[3] = {&r->epoch_step, &r->batch, &r->train_limit};
+    for (int i = 0; rc == NN_OK && i < 3; i++)
+        if (opt_num(sg, path, opt[i], H5T_INTEGER, H5T_NATIVE_INT64, optv[i], 1) < 0) rc = NN_ERR;
+    if (rc == NN_OK &&
+        opt_num(sg, path, "partial", H5T_FLOAT, H5T_NATIVE_DOUBLE, r->partial, 4) < 0)
+        rc = NN_ERR;
+    if (rc == NN_OK &&
+        opt_num(sg, path, "best_acc", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->best_acc, 1) < 0)
+        rc = NN_ERR;
+    if (rc == NN_OK && H5Aexists(sg, "data") > 0) {
+        char *s = NULL;
+        if (read_attr_str(sg, "data", &s) != NN_OK)
+            rc = nn_fail("%s: state/data is not a string", path);
+        else if (strlen(s) >= sizeof r->data)
+            rc = nn_fail("%s: state/data has %zu characters, expected at most %zu", path,
+                         strlen(s), sizeof r->data - 1);
+        else
+            memcpy(r->data, s, strlen(s) + 1);
+        free(s);
+    }
+    H5Gclose(sg);
+    NN_TRY(rc);
+    if (check_state(r) != NN_OK) return nn_fail_ctx("%s", path);
+    return 1;
+}
+
+/* /history/table: (rows, NN_H_COLS) with rows <= state/epoch (when the state
+ * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0. *v is
+ * malloc'd (NULL and *rows 0 when there is no table). */
+static int read_history(hid_t f, const char *path, int64_t epoch, double **v, size_t *rows) {
+    *v = NULL;
+    *rows = 0;
+    htri_t ex = H5Lexists(f, "history", H5P_DEFAULT);
+    if (ex > 0) ex = H5Lexists(f, "history/table", H5P_DEFAULT);
+    if (ex == 0) return NN_OK;
+    hid_t d = ex > 0 ? H5Dopen2(f, "history/table", H5P_DEFAULT) : -1;
+    if (d < 0) return nn_fail("%s: history/table is not a dataset", path);
+    hid_t s = H5Dget_space(d), t = H5Dget_type(d);
+    hsize_t dims[8] = {0};
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    H5T_class_t cls = H5Tget_class(t);
+    H5Tclose(t);
+    char got[96], want[96];
+    fmt_dims(got, sizeof got, nd > 8 ? 8 : (nd < 0 ? 0 : nd), dims);
+    hsize_t wd[2] = {nd >= 1 ? dims[0] : 0, NN_H_COLS};
+    if (epoch >= 0 && wd[0] > (hsize_t)epoch) wd[0] = (hsize_t)epoch;
+    fmt_dims(want, sizeof want, 2, wd);
+    int rc = NN_OK;
+    if (nd != 2 || dims[1] != NN_H_COLS || cls != H5T_FLOAT)
+        rc = nn_fail("%s: history/table has shape %s%s but expected %s: one row of %d float "
+                     "columns per completed epoch",
+                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, NN_H_COLS);
+    else if (epoch >= 0 && dims[0] > (hsize_t)epoch)
+        rc = nn_fail("%s: history/table has shape %s but expected at most %s: one row per "
+                     "completed epoch, and state/epoch is %lld",
+                     path, got, want, (long long)epoch);
+    double *buf = NULL;
+    if (rc == NN_OK && dims[0] > 0) {
+        buf = malloc(dims[0] * NN_H_COLS * sizeof *buf);
+        if (!buf)
+            rc = nn_fail("%s: out of memory reading history/table", path);
+        else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            rc = nn_fail("%s: cannot read history/table (corrupt file?)", path);
+    }
+    H5Dclose(d);
+    double prev = 0;
+    for (hsize_t r = 0; rc == NN_OK && r < dims[0]; r++) {
+        double e = buf[r * NN_H_COLS + NN_H_EPOCH];
+        if (!(e == floor(e) && e > prev && (epoch < 0 || e <= (double)epoch)))
+            rc = nn_fail("%s: history/table row %llu has epoch %g, expected an integer above "
+                         "%g%s",
+                         path, (unsigned long long)r, e, prev,
+                         epoch >= 0 ? " and at most state/epoch" : "");
+        prev = e;
+    }
+    if (rc != NN_OK) {
+        free(buf);
+        return NN_ERR;
+    }
+    *v = buf;
+    *rows = dims[0];
     return NN_OK;
 }
 
@@ -327,6 +803,9 @@ static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn
             return nn_fail("%s: optimizer_weights missing or incomplete", path);
         }
         H5Gclose(og);
+        if (t < 0)
+            return nn_fail("%s: optimizer_weights/t is %lld, expected >= 0 (steps taken)", path,
+                           (long long)t);
         optim->t = (uint64_t)t;
         for (int s = 0; s < optim->nslots; s++) {
             char root[96];
@@ -334,34 +813,34 @@ static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn
             NN_TRY(read_tensors(f, path, root, net, optim->slot[s], 1));
         }
     }
+    /* The whole record is checked, whatever the caller asked for. */
+    char **names = NULL;
+    NN_TRY(read_names(f, path, (int)nn_net_out_size(net), &names));
+    nn_ckpt_free_names(names, (int)nn_net_out_size(net));
+    raw_state r;
+    int have = read_state(f, path, &r);
+    NN_TRY(have < 0 ? NN_ERR : NN_OK);
+    if (st && !have) return nn_fail("%s: state/ (epoch, step, seed) missing", path);
+    double *rows = NULL;
+    size_t nrows = 0;
+    NN_TRY(read_history(f, path, have ? r.epoch : -1, &rows, &nrows));
+    /* Nothing of state and history is filled before all of it passed. */
     if (st) {
-        hid_t sg = H5Gopen2(f, "state", H5P_DEFAULT);
-        int64_t e = 0, step = 0, seed = 0;
-        int ok = sg >= 0 && read_attr_i64(sg, "epoch", &e, 1) == NN_OK &&
-                 read_attr_i64(sg, "step", &step, 1) == NN_OK &&
-                 read_attr_i64(sg, "seed", &seed, 1) == NN_OK;
-        if (sg >= 0) H5Gclose(sg);
-        if (!ok) return nn_fail("%s: state/ (epoch, step, seed) missing", path);
-        st->epoch = (int)e;
-        st->step = (uint64_t)step;
-        st->seed = (uint64_t)seed;
+        st->epoch = (int)r.epoch;
+        st->step = (uint64_t)r.step;
+        st->seed = (uint64_t)r.seed;
+        st->epoch_step = (uint64_t)r.epoch_step;
+        memcpy(st->partial, r.partial, sizeof st->partial);
+        st->batch = (int)r.batch;
+        st->train_limit = (long)r.train_limit;
+        memcpy(st->data, r.data, sizeof st->data);
+        st->best_acc = r.best_acc;
     }
-    if (hist) {
-        hid_t d = H5Dopen2(f, "history/table", H5P_DEFAULT);
-        if (d >= 0) {
-            hid_t s = H5Dget_space(d);
-            hsize_t dims[2] = {0, 0};
-            int ok = H5Sget_simple_extent_ndims(s) == 2;
-            if (ok) H5Sget_simple_extent_dims(s, dims, NULL);
-            H5Sclose(s);
-            double *v = ok && dims[1] == NN_H_COLS ? malloc(dims[0] * dims[1] * sizeof *v) : NULL;
-            if (v && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
-                for (hsize_t r = 0; r < dims[0]; r++) nn_history_add(hist, v + r * NN_H_COLS);
-            free(v);
-            H5Dclose(d);
-        }
-    }
-    return NN_OK;
+    int rc = NN_OK;
+    for (size_t i = 0; hist && rc == NN_OK && i < nrows; i++)
+        rc = nn_history_add(hist, rows + i * NN_H_COLS);
+    free(rows);
+    return rc;
 }
 
 int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state *st,
