@@ -3,9 +3,11 @@
 #include "nn/net.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nn/error.h"
 
@@ -50,64 +52,190 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
 
 const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar"; }
 
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) == (size_t)n) {
-        s[n] = 0;
-    } else {
-        free(s);
-        s = NULL;
+/* Spec files larger than this are refused (a spec of thousands of layers is
+ * still far below it; anything bigger is not a model spec). */
+#define NN_SPEC_FILE_MAX (1 << 20)
+
+/* s as it may appear in a message: at most max bytes of it, every byte
+ * outside printable ASCII written as \xNN (a binary spec must not send
+ * escape sequences to the terminal), "..." when cut. Returns buf. */
+static const char *shown(const char *s, size_t max, char *buf, size_t n) {
+    size_t o = 0, i = 0;
+    for (; s[i] && i < max && o + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
     }
+    if (s[i] && o + 4 < n) memcpy(buf + o, "...", 3), o += 3;
+    buf[o] = 0;
+    return buf;
+}
+
+static int is_preset(const char *name) {
+    char *s = nn_model_preset(name, 0, 0);
+    free(s);
+    return s != NULL;
+}
+
+/* A spec file, whole: regular file (or a pipe), at most NN_SPEC_FILE_MAX
+ * bytes, text (no NUL byte). NULL + message naming the file. */
+static char *read_spec_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        nn_fail("%s: cannot read the model spec file (%s)", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        nn_fail("%s: is a folder, expected a model spec file", path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap + 1);
+    while (s) {
+        if (n == cap) {
+            if (cap > NN_SPEC_FILE_MAX) break;
+            char *grown = realloc(s, 2 * cap + 1);
+            if (!grown) {
+                free(s);
+                s = NULL;
+                break;
+            }
+            s = grown, cap *= 2;
+        }
+        size_t r = fread(s + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f) ? errno : 0;
     fclose(f);
+    if (!s) {
+        nn_fail("%s: out of memory reading the model spec", path);
+        return NULL;
+    }
+    const char *bad = NULL;
+    char why[200];
+    if (err) {
+        snprintf(why, sizeof why, "cannot read the model spec file (%s)", strerror(err));
+        bad = why;
+    } else if (n > NN_SPEC_FILE_MAX) {
+        snprintf(why, sizeof why,
+                 "larger than %d bytes (1 MB), the most a model spec file may hold", NN_SPEC_FILE_MAX);
+        bad = why;
+    } else if (memchr(s, 0, n)) {
+        snprintf(why, sizeof why,
+                 "byte %zu is NUL: a model spec is text (is this a binary file?)",
+                 (size_t)((char *)memchr(s, 0, n) - s));
+        bad = why;
+    }
+    if (bad) {
+        free(s);
+        nn_fail("%s: %s", path, bad);
+        return NULL;
+    }
+    s[n] = 0;
+    if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) memmove(s, s + 3, n - 2); /* UTF-8 BOM */
     return s;
 }
 
+static int parse_spec(const char *spec, nn_layer **out, int *count);
+
+/* --model: a preset name; else a file, when a file of that name exists
+ * (whatever characters the name holds, spaces included, so "my model.spec"
+ * is read as a file); else, when the text holds a space, tab, ';' or newline,
+ * an inline spec; else an error. A spec file is parsed here, so that its
+ * syntax errors name the file ("model.spec: model spec line 3: unknown layer
+ * type ..."); see nn_model_origin for the errors of building the net. */
 char *nn_model_resolve(const char *model, int hidden, int classes) {
     char *s = nn_model_preset(model, hidden, classes);
     if (s) return s;
-    if (strchr(model, ' ') || strchr(model, ';') || strchr(model, '\n')) return strdup(model);
-    s = read_text_file(model);
-    if (!s)
+    struct stat st;
+    int e = 0;
+    if (stat(model, &st) == 0) {
+        s = read_spec_file(model);
+        nn_layer *layers = NULL;
+        int n = 0;
+        if (s && parse_spec(s, &layers, &n) != NN_OK) {
+            nn_fail_ctx("%s", model);
+            free(s);
+            return NULL;
+        }
+        free(layers);
+        return s;
+    }
+    e = errno;
+    if (strpbrk(model, " \t;\n")) return strdup(model);
+    char q[300];
+    shown(model, 200, q, sizeof q);
+    if (strchr(model, '/') || strstr(model, ".spec"))
+        nn_fail("--model %s: cannot read the model spec file (%s); not a preset (%s) either", q,
+                strerror(e), nn_model_presets());
+    else
         nn_fail("--model %s: not a preset (%s), not a readable spec file, and not an inline spec "
                 "such as \"dense 100; sigmoid; dense 10\"",
-                model, nn_model_presets());
-    return s;
+                q, nn_model_presets());
+    return NULL;
+}
+
+/* What nn_net_create should name as the origin of --model's spec: the file
+ * when nn_model_resolve reads one, else "--model". */
+const char *nn_model_origin(const char *model) {
+    struct stat st;
+    return !is_preset(model) && stat(model, &st) == 0 ? model : "--model";
 }
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* Split one spec line into a layer: "type [value] [key=value ...]". */
+static int printable(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) return 0;
+    return 1;
+}
+
+/* Split one spec line into a layer: "type [value] [key=value ...]". Every
+ * token quoted in a message is escaped (shown()); a token holding a byte
+ * outside printable ASCII is an error here, so no layer's own message can
+ * echo one. A key or value longer than nn_opt holds is an error, not cut. */
 static int parse_line(char *line, int lineno, nn_layer *l) {
     char *save = NULL, *tok = strtok_r(line, " \t\r", &save);
+    char q[200];
     const nn_layer_ops *ops = nn_layer_find(tok);
     if (!ops)
-        return nn_fail("model spec line %d: unknown layer type '%s' (known: %s)", lineno, tok,
-                       nn_layer_types());
+        return nn_fail("model spec line %d: unknown layer type '%s' (known: %s)", lineno,
+                       shown(tok, 60, q, sizeof q), nn_layer_types());
     l->ops = ops;
     l->line = lineno;
     int col = 0;
     while ((tok = strtok_r(NULL, " \t\r", &save))) {
         col++;
+        if (!printable(tok))
+            return nn_fail("model spec line %d: %s: '%s' holds a byte that is not printable "
+                           "ASCII (is this a binary file?)",
+                           lineno, ops->type, shown(tok, 60, q, sizeof q));
         if (l->nopts == NN_MAX_OPTS)
-            return nn_fail("model spec line %d: too many options for %s", lineno, ops->type);
+            return nn_fail("model spec line %d: too many options for %s (at most %d)", lineno,
+                           ops->type, NN_MAX_OPTS);
         nn_opt *o = &l->opts[l->nopts++];
         char *eq = strchr(tok, '=');
+        const char *key = ops->positional, *val = tok;
         if (!eq) {
             if (col != 1 || !ops->positional)
                 return nn_fail("model spec line %d: %s: '%s' needs the form key=value (%s)",
-                               lineno, ops->type, tok, ops->help);
-            snprintf(o->key, sizeof o->key, "%s", ops->positional);
-            snprintf(o->val, sizeof o->val, "%s", tok);
+                               lineno, ops->type, shown(tok, 60, q, sizeof q), ops->help);
         } else {
             *eq = 0;
-            snprintf(o->key, sizeof o->key, "%s", tok);
-            snprintf(o->val, sizeof o->val, "%s", eq + 1);
+            key = tok, val = eq + 1;
         }
+        if (strlen(key) >= sizeof o->key || strlen(val) >= sizeof o->val)
+            return nn_fail("model spec line %d: %s: option '%s' is too long (key at most %zu, "
+                           "value at most %zu characters)",
+                           lineno, ops->type, shown(key, 40, q, sizeof q), sizeof o->key - 1,
+                           sizeof o->val - 1);
+        snprintf(o->key, sizeof o->key, "%s", key);
+        snprintf(o->val, sizeof o->val, "%s", val);
     }
     return NN_OK;
 }

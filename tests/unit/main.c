@@ -10,6 +10,7 @@ int main(void) {
     register_blas_tests();
     register_idx_tests();
     register_checkpoint_tests();
+    register_spec_tests();
     register_sampler_tests();
     register_optim_tests();
     register_image_tests();

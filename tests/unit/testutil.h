@@ -30,6 +30,7 @@ TU_REGISTER(register_layer_tests);
 TU_REGISTER(register_blas_tests);
 TU_REGISTER(register_idx_tests);
 TU_REGISTER(register_checkpoint_tests);
+TU_REGISTER(register_spec_tests);
 TU_REGISTER(register_sampler_tests);
 TU_REGISTER(register_optim_tests);
 TU_REGISTER(register_image_tests);
