@@ -76,11 +76,15 @@ static void *watch(void *arg) {
         until.tv_sec += 1;
         pthread_cond_timedwait(&wd.cv, &wd.mu, &until);
         if (wd.quit || mono() - wd.last < wd.timeout) continue;
-        char who[256];
+        char who[256], line[600];
         int n = nn_dist_behind(wd.dist, wd.beat, who, sizeof who);
-        char line[600];
+        /* Ranks at or before this one's point: fewer than all = some are ahead. */
+        int here = nn_dist_behind(wd.dist, wd.beat + 1, line, sizeof line);
         if (n > 0)
             snprintf(line, sizeof line, "rank(s) %s on this node did not get there", who);
+        else if (here >= 0 && here < wd.dist->local_size)
+            snprintf(line, sizeof line, "the other ranks of this node are past this point, so "
+                                        "this rank itself was stopped or stalled");
         else if (n == 0)
             snprintf(line, sizeof line, "every rank on this node has reached it, so the "
                                         "stalled rank is on another node");

@@ -676,7 +676,7 @@ static int report_profile(trainer *t, const double *mine, const char *title) {
     memcpy(all + (size_t)d->rank * P_N, mine, P_N * sizeof(double));
     int rc = nn_dist_allreduce_sum_f64(d, all, (size_t)d->size * P_N);
     if (rc == NN_OK && d->rank == 0) {
-        printf("time per rank, %s (seconds%s):\n  rank", title,
+        printf("time per rank, %s (seconds%s):\n          ", title,
                t->cfg->profile ? "" : "; reduce includes waiting for the other ranks");
         for (int p = 0; p < P_N; p++) printf(" %9s", phase_names[p]);
         printf("\n");
@@ -684,7 +684,7 @@ static int report_profile(trainer *t, const double *mine, const char *title) {
         double worst = -1, sum = 0;
         for (int r = 0; r < d->size; r++) {
             const double *v = all + (size_t)r * P_N;
-            printf("  %4d", r);
+            printf("  rank %-3d", r);
             for (int p = 0; p < P_N; p++) printf(" %9.2f", v[p]);
             printf("\n");
             double work = v[P_DATA] + v[P_FORWARD] + v[P_BACKWARD] + v[P_OPTIM];

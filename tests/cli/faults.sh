@@ -68,6 +68,9 @@ check "6: the checkpoint records the position in the epoch" bash -c "h5dump -a /
 check "6: --resume auto continues" $NN train $RUN --out "$T/sig" --resume auto
 check "6: ... to the uninterrupted weights, bit for bit" same_weights "$T/ref/checkpoint.h5" "$T/sig/checkpoint.h5"
 check "6: ... and the same history (loss, accuracy)" bash -c "diff <(cut -d, -f1-5 $T/ref/history.csv) <(cut -d, -f1-5 $T/sig/history.csv)"
+rc=0; NNTRAIN_TEST_SIGNAL=600 $NN train $RUN --out "$T/sigend" 2>"$T/sigend.err" || rc=$?
+check "6: a signal in the epoch's last step: evaluated, saved at the epoch's end, exit 75" bash -c "test $rc = 75 && h5dump -a /state/epoch '$T/sigend/checkpoint.h5' | grep -q '(0): 1' && test \$(wc -l < '$T/sigend/history.csv') = 2"
+check "6: ... resumed to the uninterrupted weights" bash -c "$NN train $RUN --out $T/sigend --resume auto && $NN compare $T/ref/checkpoint.h5 $T/sigend/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 # Real signals at random moments: before the first checkpoint, mid-epoch, in
 # evaluation or a save; each run is resumed with --resume auto until it ends.
 ok=1
