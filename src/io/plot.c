@@ -1,14 +1,25 @@
 /* plot.c: gnuplot scripts for learning curves, comparisons and confusion
- * heat maps. Each plot writes <png>.gp and runs `gnuplot <png>.gp`. */
+ * heat maps. Each plot writes <png>.gp and runs gnuplot on it.
+ *
+ * A history.csv is checked before gnuplot sees it (a header naming the
+ * columns plotted, then rows of numbers, one field per header column), with
+ * an error naming the file and line. gnuplot renders into a temp file next
+ * to the PNG that is renamed over it only when gnuplot succeeded and wrote a
+ * PNG: a failed plot never leaves an empty or partial PNG, and never replaces
+ * a good one. The script sets its output to the PNG itself unless the
+ * gnuplot variable `outfile` is set (how nntrain points it at the temp file),
+ * so `gnuplot loss.png.gp` redraws loss.png. */
 #include "nn/plot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "nn/error.h"
+#include "nn/fileutil.h"
 #include "nn/history.h"
 
 static int column_index(const char *name) {
@@ -17,24 +28,105 @@ static int column_index(const char *name) {
     return 0;
 }
 
-static int run_gnuplot(const char *script) {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0)
-        return nn_fail("gnuplot not found (install gnuplot-nox; `make deps` does); the script "
-                       "is at %s",
-                       script);
-    /* The path reaches sh as a variable, never as command text, so any
-     * character in a run folder's name (a quote, a space) is just a character. */
-    if (setenv("NNTRAIN_GNUPLOT_SCRIPT", script, 1) != 0)
-        return nn_fail("cannot run gnuplot on %s", script);
-    FILE *p = popen("gnuplot \"$NNTRAIN_GNUPLOT_SCRIPT\" 2>&1", "r");
-    if (!p) return nn_fail("cannot run gnuplot on %s", script);
-    char out[512] = "", line[256];
-    while (fgets(line, sizeof line, p))
-        if (strlen(out) + strlen(line) < sizeof out) strcat(out, line);
-    int st = pclose(p);
-    if (st != 0) return nn_fail("gnuplot failed on %s: %s", script, out);
-    return NN_OK;
+/* s for a message: at most max bytes, bytes outside printable ASCII as \xNN. */
+static const char *shown(const char *s, size_t max, char *buf, size_t n) {
+    size_t o = 0, i = 0;
+    for (; s[i] && i < max && o + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+    }
+    if (s[i] && o + 4 < n) memcpy(buf + o, "...", 3), o += 3;
+    buf[o] = 0;
+    return buf;
 }
+
+/* ---- history.csv ---- */
+
+/* Check csv (see the top) and find the columns `want` (nwant names) in its
+ * header: idx[i] = gnuplot's 1-based column of want[i]. */
+static int check_history(const char *csv, const char *const *want, int nwant, int *idx) {
+    FILE *f = fopen(csv, "r");
+    if (!f) return nn_fail("%s: not found or not readable (is its folder a training run?)", csv);
+    char *line = NULL, *header = NULL, q[200];
+    const char *names[64];
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, ncols = 0, rows = 0, rc = NN_OK;
+    char expected[256] = "";
+    for (int c = 0; c < NN_H_COLS; c++) {
+        if (c) strcat(expected, ",");
+        strcat(expected, nn_history_columns[c]);
+    }
+    while (rc == NN_OK && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if ((size_t)len != strlen(line)) {
+            rc = nn_fail("%s line %d: holds a NUL byte; expected text (is this a history.csv?)",
+                         csv, lineno);
+            break;
+        }
+        if (lineno == 1) {
+            if (!(strncmp(line, "epoch", 5) == 0 && (line[5] == 0 || line[5] == ','))) {
+                rc = nn_fail("%s line 1: '%s' is not the header, expected %s", csv,
+                             shown(line, 80, q, sizeof q), expected);
+                break;
+            }
+            header = strdup(line);
+            if (!header) {
+                rc = nn_fail("%s: out of memory", csv);
+                break;
+            }
+            for (int i = 0; i < nwant; i++) idx[i] = 0;
+            char *save = NULL;
+            for (char *tok = strtok_r(header, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (ncols < 64) names[ncols] = tok;
+                ncols++;
+                for (int i = 0; i < nwant; i++)
+                    if (!strcmp(tok, want[i]) && !idx[i]) idx[i] = ncols;
+            }
+            for (int i = 0; rc == NN_OK && i < nwant; i++)
+                if (!idx[i])
+                    rc = nn_fail("%s line 1: the header has no column '%s' (expected %s)", csv,
+                                 want[i], expected);
+            continue;
+        }
+        if (len == 0) continue; /* a blank line: gnuplot skips it too */
+        int field = 0;
+        char *p = line;
+        while (rc == NN_OK) {
+            size_t n = strcspn(p, ",");
+            char save = p[n];
+            p[n] = 0;
+            field++;
+            char *end;
+            strtod(p, &end);
+            if (n == 0 || *end)
+                rc = nn_fail("%s line %d: field %d (%s) is '%s', not a number", csv, lineno,
+                             field, field <= ncols && field <= 64 ? names[field - 1] : "no column",
+                             shown(p, 40, q, sizeof q));
+            if (!save) break;
+            p += n + 1;
+        }
+        if (rc == NN_OK && field != ncols)
+            rc = nn_fail("%s line %d: %d fields, but the header names %d columns", csv, lineno,
+                         field, ncols);
+        rows++;
+    }
+    if (rc == NN_OK && ferror(f)) rc = nn_fail("%s: read error", csv);
+    if (rc == NN_OK && lineno == 0)
+        rc = nn_fail("%s: empty; expected the header %s and one row per epoch", csv, expected);
+    else if (rc == NN_OK && rows == 0)
+        rc = nn_fail("%s: no epochs after the header: nothing to plot", csv);
+    free(line);
+    free(header);
+    fclose(f);
+    return rc;
+}
+
+/* ---- gnuplot ---- */
 
 /* s as a gnuplot single-quoted string: a quote inside is doubled, so run
  * folders and class names such as "it's" cannot break the script. */
@@ -47,86 +139,216 @@ static void put_str(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
-static FILE *open_script(const char *png, char *script, size_t n) {
-    snprintf(script, n, "%s.gp", png);
-    FILE *f = fopen(script, "w");
-    if (!f) {
-        nn_fail("%s: cannot write gnuplot script", script);
-        return NULL;
+/* The same, into a malloc'd string. */
+static char *quoted(const char *s) {
+    size_t n = 3;
+    for (const char *p = s; *p; p++) n += *p == '\'' ? 2 : 1;
+    char *q = malloc(n), *o = q;
+    if (!q) return NULL;
+    *o++ = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') *o++ = '\'';
+        *o++ = *s;
     }
-    fprintf(f, "set terminal pngcairo size 900,540 font 'sans,11'\nset output ");
-    put_str(f, png);
-    fprintf(f, "\nset datafile separator ','\nset grid\nset key right center\n"
-               "set termoption noenhanced\nset xlabel 'epoch'\n");
-    return f;
+    *o++ = '\'';
+    *o = 0;
+    return q;
 }
 
-static int plot_pair(const char *dir, const char *png_name, const char *ylabel,
-                     const char *train_col, const char *test_col) {
-    char png[1100], script[1200], csv[1100];
-    snprintf(png, sizeof png, "%s/%s", dir, png_name);
-    snprintf(csv, sizeof csv, "%s/history.csv", dir);
-    if (access(csv, R_OK) != 0) return nn_fail("%s: not found (is %s a training run?)", csv, dir);
-    FILE *f = open_script(png, script, sizeof script);
-    if (!f) return NN_ERR;
-    fprintf(f, "set ylabel '%s'\nset title ", ylabel);
-    put_str(f, dir);
+static int is_png(const char *path) {
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(sig, 1, 8, f) : 0;
+    if (f) fclose(f);
+    return n == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
+}
+
+/* Run gnuplot on script with outfile = a temp file next to png; rename it
+ * over png only when gnuplot succeeded and the temp file is a PNG. */
+static int run_gnuplot(const char *script, const char *png) {
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+        return nn_fail("gnuplot not found (install gnuplot-nox; `make deps` does); the script "
+                       "is at %s",
+                       script);
+    nn_remove_stale_temps(png);
+    char *tmp = nn_temp_path(png), *qtmp = tmp ? quoted(tmp) : NULL;
+    char *set = qtmp ? nn_strfmt("outfile=%s", qtmp) : NULL;
+    free(qtmp);
+    if (!set) {
+        free(tmp);
+        return nn_fail("out of memory running gnuplot on %s", script);
+    }
+    /* The paths reach sh as variables, never as command text, so any
+     * character in a run folder's name (a quote, a space) is just a character. */
+    int rc = NN_OK;
+    if (setenv("NNTRAIN_GNUPLOT_SCRIPT", script, 1) != 0 ||
+        setenv("NNTRAIN_GNUPLOT_SET", set, 1) != 0)
+        rc = nn_fail("cannot run gnuplot on %s", script);
+    free(set);
+    FILE *p = rc == NN_OK
+                  ? popen("gnuplot -e \"$NNTRAIN_GNUPLOT_SET\" \"$NNTRAIN_GNUPLOT_SCRIPT\" 2>&1", "r")
+                  : NULL;
+    if (rc == NN_OK && !p) rc = nn_fail("cannot run gnuplot on %s", script);
+    if (p) {
+        char out[512] = "", line[256];
+        while (fgets(line, sizeof line, p))
+            if (strlen(out) + strlen(line) < sizeof out) strcat(out, line);
+        int st = pclose(p);
+        if (st != 0)
+            rc = nn_fail("gnuplot failed on %s: %s", script, out);
+        else if (!is_png(tmp))
+            rc = nn_fail("gnuplot on %s wrote no PNG: %s", script, out[0] ? out : "(no output)");
+    }
+    if (rc == NN_OK)
+        rc = nn_fsync_rename(tmp, png);
+    else
+        unlink(tmp);
+    if (rc != NN_OK) nn_fail_ctx("%s (left as it was)", png);
+    free(tmp);
+    return rc;
+}
+
+/* Write the script (header below + body) atomically to <png>.gp, then
+ * render. */
+typedef void (*body_fn)(FILE *f, const void *arg);
+
+static int plot_with(const char *png, body_fn body, const void *arg) {
+    char *script = nn_strfmt("%s.gp", png);
+    if (!script) return NN_ERR;
+    size_t tn = strlen(script) + 32;
+    char *tmp = malloc(tn);
+    FILE *f = tmp ? nn_open_temp(script, tmp, tn) : NULL;
+    if (!f) {
+        if (!tmp) nn_fail("out of memory writing %s", script);
+        free(tmp);
+        free(script);
+        return NN_ERR;
+    }
+    fprintf(f, "set terminal pngcairo size 900,540 font 'sans,11'\n"
+               "if (!exists(\"outfile\")) outfile = ");
+    put_str(f, png);
+    fprintf(f, "\nset output outfile\nset datafile separator ','\nset grid\n"
+               "set key right center\nset termoption noenhanced\nset xlabel 'epoch'\n");
+    body(f, arg);
+    int rc = nn_commit_temp(f, tmp, script);
+    free(tmp);
+    if (rc == NN_OK) rc = run_gnuplot(script, png);
+    free(script);
+    return rc;
+}
+
+/* ---- learning curves ---- */
+
+typedef struct {
+    const char *dir, *csv, *ylabel;
+    int train_col, test_col;
+} pair_arg;
+
+static void pair_body(FILE *f, const void *arg) {
+    const pair_arg *a = arg;
+    fprintf(f, "set ylabel '%s'\nset title ", a->ylabel);
+    put_str(f, a->dir);
     fprintf(f, "\nplot ");
-    put_str(f, csv);
-    fprintf(f, " using 1:%d skip 1 with linespoints title 'train', \\\n     ",
-            column_index(train_col));
-    put_str(f, csv);
-    fprintf(f, " using 1:%d skip 1 with linespoints title 'test'\n", column_index(test_col));
-    fclose(f);
-    return run_gnuplot(script);
+    put_str(f, a->csv);
+    fprintf(f, " using 1:%d skip 1 with linespoints title 'train', \\\n     ", a->train_col);
+    put_str(f, a->csv);
+    fprintf(f, " using 1:%d skip 1 with linespoints title 'test'\n", a->test_col);
 }
 
 int nn_plot_run(const char *run_dir) {
-    NN_TRY(plot_pair(run_dir, "loss.png", "cross-entropy", "train_loss", "test_loss"));
-    return plot_pair(run_dir, "accuracy.png", "accuracy", "train_acc", "test_acc");
+    char *csv = nn_strfmt("%s/history.csv", run_dir);
+    char *loss = csv ? nn_strfmt("%s/loss.png", run_dir) : NULL;
+    char *accp = loss ? nn_strfmt("%s/accuracy.png", run_dir) : NULL;
+    int rc = accp ? NN_OK : NN_ERR;
+    if (rc == NN_OK && access(csv, F_OK) != 0)
+        rc = nn_fail("%s: not found (is %s a training run?)", csv, run_dir);
+    const char *want[4] = {"train_loss", "test_loss", "train_acc", "test_acc"};
+    int idx[4] = {0, 0, 0, 0};
+    if (rc == NN_OK) rc = check_history(csv, want, 4, idx);
+    if (rc == NN_OK) {
+        pair_arg a = {run_dir, csv, "cross-entropy", idx[0], idx[1]};
+        rc = plot_with(loss, pair_body, &a);
+    }
+    if (rc == NN_OK) {
+        pair_arg a = {run_dir, csv, "accuracy", idx[2], idx[3]};
+        rc = plot_with(accp, pair_body, &a);
+    }
+    free(csv);
+    free(loss);
+    free(accp);
+    return rc;
 }
 
-int nn_plot_compare(const char *png, const char *column, char *const *runs, int nruns) {
-    int col = column_index(column);
-    if (!col) return nn_fail("--compare %s: not a history column (e.g. test_acc, test_loss)", column);
-    char script[1200];
-    FILE *f = open_script(png, script, sizeof script);
-    if (!f) return NN_ERR;
-    fprintf(f, "set ylabel '%s'\nset key right bottom\nplot ", column);
-    for (int i = 0; i < nruns; i++) {
-        const char *name = strrchr(runs[i], '/');
-        name = name && name[1] ? name + 1 : runs[i];
-        char csv[1100];
-        snprintf(csv, sizeof csv, "%s/history.csv", runs[i]);
+/* ---- comparisons ---- */
+
+typedef struct {
+    const char *column;
+    char *const *runs;
+    char **csvs;
+    const int *cols;
+    int nruns;
+} compare_arg;
+
+static void compare_body(FILE *f, const void *arg) {
+    const compare_arg *a = arg;
+    fprintf(f, "set ylabel '%s'\nset key right bottom\nplot ", a->column);
+    for (int i = 0; i < a->nruns; i++) {
+        const char *name = strrchr(a->runs[i], '/');
+        name = name && name[1] ? name + 1 : a->runs[i];
         fprintf(f, "%s", i ? ", \\\n     " : "");
-        put_str(f, csv);
-        fprintf(f, " using 1:%d skip 1 with linespoints title ", col);
+        put_str(f, a->csvs[i]);
+        fprintf(f, " using 1:%d skip 1 with linespoints title ", a->cols[i]);
         put_str(f, name);
     }
     fputc('\n', f);
-    fclose(f);
-    return run_gnuplot(script);
 }
 
-int nn_plot_confusion(const char *png, const double *conf, int k, const char *title,
-                      char *const *names) {
-    char script[1200];
-    FILE *f = open_script(png, script, sizeof script);
-    if (!f) return NN_ERR;
+int nn_plot_compare(const char *png, const char *column, char *const *runs, int nruns) {
+    if (!column_index(column))
+        return nn_fail("--compare %s: not a history column (e.g. test_acc, test_loss)", column);
+    char **csvs = calloc((size_t)nruns + 1, sizeof *csvs);
+    int *cols = calloc((size_t)nruns + 1, sizeof *cols);
+    int rc = csvs && cols ? NN_OK : nn_fail("out of memory plotting %d runs", nruns);
+    for (int i = 0; rc == NN_OK && i < nruns; i++) {
+        csvs[i] = nn_strfmt("%s/history.csv", runs[i]);
+        rc = csvs[i] ? check_history(csvs[i], &column, 1, &cols[i]) : NN_ERR;
+    }
+    if (rc == NN_OK) {
+        compare_arg a = {column, runs, csvs, cols, nruns};
+        rc = plot_with(png, compare_body, &a);
+    }
+    for (int i = 0; csvs && i < nruns; i++) free(csvs[i]);
+    free(csvs);
+    free(cols);
+    return rc;
+}
+
+/* ---- confusion heat maps ---- */
+
+typedef struct {
+    const double *conf;
+    int k;
+    const char *title;
+    char *const *names;
+} confusion_arg;
+
+static void confusion_body(FILE *f, const void *arg) {
+    const confusion_arg *a = arg;
+    const int k = a->k;
     /* Row-normalised colours (recall per class), raw counts as labels. */
     fprintf(f, "unset grid\nset datafile separator whitespace\nset title ");
-    put_str(f, title);
+    put_str(f, a->title);
     fprintf(f, "\nset xlabel 'predicted'\nset ylabel 'true'\n"
                "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset xtics 1\nset ytics 1\n"
                "set cbrange [0:1]\nset palette defined (0 'white', 1 '#08306b')\nset size square\n"
                "%s",
-            k - 1, k - 1, names ? "" : "$counts << EOD\n");
-    if (names) {
+            k - 1, k - 1, a->names ? "" : "$counts << EOD\n");
+    if (a->names) {
         for (int axis = 0; axis < 2; axis++) {
             fprintf(f, axis ? ")\nset ytics (" : "set xtics rotate by 45 right (");
             for (int i = 0; i < k; i++) {
                 fprintf(f, "%s", i ? ", " : "");
-                put_str(f, names[i]);
+                put_str(f, a->names[i]);
                 fprintf(f, " %d", i);
             }
         }
@@ -134,10 +356,10 @@ int nn_plot_confusion(const char *png, const double *conf, int k, const char *ti
     }
     for (int i = 0; i < k; i++) {
         double row = 0;
-        for (int j = 0; j < k; j++) row += conf[i * k + j];
+        for (int j = 0; j < k; j++) row += a->conf[i * k + j];
         for (int j = 0; j < k; j++)
-            fprintf(f, "%d %d %.0f %.5f\n", j, i, conf[i * k + j],
-                    row > 0 ? conf[i * k + j] / row : 0.0);
+            fprintf(f, "%d %d %.0f %.5f\n", j, i, a->conf[i * k + j],
+                    row > 0 ? a->conf[i * k + j] / row : 0.0);
     }
     /* Counts as labels: white on dark cells, black on light ones. */
     fprintf(f, "EOD\nplot $counts using 1:2:4 with image notitle, \\\n"
@@ -145,6 +367,10 @@ int nn_plot_confusion(const char *png, const double *conf, int k, const char *ti
                "tc rgb 'white' font 'sans,9' notitle, \\\n"
                "     $counts using 1:2:($4 > 0.5 ? '' : sprintf('%%g', $3)) with labels "
                "tc rgb 'black' font 'sans,9' notitle\n");
-    fclose(f);
-    return run_gnuplot(script);
+}
+
+int nn_plot_confusion(const char *png, const double *conf, int k, const char *title,
+                      char *const *names) {
+    confusion_arg a = {conf, k, title, names};
+    return plot_with(png, confusion_body, &a);
 }
