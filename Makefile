@@ -19,11 +19,13 @@ ifeq ($(CUDA),1)
 endif
 
 BUILD ?= build
+# override: a BUILD given on the command line still gets the sub-folders,
+# so a sanitized or serial build never reuses another build's objects.
 ifeq ($(SANITIZE),1)
-  BUILD := $(BUILD)/asan
+  override BUILD := $(BUILD)/asan
 endif
 ifeq ($(MPI),0)
-  BUILD := $(BUILD)/serial
+  override BUILD := $(BUILD)/serial
 endif
 
 ifeq ($(MPI),1)
@@ -66,7 +68,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean data mnist
+.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
 $(BUILD)/obj/%.o: %.c Makefile
@@ -91,6 +93,7 @@ unit-test: $(BUILD)/tests/unit_tests $(BUILD)/nntrain
 cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/run.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/faults.sh
+	NNTRAIN=$(BUILD)/nntrain bash tests/cli/io.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
@@ -123,3 +126,39 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# ---- fuzzing: clang's libFuzzer with ASan + UBSan (tests/fuzz/README.md) ----
+#   make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="idx cifar folder spec ckpt"]
+# builds the targets into build/fuzz/ and runs each for FUZZ_SECONDS from its
+# seed corpus (tests/fuzz/corpus/<target>), printing executions and findings;
+# fails on any finding. The library is compiled again with clang, the
+# sanitizers and -fsanitize=fuzzer-no-link, serial (dist_serial.c) whatever MPI
+# says, and with a 1 MP image limit (NN_MAX_IMAGE_PIXELS) so decoding stays fast.
+# Needs clang and its fuzzer runtime (Debian: clang, libclang-rt-14-dev).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_DIR     ?= build/fuzz
+FUZZ_TARGETS ?= idx cifar folder spec ckpt
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
+                -Iinclude $(HDF5_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -DNN_MAX_IMAGE_PIXELS=1048576u $(if $(WERROR),-Werror)
+FUZZ_LIB_SRC := $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+                           src/backend/*.c) src/dist/dist_serial.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+
+$(FUZZ_DIR)/obj/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libnntrain.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_DIR)/libnntrain.a Makefile
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libnntrain.a $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+-include $(FUZZ_LIB_OBJ:.o=.d)

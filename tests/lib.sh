@@ -3,30 +3,33 @@
 # expect_fail NAME PATTERN CMD...: CMD must exit non-zero and print PATTERN on stderr.
 PASS=0
 FAIL=0
+# Per-run files, so suites running side by side never read each other's output.
+NN_CHECK_DIR=$(mktemp -d /tmp/nn_check.XXXXXX)
+trap 'rm -rf "$NN_CHECK_DIR"' EXIT  # scripts that set their own trap remove it there
 check() {
     local name=$1
     shift
-    if "$@" >/tmp/nn_check.out 2>&1; then
+    if "$@" >$NN_CHECK_DIR/out 2>&1; then
         PASS=$((PASS + 1))
         echo "ok   $name"
     else
         FAIL=$((FAIL + 1))
         echo "FAIL $name"
-        sed 's/^/     | /' /tmp/nn_check.out | tail -20
+        sed 's/^/     | /' $NN_CHECK_DIR/out | tail -20
     fi
 }
 expect_fail() {
     local name=$1 pattern=$2
     shift 2
     local rc=0
-    "$@" >/tmp/nn_check.out 2>/tmp/nn_check.err || rc=$?
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -qE -- "$pattern" /tmp/nn_check.err; then
+    "$@" >$NN_CHECK_DIR/out 2>$NN_CHECK_DIR/err || rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -qE -- "$pattern" $NN_CHECK_DIR/err; then
         PASS=$((PASS + 1))
-        echo "ok   $name (exit $rc: $(head -c 160 /tmp/nn_check.err | tr '\n' ' '))"
+        echo "ok   $name (exit $rc: $(head -c 160 $NN_CHECK_DIR/err | tr '\n' ' '))"
     else
         FAIL=$((FAIL + 1))
         echo "FAIL $name: exit $rc, wanted non-zero and stderr matching '$pattern'"
-        sed 's/^/     | /' /tmp/nn_check.err | tail -10
+        sed 's/^/     | /' $NN_CHECK_DIR/err | tail -10
     fi
 }
 summary() {

@@ -42,8 +42,13 @@ typedef struct nn_net {
 char *nn_model_preset(const char *name, int hidden, int classes);
 /* Comma-separated preset names. */
 const char *nn_model_presets(void);
-/* Resolve --model: a preset, a file path, or inline spec text. */
+/* Resolve --model: a preset name wins; else an existing file of that name
+ * (spaces in the name are fine); else text with a space, tab, ';' or newline
+ * is an inline spec. Spec files over 1 MB are refused. */
 char *nn_model_resolve(const char *model, int hidden, int classes);
+/* How errors should name the spec of --model: the file's path when it names
+ * a spec file, else "--model". */
+const char *nn_model_origin(const char *model);
 
 /* Parse spec, infer shapes from `in`, allocate all buffers for batch slices
  * of up to max_n samples. `origin` names the spec in errors (file or

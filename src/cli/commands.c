@@ -48,7 +48,8 @@ static int build_net(const nn_args *a, nn_shape in, int classes, char *const *da
     }
     char *spec = nn_model_resolve(a->train.model, a->train.hidden, classes);
     if (!spec) return NN_ERR;
-    int rc = nn_net_create(net, spec, "--model", in, classes, max_n, nn_backend_cpu());
+    int rc = nn_net_create(net, spec, nn_model_origin(a->train.model), in, classes, max_n,
+                           nn_backend_cpu());
     free(spec);
     NN_TRY(rc);
     nn_net_init(net, a->train.seed);

@@ -212,6 +212,9 @@ static int prepare_out(trainer *t) {
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.h5", out);
     snprintf(t->csv, sizeof t->csv, "%s/history.csv", out);
     snprintf(t->best, sizeof t->best, "%s/best.h5", out);
+    /* What a save killed half way left behind (this run holds the lock). */
+    const char *const mine[3] = {t->ckpt, t->csv, t->best};
+    for (int i = 0; i < 3; i++) NN_TRY(nn_remove_stale_temps(mine[i]) < 0 ? NN_ERR : NN_OK);
     return NN_OK;
 }
 
@@ -343,7 +346,8 @@ static int trainer_setup(trainer *t) {
      * buffers grow with it. */
     int max_n = cfg->batch;
     if (rc == NN_OK)
-        rc = nn_net_create(&t->net, spec, t->resume ? t->resume : "--model", in, classes, max_n,
+        rc = nn_net_create(&t->net, spec, t->resume ? t->resume : nn_model_origin(cfg->model),
+                           in, classes, max_n,
                            nn_backend_cpu());
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&t->opt, &cfg->optim, t->net.nparams);

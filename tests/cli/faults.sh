@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 NN=${NNTRAIN:-build/nntrain}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d /tmp/nntrain-faults-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T" "$NN_CHECK_DIR"' EXIT
 make_mnist_like "$T/data" 500 100
 make_mnist_like "$T/long" 3000 100
 D="--data mnist:$T/data"
