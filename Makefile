@@ -54,7 +54,7 @@ ifdef WERROR
 endif
 LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread -ljpeg -lpng
 
-LIB_SRC := $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                       src/backend/*.c)
 ifeq ($(MPI),1)
   LIB_SRC += src/dist/dist_mpi.c
@@ -143,7 +143,7 @@ FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wext
                 -Iinclude $(HDF5_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -DNN_MAX_IMAGE_PIXELS=1048576u $(if $(WERROR),-Werror)
-FUZZ_LIB_SRC := $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+FUZZ_LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                            src/backend/*.c) src/dist/dist_serial.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
