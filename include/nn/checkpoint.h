@@ -46,6 +46,7 @@ typedef struct {
      * checkpoint); 0 = saved at an epoch boundary. */
     uint64_t epoch_step; /* batches of epoch `epoch` already taken */
     double partial[4];   /* that partial epoch: train loss sum, correct, samples, seconds */
+    double partial_extra[3]; /* more sums of it for modes that report more (a GAN) */
     /* What the run was trained on, so a resume can refuse another setup
      * (0 / "" = not recorded, as in checkpoints of older builds). */
     int batch;           /* global batch */
@@ -60,6 +61,32 @@ typedef struct {
 int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
                  const nn_train_state *state, const nn_history *hist, const char *config,
                  int ranks, char *const *class_names);
+/* What a checkpoint holds (root attribute "kind"; absent = a classifier, as
+ * older builds wrote). A classifier's net lives at the root; a checkpoint of
+ * several nets (a GAN) keeps each under /<name>/, laid out like a
+ * classifier's root (model_spec, input_shape, classes, optimizer,
+ * model_weights/, optimizer_weights/), with /state and /history at the root. */
+#define NN_CKPT_CLASSIFIER "classifier"
+#define NN_CKPT_GAN "gan"
+
+typedef struct {
+    const char *name; /* group, e.g. "generator"; NULL = the root */
+    nn_net *net;
+    nn_optim *optim; /* may be NULL */
+} nn_ckpt_part;
+
+int nn_ckpt_save_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
+                       const nn_train_state *state, const nn_history *hist, const char *config,
+                       int ranks);
+/* Load every part (all or nothing: on failure every net and optimizer is as
+ * it was). The file must be of this kind. hist, when given, must have been
+ * initialised with the expected columns. */
+int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
+                       nn_train_state *state, nn_history *hist);
+/* nn_ckpt_read_model for the net in group `name` of a checkpoint of `kind`. */
+int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
+                      nn_shape *in, int *classes);
+
 /* The class names a checkpoint records: *names = NULL when it records none,
  * else `classes` malloc'd strings in a malloc'd array (nn_ckpt_free_names).
  * Fails naming the file when the record has another number of classes. */

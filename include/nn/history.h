@@ -18,12 +18,39 @@ enum {
     NN_H_COLS
 };
 
+/* A column: its name in history.csv and the printf format of its values. */
+typedef struct {
+    const char *name, *fmt;
+} nn_hcol;
+
+/* The classifier's columns (the enum above) and a GAN's. */
+extern const nn_hcol nn_history_classify[NN_H_COLS];
+enum {
+    NN_HG_EPOCH,
+    NN_HG_D_LOSS,   /* discriminator: mean BCE over real (target 1) and fake (0) */
+    NN_HG_G_LOSS,   /* generator: mean -log D(G(z)) */
+    NN_HG_D_REAL,   /* mean D(x) over real images */
+    NN_HG_D_FAKE,   /* mean D(G(z)) over the fakes of the D step */
+    NN_HG_SECONDS,
+    NN_HG_IMAGES_PER_S, /* real training images per second */
+    NN_HG_WAIT_SHARE,
+    NN_HG_LR,
+    NN_HG_COLS
+};
+extern const nn_hcol nn_history_gan[NN_HG_COLS];
+
 typedef struct {
     size_t rows, cap;
-    double *v; /* (rows, NN_H_COLS) */
+    const nn_hcol *cols; /* NULL = the classifier's (a zeroed history) */
+    int ncols;
+    double *v; /* (rows, ncols) */
 } nn_history;
 
-extern const char *const nn_history_columns[NN_H_COLS];
+/* An empty history with these columns. */
+void nn_history_init(nn_history *h, const nn_hcol *cols, int ncols);
+/* The columns of h (the classifier's for a zeroed one). */
+int nn_history_ncols(const nn_history *h);
+const nn_hcol *nn_history_cols(const nn_history *h);
 int nn_history_add(nn_history *h, const double *row);
 void nn_history_free(nn_history *h);
 /* Write CSV atomically (temp + rename). */

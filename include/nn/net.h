@@ -15,7 +15,7 @@
 
 #include "nn/layer.h"
 
-#define NN_NET_METRICS 5
+#define NN_NET_METRICS 8
 
 typedef struct nn_net {
     const nn_backend *be;
@@ -25,8 +25,8 @@ typedef struct nn_net {
     size_t nparams, nstate;
     float *params; /* (nparams) all trainable weights, layer after layer */
     float *grads;  /* (nparams + NN_NET_METRICS) matching gradients; the tail carries
-                      the batch's loss sum, correct, count, an error flag and a stop
-                      flag (signals) into the same allreduce (train.c) */
+                      a step's metrics (loss sums, counts, an error flag, a stop flag)
+                      into the same allreduce (src/train/) */
     float *state;  /* (nstate) non-trained state */
     bool own_grads; /* false once nn_net_use_grads gave it the caller's memory */
     int max_n;     /* largest batch slice the buffers hold */
@@ -63,6 +63,10 @@ int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **l
 /* Backward from dlogits (n, out); accumulates into net->grads (zero it first
  * with nn_net_zero_grad). */
 int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits);
+/* The same, also writing dL/dx (n, in) into dx_in (when not NULL): how a
+ * GAN's generator learns from its discriminator's input gradient. */
+int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits,
+                       float *dx_in);
 void nn_net_zero_grad(nn_net *net);
 /* Move the gradients into buf ((nparams + NN_NET_METRICS) floats that the
  * caller owns and frees, e.g. nn_dist_shared_buffer's node-shared memory)

@@ -36,6 +36,11 @@ typedef struct {
     bool flip;           /* augmentation: random horizontal flip */
     bool balance;        /* even out the ranks' slices of each batch (nn_balance_plan) */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
+    /* gan only: */
+    const char *generator, *discriminator; /* presets (dcgan-mnist, dcgan-cifar), files or
+                                              inline specs; NULL = the preset for the data */
+    int z_dim;           /* noise dimensions (100) */
+    float g_lr, d_lr;    /* per-net learning rates (0 = optim.lr) */
     bool quiet;
 } nn_train_cfg;
 
@@ -46,6 +51,11 @@ typedef struct {
 /* Train as configured; rank 0 prints one line per epoch and writes outputs.
  * Returns NN_OK, NN_ERR (message set) or NN_TRAIN_STOPPED. */
 int nn_train(const nn_train_cfg *cfg, nn_dist *dist);
+
+/* Train a GAN (src/train/gan.c): the same skeleton, two nets. */
+int nn_gan_train(const nn_train_cfg *cfg, nn_dist *dist);
+/* n images from a generator in inference mode: z (n, z_dim) -> out (n, C*H*W). */
+int nn_gan_generate(nn_net *gen, const float *z, int n, float *out);
 
 typedef struct {
     double loss_sum, correct, count;

@@ -416,11 +416,16 @@ int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **l
 }
 
 int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits) {
+    return nn_net_backward_dx(net, c, x, dlogits, NULL);
+}
+
+int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits,
+                       float *dx_in) {
     const float *dy = dlogits;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         nn_layer *l = &net->layers[i];
         const float *in = i ? net->acts[i - 1] : x;
-        float *dx = i ? net->dbuf[i & 1] : NULL;
+        float *dx = i ? net->dbuf[i & 1] : dx_in;
         if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
             return nn_fail_ctx("%s (backward)", l->name);
         dy = dx;

@@ -68,7 +68,7 @@ static int h5_fail(const char *file, const char *what) {
  * to nn_train_state's narrower fields. */
 typedef struct {
     int64_t epoch, step, seed, epoch_step, batch, train_limit;
-    double partial[4], best_acc;
+    double partial[4], partial_extra[3], best_acc;
     char data[sizeof ((nn_train_state *)0)->data];
 } raw_state;
 
@@ -100,6 +100,10 @@ static int check_state(const raw_state *r) {
         if (!isfinite(r->partial[i]) || r->partial[i] < 0)
             return nn_fail("state/partial[%d] (%s) is %g, expected a finite number >= 0", i,
                            partial_what[i], r->partial[i]);
+    for (int i = 0; i < 3; i++)
+        if (!isfinite(r->partial_extra[i]) || r->partial_extra[i] < 0)
+            return nn_fail("state/partial_extra[%d] is %g, expected a finite number >= 0", i,
+                           r->partial_extra[i]);
     if (r->partial[1] > r->partial[2])
         return nn_fail("state/partial[1] (correct) is %g, expected at most partial[2] "
                        "(samples) = %g",
@@ -266,24 +270,20 @@ static raw_state raw_of(const nn_train_state *st) {
     r.batch = st->batch;
     r.train_limit = st->train_limit;
     memcpy(r.partial, st->partial, sizeof r.partial);
+    memcpy(r.partial_extra, st->partial_extra, sizeof r.partial_extra);
     r.best_acc = st->best_acc;
     memcpy(r.data, st->data, sizeof r.data);
     return r;
 }
 
-static int save_into(const char *file, hid_t f, const nn_net *net, const nn_optim *optim,
-                     const nn_train_state *st, const nn_history *hist, const char *config,
-                     int ranks, char *const *class_names) {
-    NN_TRY(attr_str(file, f, "format", "nntrain-checkpoint"));
-    int64_t v = NN_CKPT_VERSION;
-    NN_TRY(attr_i64(file, f, "format_version", &v, 1));
+/* One net and its optimizer at loc (the file's root for a classifier, a
+ * group per net for a GAN): its spec, shapes, weights and optimizer slots. */
+static int save_net(const char *file, hid_t f, const nn_net *net, const nn_optim *optim) {
     NN_TRY(attr_str(file, f, "model_spec", net->spec));
     int64_t shape[3] = {net->in.c, net->in.h, net->in.w};
     NN_TRY(attr_i64(file, f, "input_shape", shape, 3));
-    int64_t classes = (int64_t)nn_net_out_size(net), nr = ranks;
+    int64_t classes = (int64_t)nn_net_out_size(net);
     NN_TRY(attr_i64(file, f, "classes", &classes, 1));
-    NN_TRY(attr_i64(file, f, "ranks", &nr, 1));
-    NN_TRY(attr_str(file, f, "config", config ? config : ""));
     NN_TRY(attr_str(file, f, "optimizer", optim ? nn_optim_name(optim->cfg.kind) : "none"));
 
     hid_t g = group(f, "model_weights");
@@ -313,6 +313,21 @@ static int save_into(const char *file, hid_t f, const nn_net *net, const nn_opti
         H5Gclose(og);
         NN_TRY(rc);
     }
+    return NN_OK;
+}
+
+/* What belongs to the whole run, at the file's root: format, kind, state,
+ * class names (`classes` of them) and history. */
+static int save_root(const char *file, hid_t f, const char *kind, const nn_train_state *st,
+                     const nn_history *hist, const char *config, int ranks,
+                     char *const *class_names, size_t classes) {
+    NN_TRY(attr_str(file, f, "format", "nntrain-checkpoint"));
+    int64_t v = NN_CKPT_VERSION, nr = ranks;
+    NN_TRY(attr_i64(file, f, "format_version", &v, 1));
+    NN_TRY(attr_str(file, f, "kind", kind));
+    NN_TRY(attr_i64(file, f, "ranks", &nr, 1));
+    NN_TRY(attr_str(file, f, "config", config ? config : ""));
+    int rc = NN_OK;
     if (st) {
         raw_state r = raw_of(st);
         hid_t sg = group(f, "state");
@@ -322,6 +337,7 @@ static int save_into(const char *file, hid_t f, const nn_net *net, const nn_opti
         if (rc == NN_OK) rc = attr_i64(file, sg, "seed", &r.seed, 1);
         if (rc == NN_OK) rc = attr_i64(file, sg, "epoch_step", &r.epoch_step, 1);
         if (rc == NN_OK) rc = attr_f64(file, sg, "partial", r.partial, 4);
+        if (rc == NN_OK) rc = attr_f64(file, sg, "partial_extra", r.partial_extra, 3);
         if (rc == NN_OK) rc = attr_i64(file, sg, "batch", &r.batch, 1);
         if (rc == NN_OK) rc = attr_i64(file, sg, "train_limit", &r.train_limit, 1);
         if (rc == NN_OK) rc = attr_str(file, sg, "data", r.data);
@@ -329,11 +345,12 @@ static int save_into(const char *file, hid_t f, const nn_net *net, const nn_opti
         H5Gclose(sg);
         NN_TRY(rc);
     }
-    if (class_names) NN_TRY(write_class_names(file, f, class_names, (size_t)classes));
+    if (class_names) NN_TRY(write_class_names(file, f, class_names, classes));
     if (hist && hist->rows > 0) {
         hid_t hg = group(f, "history");
         if (hg < 0) return h5_fail(file, "creating history");
-        hsize_t dims[2] = {hist->rows, NN_H_COLS};
+        const int nc = nn_history_ncols(hist);
+        hsize_t dims[2] = {hist->rows, (hsize_t)nc};
         hid_t s = H5Screate_simple(2, dims, NULL);
         hid_t d = H5Dcreate2(hg, "table", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT,
                              H5P_DEFAULT);
@@ -341,9 +358,9 @@ static int save_into(const char *file, hid_t f, const nn_net *net, const nn_opti
                  ? h5_fail(file, "writing history/table")
                  : NN_OK;
         char cols[512] = "";
-        for (int c = 0; c < NN_H_COLS; c++) {
+        for (int c = 0; c < nc && strlen(cols) + 40 < sizeof cols; c++) {
             if (c) strcat(cols, ",");
-            strcat(cols, nn_history_columns[c]);
+            strcat(cols, nn_history_cols(hist)[c].name);
         }
         if (rc == NN_OK) rc = attr_str(file, d, "columns", cols);
         if (d >= 0) H5Dclose(d);
@@ -382,11 +399,18 @@ static int check_savable(const nn_net *net, const nn_optim *optim, const nn_trai
     return NN_OK;
 }
 
-int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
-                 const nn_train_state *st, const nn_history *hist, const char *config,
-                 int ranks, char *const *class_names) {
+/* Write the parts (a NULL name: at the root) and the run's record to a temp
+ * file next to path, then rename it into place. */
+static int save_file(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
+                     const nn_train_state *st, const nn_history *hist, const char *config,
+                     int ranks, char *const *class_names) {
     quiet_hdf5();
-    if (check_savable(net, optim, st, hist, class_names) != NN_OK)
+    int rc = NN_OK;
+    for (int i = 0; rc == NN_OK && i < nparts; i++) {
+        rc = check_savable(parts[i].net, parts[i].optim, st, hist, i ? NULL : class_names);
+        if (rc != NN_OK && parts[i].name) nn_fail_ctx("%s", parts[i].name);
+    }
+    if (rc != NN_OK)
         return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
     nn_remove_stale_temps(path); /* best effort: what killed writers left */
     char *tmp = nn_temp_path(path);
@@ -403,7 +427,14 @@ int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
         return NN_ERR;
     }
     if (fapl >= 0) H5Pclose(fapl);
-    int rc = save_into(tmp, f, net, optim, st, hist, config, ranks, class_names);
+    rc = save_root(tmp, f, kind, st, hist, config, ranks, class_names,
+                   nn_net_out_size(parts[0].net));
+    for (int i = 0; rc == NN_OK && i < nparts; i++) {
+        hid_t g = parts[i].name ? group(f, parts[i].name) : f;
+        rc = g < 0 ? h5_fail(tmp, "creating a group for a net") : NN_OK;
+        if (rc == NN_OK) rc = save_net(tmp, g, parts[i].net, parts[i].optim);
+        if (g >= 0 && g != f) H5Gclose(g);
+    }
     if (H5Fclose(f) < 0 && rc == NN_OK) rc = h5_fail(tmp, "closing (writing out) the file");
     if (rc != NN_OK) {
         unlink(tmp);
@@ -413,6 +444,19 @@ int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
     rc = nn_fsync_rename(tmp, path);
     free(tmp);
     return rc;
+}
+
+int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
+                 const nn_train_state *st, const nn_history *hist, const char *config,
+                 int ranks, char *const *class_names) {
+    const nn_ckpt_part part = {NULL, (nn_net *)net, (nn_optim *)optim};
+    return save_file(path, NN_CKPT_CLASSIFIER, &part, 1, st, hist, config, ranks, class_names);
+}
+
+int nn_ckpt_save_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
+                       const nn_train_state *st, const nn_history *hist, const char *config,
+                       int ranks) {
+    return save_file(path, kind, parts, nparts, st, hist, config, ranks, NULL);
 }
 
 /* ---- readers ---- */
@@ -473,7 +517,13 @@ static int read_attr_i64(hid_t obj, const char *name, int64_t *v, size_t n) {
     return read_attr_num(obj, name, H5T_INTEGER, H5T_NATIVE_INT64, v, n);
 }
 
-static hid_t open_checkpoint(const char *path) {
+static const char *kind_what(const char *kind) {
+    return !strcmp(kind, NN_CKPT_GAN) ? "a GAN's (generator and discriminator, written by nntrain gan)"
+                                      : "a classifier's (written by nntrain train)";
+}
+
+/* Open path and check format, version and kind (absent = a classifier). */
+static hid_t open_checkpoint(const char *path, const char *want) {
     quiet_hdf5();
     if (access(path, R_OK) != 0) {
         nn_fail("%s: cannot read checkpoint (%s)", path, strerror(errno));
@@ -501,12 +551,28 @@ static hid_t open_checkpoint(const char *path) {
                 (long long)ver, NN_CKPT_VERSION);
         return -1;
     }
+    char *kind = NULL;
+    if (H5Aexists(f, "kind") > 0 && read_attr_str(f, "kind", &kind) != NN_OK) {
+        H5Fclose(f);
+        nn_fail("%s: the attribute kind is not a string", path);
+        return -1;
+    }
+    const char *k = kind ? kind : NN_CKPT_CLASSIFIER;
+    if (strcmp(k, want) != 0) {
+        nn_fail("%s: this checkpoint is %s, but this command needs %s", path,
+                strcmp(k, NN_CKPT_GAN) && strcmp(k, NN_CKPT_CLASSIFIER) ? "of an unknown kind"
+                                                                         : kind_what(k),
+                kind_what(want));
+        free(kind);
+        H5Fclose(f);
+        return -1;
+    }
+    free(kind);
     return f;
 }
 
-int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes) {
-    hid_t f = open_checkpoint(path);
-    if (f < 0) return NN_ERR;
+/* The spec and shapes of the net at loc (f itself, or a group of it). */
+static int read_model_at(hid_t f, const char *path, char **spec, nn_shape *in, int *classes) {
     int64_t shape[3], cls;
     char *s = NULL;
     int rc = NN_OK;
@@ -514,7 +580,6 @@ int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes
         read_attr_i64(f, "input_shape", shape, 3) != NN_OK ||
         read_attr_i64(f, "classes", &cls, 1) != NN_OK)
         rc = nn_fail("%s: checkpoint lacks model_spec/input_shape/classes", path);
-    H5Fclose(f);
     for (int i = 0; rc == NN_OK && i < 3; i++)
         if (shape[i] < 1 || shape[i] > CKPT_MAX_DIM)
             rc = nn_fail("%s: input_shape is (%lld, %lld, %lld), expected each of C, H, W in "
@@ -532,6 +597,34 @@ int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes
     *in = (nn_shape){(int)shape[0], (int)shape[1], (int)shape[2]};
     *classes = (int)cls;
     return NN_OK;
+}
+
+int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes) {
+    hid_t f = open_checkpoint(path, NN_CKPT_CLASSIFIER);
+    if (f < 0) return NN_ERR;
+    int rc = read_model_at(f, path, spec, in, classes);
+    H5Fclose(f);
+    return rc;
+}
+
+/* The group of part `name` (the root itself for NULL), or -1 + message. */
+static hid_t open_part(hid_t f, const char *path, const char *name) {
+    if (!name) return f;
+    hid_t g = H5Lexists(f, name, H5P_DEFAULT) > 0 ? H5Gopen2(f, name, H5P_DEFAULT) : -1;
+    if (g < 0) nn_fail("%s: no group /%s (the %s net)", path, name, name);
+    return g;
+}
+
+int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
+                      nn_shape *in, int *classes) {
+    hid_t f = open_checkpoint(path, kind);
+    if (f < 0) return NN_ERR;
+    hid_t g = open_part(f, path, name);
+    int rc = g < 0 ? NN_ERR : read_model_at(g, path, spec, in, classes);
+    if (rc != NN_OK && name) nn_fail_ctx("%s", name);
+    if (g >= 0 && g != f) H5Gclose(g);
+    H5Fclose(f);
+    return rc;
 }
 
 void nn_ckpt_free_names(char **names, int classes) {
@@ -600,7 +693,7 @@ static int read_names(hid_t f, const char *path, int classes, char ***names) {
 int nn_ckpt_read_class_names(const char *path, int classes, char ***names) {
     *names = NULL;
     if (classes < 1) return nn_fail("%s: reading class names for %d classes", path, classes);
-    hid_t f = open_checkpoint(path);
+    hid_t f = open_checkpoint(path, NN_CKPT_CLASSIFIER);
     if (f < 0) return NN_ERR;
     int rc = read_names(f, path, classes, names);
     H5Fclose(f);
@@ -699,6 +792,9 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     if (rc == NN_OK &&
         opt_num(sg, path, "partial", H5T_FLOAT, H5T_NATIVE_DOUBLE, r->partial, 4) < 0)
         rc = NN_ERR;
+    if (rc == NN_OK && opt_num(sg, path, "partial_extra", H5T_FLOAT, H5T_NATIVE_DOUBLE,
+                               r->partial_extra, 3) < 0)
+        rc = NN_ERR;
     if (rc == NN_OK &&
         opt_num(sg, path, "best_acc", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->best_acc, 1) < 0)
         rc = NN_ERR;
@@ -722,7 +818,8 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
 /* /history/table: (rows, NN_H_COLS) with rows <= state/epoch (when the state
  * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0. *v is
  * malloc'd (NULL and *rows 0 when there is no table). */
-static int read_history(hid_t f, const char *path, int64_t epoch, double **v, size_t *rows) {
+static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, double **v,
+                        size_t *rows) {
     *v = NULL;
     *rows = 0;
     htri_t ex = H5Lexists(f, "history", H5P_DEFAULT);
@@ -737,23 +834,24 @@ static int read_history(hid_t f, const char *path, int64_t epoch, double **v, si
     H5Sclose(s);
     H5T_class_t cls = H5Tget_class(t);
     H5Tclose(t);
+    if (ncols < 0) ncols = nd == 2 && dims[1] > 0 && dims[1] < 64 ? (int)dims[1] : 1; /* any */
     char got[96], want[96];
     fmt_dims(got, sizeof got, nd > 8 ? 8 : (nd < 0 ? 0 : nd), dims);
-    hsize_t wd[2] = {nd >= 1 ? dims[0] : 0, NN_H_COLS};
+    hsize_t wd[2] = {nd >= 1 ? dims[0] : 0, (hsize_t)ncols};
     if (epoch >= 0 && wd[0] > (hsize_t)epoch) wd[0] = (hsize_t)epoch;
     fmt_dims(want, sizeof want, 2, wd);
     int rc = NN_OK;
-    if (nd != 2 || dims[1] != NN_H_COLS || cls != H5T_FLOAT)
+    if (nd != 2 || dims[1] != (hsize_t)ncols || cls != H5T_FLOAT)
         rc = nn_fail("%s: history/table has shape %s%s but expected %s: one row of %d float "
                      "columns per completed epoch",
-                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, NN_H_COLS);
+                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, ncols);
     else if (epoch >= 0 && dims[0] > (hsize_t)epoch)
         rc = nn_fail("%s: history/table has shape %s but expected at most %s: one row per "
                      "completed epoch, and state/epoch is %lld",
                      path, got, want, (long long)epoch);
     double *buf = NULL;
     if (rc == NN_OK && dims[0] > 0) {
-        buf = malloc(dims[0] * NN_H_COLS * sizeof *buf);
+        buf = malloc(dims[0] * (hsize_t)ncols * sizeof *buf);
         if (!buf)
             rc = nn_fail("%s: out of memory reading history/table", path);
         else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
@@ -762,7 +860,7 @@ static int read_history(hid_t f, const char *path, int64_t epoch, double **v, si
     H5Dclose(d);
     double prev = 0;
     for (hsize_t r = 0; rc == NN_OK && r < dims[0]; r++) {
-        double e = buf[r * NN_H_COLS + NN_H_EPOCH];
+        double e = buf[r * (hsize_t)ncols];
         if (!(e == floor(e) && e > prev && (epoch < 0 || e <= (double)epoch)))
             rc = nn_fail("%s: history/table row %llu has epoch %g, expected an integer above "
                          "%g%s",
@@ -779,8 +877,8 @@ static int read_history(hid_t f, const char *path, int64_t epoch, double **v, si
     return NN_OK;
 }
 
-static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn_train_state *st,
-                     nn_history *hist) {
+/* The net (and optimizer) at f: the root, or a part's group. */
+static int load_net(hid_t f, const char *path, nn_net *net, nn_optim *optim) {
     NN_TRY(read_tensors(f, path, "model_weights", net, net->params, 1));
     NN_TRY(read_tensors(f, path, "model_weights", net, net->state, 0));
     if (optim) {
@@ -813,17 +911,24 @@ static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn
             NN_TRY(read_tensors(f, path, root, net, optim->slot[s], 1));
         }
     }
+    return NN_OK;
+}
+
+/* The run's record at the root: class names (`classes` of them), state,
+ * history of ncols columns; checked whole, whatever the caller asked for. */
+static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train_state *st,
+                     nn_history *hist) {
     /* The whole record is checked, whatever the caller asked for. */
     char **names = NULL;
-    NN_TRY(read_names(f, path, (int)nn_net_out_size(net), &names));
-    nn_ckpt_free_names(names, (int)nn_net_out_size(net));
+    NN_TRY(read_names(f, path, classes, &names));
+    nn_ckpt_free_names(names, classes);
     raw_state r;
     int have = read_state(f, path, &r);
     NN_TRY(have < 0 ? NN_ERR : NN_OK);
     if (st && !have) return nn_fail("%s: state/ (epoch, step, seed) missing", path);
     double *rows = NULL;
     size_t nrows = 0;
-    NN_TRY(read_history(f, path, have ? r.epoch : -1, &rows, &nrows));
+    NN_TRY(read_history(f, path, have ? r.epoch : -1, ncols, &rows, &nrows));
     /* Nothing of state and history is filled before all of it passed. */
     if (st) {
         st->epoch = (int)r.epoch;
@@ -831,6 +936,7 @@ static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn
         st->seed = (uint64_t)r.seed;
         st->epoch_step = (uint64_t)r.epoch_step;
         memcpy(st->partial, r.partial, sizeof st->partial);
+        memcpy(st->partial_extra, r.partial_extra, sizeof st->partial_extra);
         st->batch = (int)r.batch;
         st->train_limit = (long)r.train_limit;
         memcpy(st->data, r.data, sizeof st->data);
@@ -838,36 +944,64 @@ static int load_from(hid_t f, const char *path, nn_net *net, nn_optim *optim, nn
     }
     int rc = NN_OK;
     for (size_t i = 0; hist && rc == NN_OK && i < nrows; i++)
-        rc = nn_history_add(hist, rows + i * NN_H_COLS);
+        rc = nn_history_add(hist, rows + i * (size_t)ncols);
     free(rows);
+    return rc;
+}
+
+/* A failed load must leave every net and optimizer as it was: a copy of
+ * each part's buffers to restore. */
+int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
+                       nn_train_state *st, nn_history *hist) {
+    hid_t f = open_checkpoint(path, kind);
+    if (f < 0) return NN_ERR;
+    float **backup = calloc((size_t)nparts, sizeof *backup);
+    int rc = backup ? NN_OK : nn_fail("%s: out of memory loading the checkpoint", path);
+    for (int i = 0; rc == NN_OK && i < nparts; i++) {
+        const nn_net *net = parts[i].net;
+        const nn_optim *o = parts[i].optim;
+        size_t np = net->nparams, ns = net->nstate, nslot = o ? (size_t)o->nslots : 0;
+        float *b = malloc((np * (1 + nslot) + ns + 2) * sizeof(float));
+        if (!b) {
+            rc = nn_fail("%s: out of memory loading the checkpoint", path);
+            break;
+        }
+        memcpy(b, net->params, np * sizeof(float));
+        memcpy(b + np, net->state, ns * sizeof(float));
+        for (size_t k = 0; k < nslot; k++) memcpy(b + np + ns + k * np, o->slot[k], np * sizeof(float));
+        uint64_t t = o ? o->t : 0;
+        memcpy(b + np * (1 + nslot) + ns, &t, sizeof t);
+        backup[i] = b;
+    }
+    for (int i = 0; rc == NN_OK && i < nparts; i++) {
+        hid_t g = open_part(f, path, parts[i].name);
+        rc = g < 0 ? NN_ERR : load_net(g, path, parts[i].net, parts[i].optim);
+        if (g >= 0 && g != f) H5Gclose(g);
+    }
+    const int ncols = hist ? nn_history_ncols(hist)
+                           : !strcmp(kind, NN_CKPT_CLASSIFIER) ? NN_H_COLS : -1;
+    if (rc == NN_OK)
+        rc = load_root(f, path, (int)nn_net_out_size(parts[0].net), ncols, st, hist);
+    H5Fclose(f);
+    for (int i = 0; backup && i < nparts; i++) {
+        nn_net *net = parts[i].net;
+        nn_optim *o = parts[i].optim;
+        size_t np = net->nparams, ns = net->nstate, nslot = o ? (size_t)o->nslots : 0;
+        if (rc != NN_OK && backup[i]) {
+            memcpy(net->params, backup[i], np * sizeof(float));
+            memcpy(net->state, backup[i] + np, ns * sizeof(float));
+            for (size_t k = 0; k < nslot; k++)
+                memcpy(o->slot[k], backup[i] + np + ns + k * np, np * sizeof(float));
+            if (o) memcpy(&o->t, backup[i] + np * (1 + nslot) + ns, sizeof o->t);
+        }
+        free(backup[i]);
+    }
+    free(backup);
     return rc;
 }
 
 int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state *st,
                  nn_history *hist) {
-    hid_t f = open_checkpoint(path);
-    if (f < 0) return NN_ERR;
-    /* A failed load must leave the net as it was: keep a copy to restore. */
-    size_t np = net->nparams, ns = net->nstate, nslot = optim ? (size_t)optim->nslots : 0;
-    float *backup = malloc((np * (1 + nslot) + ns + 1) * sizeof(float));
-    if (!backup) {
-        H5Fclose(f);
-        return nn_fail("%s: out of memory loading the checkpoint", path);
-    }
-    memcpy(backup, net->params, np * sizeof(float));
-    memcpy(backup + np, net->state, ns * sizeof(float));
-    for (size_t s = 0; s < nslot; s++)
-        memcpy(backup + np + ns + s * np, optim->slot[s], np * sizeof(float));
-    uint64_t t = optim ? optim->t : 0;
-    int rc = load_from(f, path, net, optim, st, hist);
-    H5Fclose(f);
-    if (rc != NN_OK) {
-        memcpy(net->params, backup, np * sizeof(float));
-        memcpy(net->state, backup + np, ns * sizeof(float));
-        for (size_t s = 0; s < nslot; s++)
-            memcpy(optim->slot[s], backup + np + ns + s * np, np * sizeof(float));
-        if (optim) optim->t = t;
-    }
-    free(backup);
-    return rc;
+    const nn_ckpt_part part = {NULL, net, optim};
+    return nn_ckpt_load_parts(path, NN_CKPT_CLASSIFIER, &part, 1, st, hist);
 }

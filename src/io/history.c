@@ -9,26 +9,46 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 
-const char *const nn_history_columns[NN_H_COLS] = {
-    "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-    "seconds", "images_per_s", "allreduce_share", "lr"};
+const nn_hcol nn_history_classify[NN_H_COLS] = {
+    {"epoch", "%.0f"},          {"train_loss", "%.6f"},   {"train_acc", "%.6f"},
+    {"test_loss", "%.6f"},      {"test_acc", "%.6f"},     {"seconds", "%.3f"},
+    {"images_per_s", "%.0f"},   {"allreduce_share", "%.4f"}, {"lr", "%.6g"}};
+
+const nn_hcol nn_history_gan[NN_HG_COLS] = {
+    {"epoch", "%.0f"},        {"d_loss", "%.6f"}, {"g_loss", "%.6f"},
+    {"d_real", "%.6f"},       {"d_fake", "%.6f"}, {"seconds", "%.3f"},
+    {"images_per_s", "%.0f"}, {"allreduce_share", "%.4f"}, {"lr", "%.6g"}};
+
+void nn_history_init(nn_history *h, const nn_hcol *cols, int ncols) {
+    memset(h, 0, sizeof *h);
+    h->cols = cols;
+    h->ncols = ncols;
+}
+
+int nn_history_ncols(const nn_history *h) { return h->cols ? h->ncols : NN_H_COLS; }
+
+const nn_hcol *nn_history_cols(const nn_history *h) {
+    return h->cols ? h->cols : nn_history_classify;
+}
 
 int nn_history_add(nn_history *h, const double *row) {
+    const size_t nc = (size_t)nn_history_ncols(h);
     if (h->rows == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 16;
-        double *v = realloc(h->v, cap * NN_H_COLS * sizeof *v);
+        double *v = realloc(h->v, cap * nc * sizeof *v);
         if (!v) return nn_fail("out of memory growing the history");
         h->v = v;
         h->cap = cap;
     }
-    memcpy(h->v + h->rows * NN_H_COLS, row, NN_H_COLS * sizeof *row);
+    memcpy(h->v + h->rows * nc, row, nc * sizeof *row);
     h->rows++;
     return NN_OK;
 }
 
 void nn_history_free(nn_history *h) {
     free(h->v);
-    memset(h, 0, sizeof *h);
+    h->v = NULL;
+    h->rows = h->cap = 0; /* the columns stay: the history is empty, not undefined */
 }
 
 /* Written to a temp file (stale temps of killed writers are removed first by
@@ -43,12 +63,16 @@ int nn_history_write_csv(const nn_history *h, const char *path) {
         free(tmp);
         return NN_ERR;
     }
-    for (int c = 0; c < NN_H_COLS; c++) fprintf(f, "%s%s", c ? "," : "", nn_history_columns[c]);
+    const int nc = nn_history_ncols(h);
+    const nn_hcol *cols = nn_history_cols(h);
+    for (int c = 0; c < nc; c++) fprintf(f, "%s%s", c ? "," : "", cols[c].name);
     fputc('\n', f);
     for (size_t r = 0; r < h->rows; r++) {
-        const double *v = h->v + r * NN_H_COLS;
-        fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.0f,%.4f,%.6g\n", (int)v[0], v[1], v[2], v[3],
-                v[4], v[5], v[6], v[7], v[8]);
+        for (int c = 0; c < nc; c++) {
+            if (c) fputc(',', f);
+            fprintf(f, cols[c].fmt, h->v[r * (size_t)nc + (size_t)c]);
+        }
+        fputc('\n', f);
     }
     int rc = nn_commit_temp(f, tmp, path);
     free(tmp);

@@ -22,9 +22,12 @@
 #include "nn/fileutil.h"
 #include "nn/history.h"
 
-static int column_index(const char *name) {
+/* A column some history has (a classifier's or a GAN's). */
+static int known_column(const char *name) {
     for (int c = 0; c < NN_H_COLS; c++)
-        if (!strcmp(nn_history_columns[c], name)) return c + 1; /* gnuplot counts from 1 */
+        if (!strcmp(nn_history_classify[c].name, name)) return 1;
+    for (int c = 0; c < NN_HG_COLS; c++)
+        if (!strcmp(nn_history_gan[c].name, name)) return 1;
     return 0;
 }
 
@@ -55,10 +58,10 @@ static int check_history(const char *csv, const char *const *want, int nwant, in
     size_t cap = 0;
     ssize_t len;
     int lineno = 0, ncols = 0, rows = 0, rc = NN_OK;
-    char expected[256] = "";
-    for (int c = 0; c < NN_H_COLS; c++) {
-        if (c) strcat(expected, ",");
-        strcat(expected, nn_history_columns[c]);
+    char expected[256] = "epoch";
+    for (int c = 0; c < nwant && strlen(expected) + 40 < sizeof expected; c++) {
+        strcat(expected, ",...,");
+        strcat(expected, want[c]);
     }
     while (rc == NN_OK && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
@@ -240,8 +243,8 @@ static int plot_with(const char *png, body_fn body, const void *arg) {
 /* ---- learning curves ---- */
 
 typedef struct {
-    const char *dir, *csv, *ylabel;
-    int train_col, test_col;
+    const char *dir, *csv, *ylabel, *title_a, *title_b;
+    int col_a, col_b;
 } pair_arg;
 
 static void pair_body(FILE *f, const void *arg) {
@@ -250,32 +253,57 @@ static void pair_body(FILE *f, const void *arg) {
     put_str(f, a->dir);
     fprintf(f, "\nplot ");
     put_str(f, a->csv);
-    fprintf(f, " using 1:%d skip 1 with linespoints title 'train', \\\n     ", a->train_col);
+    fprintf(f, " using 1:%d skip 1 with linespoints title '%s', \\\n     ", a->col_a, a->title_a);
     put_str(f, a->csv);
-    fprintf(f, " using 1:%d skip 1 with linespoints title 'test'\n", a->test_col);
+    fprintf(f, " using 1:%d skip 1 with linespoints title '%s'\n", a->col_b, a->title_b);
+}
+
+/* Does the header (first line) of csv name this column? */
+static int has_column(const char *csv, const char *name) {
+    FILE *f = fopen(csv, "r");
+    char line[1024] = "";
+    int found = 0;
+    if (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(line, ",", &save); tok && !found; tok = strtok_r(NULL, ",", &save))
+            found = !strcmp(tok, name);
+    }
+    if (f) fclose(f);
+    return found;
 }
 
 int nn_plot_run(const char *run_dir) {
     char *csv = nn_strfmt("%s/history.csv", run_dir);
     char *loss = csv ? nn_strfmt("%s/loss.png", run_dir) : NULL;
-    char *accp = loss ? nn_strfmt("%s/accuracy.png", run_dir) : NULL;
-    int rc = accp ? NN_OK : NN_ERR;
+    char *second = loss ? nn_strfmt("%s/accuracy.png", run_dir) : NULL;
+    int rc = second ? NN_OK : NN_ERR;
     if (rc == NN_OK && access(csv, F_OK) != 0)
         rc = nn_fail("%s: not found (is %s a training run?)", csv, run_dir);
-    const char *want[4] = {"train_loss", "test_loss", "train_acc", "test_acc"};
+    /* A GAN's run: both losses, then D's outputs on real and fake images. */
+    const int gan = rc == NN_OK && has_column(csv, "d_loss");
+    if (gan) {
+        free(second);
+        second = nn_strfmt("%s/discriminator.png", run_dir);
+        if (!second) rc = NN_ERR;
+    }
+    const char *want_c[4] = {"train_loss", "test_loss", "train_acc", "test_acc"};
+    const char *want_g[4] = {"d_loss", "g_loss", "d_real", "d_fake"};
     int idx[4] = {0, 0, 0, 0};
-    if (rc == NN_OK) rc = check_history(csv, want, 4, idx);
+    if (rc == NN_OK) rc = check_history(csv, gan ? want_g : want_c, 4, idx);
     if (rc == NN_OK) {
-        pair_arg a = {run_dir, csv, "cross-entropy", idx[0], idx[1]};
+        pair_arg a = {run_dir, csv, gan ? "binary cross-entropy" : "cross-entropy",
+                      gan ? "discriminator" : "train", gan ? "generator" : "test", idx[0], idx[1]};
         rc = plot_with(loss, pair_body, &a);
     }
     if (rc == NN_OK) {
-        pair_arg a = {run_dir, csv, "accuracy", idx[2], idx[3]};
-        rc = plot_with(accp, pair_body, &a);
+        pair_arg a = {run_dir, csv, gan ? "mean D output" : "accuracy", gan ? "D(x), real" : "train",
+                      gan ? "D(G(z)), fake" : "test", idx[2], idx[3]};
+        rc = plot_with(second, pair_body, &a);
     }
     free(csv);
     free(loss);
-    free(accp);
+    free(second);
     return rc;
 }
 
@@ -304,7 +332,7 @@ static void compare_body(FILE *f, const void *arg) {
 }
 
 int nn_plot_compare(const char *png, const char *column, char *const *runs, int nruns) {
-    if (!column_index(column))
+    if (!known_column(column))
         return nn_fail("--compare %s: not a history column (e.g. test_acc, test_loss)", column);
     char **csvs = calloc((size_t)nruns + 1, sizeof *csvs);
     int *cols = calloc((size_t)nruns + 1, sizeof *cols);

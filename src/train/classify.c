@@ -1,0 +1,338 @@
+/* classify.c: the classifier mode of the training skeleton (run.h): one net
+ * with softmax cross-entropy, one optimizer, evaluated on the test split
+ * after every epoch; and nn_evaluate, which `eval` uses too. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/augment.h"
+#include "nn/error.h"
+#include "nn/guard.h"
+#include "nn/loss.h"
+#include "run.h"
+
+int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r) {
+    const int k = (int)nn_net_out_size(net), bs = net->max_n;
+    const size_t dim = nn_shape_size(d->shape);
+    float *x = nn_alloc((size_t)bs * dim * sizeof(float), "eval batch");
+    int *labels = nn_alloc((size_t)bs * sizeof(int), "eval labels");
+    uint64_t *ids = nn_alloc((size_t)bs * sizeof(uint64_t), "eval ids");
+    const size_t nconf = (size_t)k * k;
+    double *acc = nn_calloc(3 + nconf, sizeof(double), "eval counts"); /* loss, correct, n, conf */
+    int rc = x && labels && ids && acc ? NN_OK : NN_ERR;
+    int *pred = rc == NN_OK ? nn_alloc((size_t)bs * sizeof(int), "eval predictions") : NULL;
+    if (!pred) rc = NN_ERR;
+    nn_ctx c = {.train = false, .dist = NULL};
+    for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
+        int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
+        for (int j = 0; j < n; j++) ids[j] = i + (size_t)j;
+        rc = nn_dataset_get_batch(d, ids, n, x, labels);
+        for (int j = 0; rc == NN_OK && j < n; j++)
+            if (labels[j] < 0 || labels[j] >= k)
+                rc = nn_fail("%s: sample %zu has label %d, but the model has %d classes "
+                             "(0..%d)",
+                             d->name, i + (size_t)j, labels[j], k, k - 1);
+        if (rc != NN_OK) break;
+        c.n = c.global_n = n;
+        c.sample_ids = ids;
+        const float *logits;
+        rc = nn_net_forward(net, &c, x, &logits);
+        if (rc != NN_OK) break;
+        long correct = 0;
+        acc[0] += nn_softmax_xent(logits, labels, n, k, 0.0f, NULL, &correct);
+        acc[1] += (double)correct;
+        acc[2] += n;
+        nn_argmax_rows(logits, n, k, pred);
+        for (int j = 0; j < n; j++) acc[3 + (size_t)labels[j] * k + pred[j]] += 1.0;
+    }
+    nn_guard_arrive(dist);
+    rc = nn_dist_check(dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(dist, acc, 3 + nconf);
+    if (rc == NN_OK) {
+        r->loss_sum = acc[0];
+        r->correct = acc[1];
+        r->count = acc[2];
+        r->classes = k;
+        if (r->confusion) memcpy(r->confusion, acc + 3, nconf * sizeof(double));
+    }
+    free(x), free(labels), free(ids), free(acc), free(pred);
+    return rc;
+}
+
+/* The metrics tail of the gradient buffer (NN_NET_METRICS floats), summed
+ * with the gradients in the step's one reduction. */
+enum { M_LOSS, M_CORRECT, M_COUNT, M_ERROR, M_STOP };
+
+typedef struct {
+    nn_net net;
+    nn_optim opt;
+    bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
+} classify;
+
+static int cl_draw(const nn_train_cfg *cfg) { return cfg->batch; }
+
+static int cl_create(nn_run *r) {
+    const nn_train_cfg *cfg = r->cfg;
+    classify *c = nn_calloc(1, sizeof *c, "classifier");
+    if (!c) return nn_dist_check(r->dist, NN_ERR);
+    r->m = c;
+    char *spec = NULL;
+    nn_shape in = r->train.shape;
+    int classes = r->train.classes, rc = NN_OK;
+    if (r->resume) {
+        rc = nn_ckpt_read_model(r->resume, &spec, &in, &classes);
+        if (rc == NN_OK && (in.c != r->train.shape.c || in.h != r->train.shape.h ||
+                            in.w != r->train.shape.w || classes != r->train.classes))
+            rc = nn_fail("%s: checkpoint is for input (%d, %d, %d) with %d classes, the data "
+                         "set %s has (%d, %d, %d) with %d",
+                         r->resume, in.c, in.h, in.w, classes, cfg->data, r->train.shape.c,
+                         r->train.shape.h, r->train.shape.w, r->train.classes);
+        char **names = NULL;
+        if (rc == NN_OK) rc = nn_ckpt_read_class_names(r->resume, classes, &names);
+        if (rc == NN_OK)
+            rc = nn_class_names_check(r->resume, names, cfg->data, r->train.class_names, classes);
+        nn_ckpt_free_names(names, classes);
+    } else {
+        spec = nn_model_resolve(cfg->model, cfg->hidden, classes);
+        if (!spec) rc = NN_ERR;
+    }
+    /* Evaluation runs in chunks of the batch size: conv layers' column
+     * buffers grow with it. */
+    if (rc == NN_OK)
+        rc = nn_net_create(&c->net, spec, r->resume ? r->resume : nn_model_origin(cfg->model), in,
+                           classes, cfg->batch, nn_backend_cpu());
+    free(spec);
+    if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
+    NN_TRY(nn_dist_check(r->dist, rc));
+    nn_net_init(&c->net, cfg->seed);
+    /* Gradients in node-shared memory when ranks share a node (collective). */
+    float *shared = nn_dist_shared_buffer(r->dist, c->net.nparams + NN_NET_METRICS);
+    if (shared) nn_net_use_grads(&c->net, shared);
+    c->shared_grads = shared != NULL;
+    return NN_OK;
+}
+
+/* A net that starts with `normalize` learns its per-channel mean and std
+ * from the whole training set (sums over all ranks) before the first step. */
+static int cl_prepare(nn_run *r) {
+    classify *c = r->m;
+    nn_layer *l = &c->net.layers[0];
+    if (strcmp(l->ops->type, "normalize") != 0) return NN_OK;
+    const int C = l->in.c;
+    double *s = nn_calloc(3 * (size_t)C, sizeof(double), "channel sums");
+    int rc = s ? nn_dataset_channel_sums(&r->train, s, s + C, s + 2 * C) : NN_ERR;
+    rc = nn_dist_check(r->dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, s, 3 * (size_t)C);
+    for (int k = 0; rc == NN_OK && k < C; k++) {
+        double m = s[k] / s[2 * C + k], v = s[C + k] / s[2 * C + k] - m * m;
+        l->state[k] = (float)m;
+        l->state[C + k] = v > 1e-12 ? (float)sqrt(v) : 1.0f;
+    }
+    free(s);
+    return rc;
+}
+
+static int cl_load(nn_run *r) {
+    classify *c = r->m;
+    return nn_ckpt_load(r->resume, &c->net, &c->opt, &r->st, &r->hist);
+}
+
+static int cl_bcast(nn_run *r) {
+    classify *c = r->m;
+    NN_TRY(nn_dist_bcast(r->dist, &c->opt.t, sizeof c->opt.t, 0));
+    for (int s = 0; s < c->opt.nslots; s++)
+        NN_TRY(nn_dist_bcast(r->dist, c->opt.slot[s], c->net.nparams * sizeof(float), 0));
+    NN_TRY(nn_dist_bcast(r->dist, c->net.params, c->net.nparams * sizeof(float), 0));
+    return nn_dist_bcast(r->dist, c->net.state, c->net.nstate * sizeof(float), 0);
+}
+
+static size_t first_nonfinite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return n;
+}
+
+/* This rank's loss came out NaN or infinite: name where it started, first
+ * the parameters (a diverged update), then the layer outputs in order. */
+static int diagnose_nonfinite(const nn_run *r, const nn_step *s, double loss) {
+    const nn_net *net = &((const classify *)r->m)->net;
+    char where[300] = "no layer output is non-finite (the loss itself overflowed)";
+    for (int i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        if (l->nparams && first_nonfinite(l->w, l->nparams) < l->nparams) {
+            snprintf(where, sizeof where,
+                     "the parameters of layer %s (%d of %d) are non-finite: the previous "
+                     "step's update diverged",
+                     l->name, i + 1, net->nlayers);
+            break;
+        }
+    }
+    for (int i = 0; where[0] == 'n' && i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        const size_t m = (size_t)s->n * nn_shape_size(l->out);
+        if (first_nonfinite(net->acts[i], m) < m) {
+            snprintf(where, sizeof where, "the first non-finite output is layer %s's (%d of %d)",
+                     l->name, i + 1, net->nlayers);
+            break;
+        }
+    }
+    return nn_fail("the training loss became %g at step %llu (epoch %d, batch %zu): %s; HINT: "
+                   "lower --lr (now %g)",
+                   loss, (unsigned long long)s->step, s->epoch + 1, s->b + 1, where,
+                   r->cfg->sched.base_lr);
+}
+
+static int cl_step(nn_run *r, nn_step *s) {
+    classify *c = r->m;
+    nn_net *net = &c->net;
+    const int k = (int)nn_net_out_size(net);
+    float *metrics = net->grads + net->nparams;
+    nn_ctx ctx = {.train = true, .n = s->n, .global_n = s->global_n, .sample_ids = r->ids,
+                  .seed = r->cfg->seed, .epoch = (uint64_t)s->epoch, .dist = r->dist,
+                  .bn_sync = r->cfg->bn_sync};
+    nn_net_zero_grad(net);
+    /* Every rank runs the pass even with an empty slice: layers such as
+     * synchronised BatchNorm take part in collective reductions. */
+    int rc = s->rc;
+    double tp = nn_run_now();
+    nn_guard_progress(s->step, "forward");
+    const float *logits;
+    if (rc == NN_OK) rc = nn_net_forward(net, &ctx, r->x, &logits);
+    if (rc == NN_OK) {
+        long correct = 0;
+        float *dlogits = net->dbuf[net->nlayers & 1];
+        double loss = nn_softmax_xent(logits, r->labels, s->n, k, 1.0f / (float)s->global_n,
+                                      dlogits, &correct);
+        if (!isfinite(loss)) rc = diagnose_nonfinite(r, s, loss);
+        metrics[M_LOSS] = (float)loss;
+        metrics[M_CORRECT] = (float)correct;
+        metrics[M_COUNT] = (float)s->n;
+        nn_run_prof(r, P_FORWARD, tp), tp = nn_run_now();
+        nn_guard_progress(s->step, "backward");
+        if (rc == NN_OK) rc = nn_net_backward(net, &ctx, r->x, dlogits);
+        nn_run_prof(r, P_BACKWARD, tp), tp = nn_run_now();
+    }
+    /* A failing rank reports 1 in the status slot so every rank stops
+     * together; a rank that caught a stop signal reports it the same way. */
+    metrics[M_ERROR] = rc == NN_OK ? 0.0f : 1.0f;
+    metrics[M_STOP] = nn_guard_stop_signal() ? 1.0f : 0.0f;
+    if (rc != NN_OK && r->dist->size == 1) return NN_ERR;
+    nn_guard_arrive(r->dist);
+    if (r->cfg->profile) {
+        nn_guard_progress(s->step, "waiting for the other ranks");
+        NN_TRY(nn_dist_barrier(r->dist));
+        nn_run_prof(r, P_WAIT, tp), tp = nn_run_now();
+    }
+    nn_guard_progress(s->step, "gradient reduction");
+    NN_TRY(nn_dist_allreduce_sum(r->dist, net->grads, net->nparams + NN_NET_METRICS));
+    nn_run_prof(r, P_REDUCE, tp), tp = nn_run_now();
+    if (metrics[M_ERROR] != 0.0f) return nn_dist_check(r->dist, rc);
+    if (!isfinite(metrics[M_LOSS]))
+        return nn_fail("the training loss became %f at step %llu (epoch %d, batch %zu); HINT: "
+                       "lower --lr (now %g)",
+                       metrics[M_LOSS], (unsigned long long)s->step, s->epoch + 1, s->b + 1,
+                       r->cfg->sched.base_lr);
+    nn_optim_step(&c->opt, net->params, net->grads, s->lr);
+    nn_run_prof(r, P_OPTIM, tp);
+    s->m[0] = metrics[M_LOSS];
+    s->m[1] = metrics[M_CORRECT];
+    s->m[2] = metrics[M_COUNT];
+    s->stop = metrics[M_STOP] != 0.0f;
+    return NN_OK;
+}
+
+static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
+    classify *c = r->m;
+    nn_net *net = &c->net;
+    /* Per-rank BatchNorm statistics (--bn local) leave each replica with its
+     * own running estimates: average them so every rank evaluates and saves
+     * the same model. Synchronised statistics are identical already. */
+    if (!r->cfg->bn_sync && r->dist->size > 1 && net->nstate > 0) {
+        NN_TRY(nn_dist_allreduce_sum(r->dist, net->state, net->nstate));
+        for (size_t i = 0; i < net->nstate; i++) net->state[i] /= (float)r->dist->size;
+    }
+    double te = nn_run_now();
+    nn_guard_progress(r->st.step, "evaluation");
+    nn_eval_result ev = {0};
+    NN_TRY(nn_evaluate(net, &r->test, r->dist, &ev));
+    nn_run_prof(r, P_EVAL, te);
+    row[NN_H_EPOCH] = epoch + 1;
+    row[NN_H_TRAIN_LOSS] = m[0] / m[2];
+    row[NN_H_TRAIN_ACC] = m[1] / m[2];
+    row[NN_H_TEST_LOSS] = ev.loss_sum / ev.count;
+    row[NN_H_TEST_ACC] = ev.correct / ev.count;
+    return NN_OK;
+}
+
+static void cl_print_row(const nn_run *r, const double *row) {
+    (void)r;
+    printf("%5.0f %10.4f %9.4f %10.4f %9.4f %8.2f %10.0f %8.1f%%\n", row[NN_H_EPOCH],
+           row[NN_H_TRAIN_LOSS], row[NN_H_TRAIN_ACC], row[NN_H_TEST_LOSS], row[NN_H_TEST_ACC],
+           row[NN_H_SECONDS], row[NN_H_IMAGES_PER_S], 100.0 * row[NN_H_WAIT_SHARE]);
+}
+
+static int cl_save(nn_run *r, const char *path) {
+    classify *c = r->m;
+    return nn_ckpt_save(path, &c->net, &c->opt, &r->st, &r->hist, r->config, r->dist->size,
+                        r->train.class_names);
+}
+
+static double cl_ckpt_bytes(const nn_run *r) {
+    const classify *c = r->m;
+    return (double)(c->net.nparams * (1 + (size_t)c->opt.nslots) + c->net.nstate) *
+               sizeof(float) + 65536.0 + (double)strlen(c->net.spec);
+}
+
+static uint64_t cl_hash(const nn_run *r, uint64_t h) {
+    const classify *c = r->m;
+    const unsigned char *p = (const unsigned char *)c->net.params;
+    for (size_t i = 0; i < c->net.nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void cl_describe(const nn_run *r, char *buf, size_t n) {
+    const classify *c = r->m;
+    snprintf(buf, n, "%zu parameters, optimizer %s", c->net.nparams,
+             nn_optim_name(r->cfg->optim.kind));
+    if (r->dist->size > 1)
+        snprintf(buf + strlen(buf), n - strlen(buf), "\ngradients summed %s; slices %s",
+                 c->shared_grads ? "through node-shared memory" : "with MPI_Allreduce",
+                 r->cfg->balance ? "balanced by passing samples" : "as owned (--no-balance)");
+}
+
+static void cl_free(nn_run *r) {
+    classify *c = r->m;
+    if (!c) return;
+    nn_net_free(&c->net);
+    nn_optim_free(&c->opt);
+    free(c);
+    r->m = NULL;
+}
+
+const nn_mode nn_mode_classify = {
+    .name = "train",
+    .cols = nn_history_classify,
+    .ncols = NN_H_COLS,
+    .kind = NN_CKPT_CLASSIFIER,
+    .draw = cl_draw,
+    .create = cl_create,
+    .prepare = cl_prepare,
+    .load = cl_load,
+    .bcast = cl_bcast,
+    .step = cl_step,
+    .epoch_row = cl_epoch_row,
+    .print_row = cl_print_row,
+    .header = "epoch train_loss train_acc  test_loss  test_acc  seconds   images/s allreduce",
+    .best_col = NN_H_TEST_ACC,
+    .save = cl_save,
+    .ckpt_bytes = cl_ckpt_bytes,
+    .hash = cl_hash,
+    .describe = cl_describe,
+    .free = cl_free,
+};
+
+int nn_train(const nn_train_cfg *cfg, nn_dist *dist) {
+    return nn_run_train(&nn_mode_classify, cfg, dist);
+}

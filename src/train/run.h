@@ -1,0 +1,115 @@
+/* run.h: what the training skeleton (train.c) and the kinds of training it
+ * drives (classify.c, gan.c) share. Private to src/train/.
+ *
+ * The skeleton owns everything a run does whatever it trains: --out and its
+ * lock, resuming, the data (this rank's shard of the train and test splits,
+ * checked against each other), the sample order of each epoch and this
+ * rank's slice of every global batch (balanced, augmented), stop signals and
+ * the watchdog, mid-epoch and periodic checkpoints, history.csv, the
+ * per-epoch line, --keep-best, the replica check and the time profile.
+ *
+ * A mode (nn_mode) is the rest: its nets and optimizers, one optimizer step
+ * on a slice, what an epoch reports, how it is saved. Adding a kind of
+ * training = one file with an nn_mode + one line in modes[] (train.c). */
+#ifndef NN_TRAIN_RUN_H
+#define NN_TRAIN_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nn/train.h"
+
+/* Where each rank's time goes (--profile, and a summary at the end). */
+enum { P_DATA, P_EXCHANGE, P_FORWARD, P_BACKWARD, P_WAIT, P_REDUCE, P_OPTIM, P_EVAL, P_CKPT, P_N };
+
+#define NN_RUN_METRICS 6 /* per-step sums a mode reports (at most) */
+
+typedef struct nn_run nn_run;
+
+/* One optimizer step on global batch b of an epoch. */
+typedef struct {
+    int epoch;
+    size_t b, nb;
+    uint64_t step;  /* 1-based, counted over the whole run */
+    int n;          /* this rank's real samples: r->x, r->labels, r->ids */
+    int global_n;   /* real samples in the global batch */
+    int rc;         /* NN_OK, or this rank's failure so far (the batch read): the mode
+                       carries it in its reduction so every rank stops together */
+    float lr;
+    /* Out: */
+    double m[NN_RUN_METRICS]; /* the step's sums over all ranks (mode-defined) */
+    bool stop;                /* some rank caught a stop signal (guard.h) */
+} nn_step;
+
+typedef struct {
+    const char *name;    /* the command: "train", "gan" */
+    const nn_hcol *cols; /* history.csv columns */
+    int ncols;
+    const char *kind;    /* checkpoint kind (NN_CKPT_*) */
+    /* Real samples each step draws from the data, for a global batch B. */
+    int (*draw)(const nn_train_cfg *cfg);
+    /* Build the nets and optimizers for r->train's shape and classes, from
+     * r->resume when set (its nets' specs), initialised from cfg->seed.
+     * Collective (all ranks succeed or fail). */
+    int (*create)(nn_run *r);
+    /* A fresh run's data-dependent start (e.g. normalize statistics). */
+    int (*prepare)(nn_run *r);
+    /* Rank 0: load r->resume into the nets, optimizers, r->st and r->hist. */
+    int (*load)(nn_run *r);
+    /* Broadcast what rank 0 holds (parameters, state, optimizer slots). */
+    int (*bcast)(nn_run *r);
+    int (*step)(nn_run *r, nn_step *s);
+    /* After the epoch's last step (collective): the history row from the
+     * epoch's metric sums `m` (over its steps); e.g. evaluate the test split. */
+    int (*epoch_row)(nn_run *r, int epoch, const double *m, double *row);
+    /* The per-epoch line (rank 0), e.g. "  1   0.2345 ...". */
+    void (*print_row)(const nn_run *r, const double *row);
+    const char *header;  /* the line above those rows */
+    int best_col;        /* the history column --keep-best maximises (-1: none) */
+    int (*save)(nn_run *r, const char *path); /* rank 0 */
+    int (*after_save)(nn_run *r, int epoch);  /* rank 0, optional (sample grids) */
+    /* Bytes of one checkpoint (free-space check) and a hash of all parameters
+     * (replica check). */
+    double (*ckpt_bytes)(const nn_run *r);
+    uint64_t (*hash)(const nn_run *r, uint64_t h);
+    void (*describe)(const nn_run *r, char *buf, size_t n); /* "123 parameters, optimizer adam" */
+    void (*free)(nn_run *r);
+} nn_mode;
+
+extern const nn_mode nn_mode_classify, nn_mode_gan;
+
+struct nn_run {
+    const nn_mode *mode;
+    void *m; /* the mode's own state */
+    const nn_train_cfg *cfg;
+    nn_dist *dist;
+    nn_dataset train, test;
+    nn_history hist;
+    nn_train_state st;
+    const char *resume; /* the checkpoint resumed from (cfg->resume, or auto's pick) */
+    int draw;           /* real samples per global step */
+    float *x;           /* (draw, C*H*W) this rank's slice of the batch */
+    int *labels;
+    uint64_t *ids;
+    uint32_t *order;
+    size_t train_count;
+    int *owned, *flow, *send_bytes, *recv_bytes; /* slice balancing, per rank */
+    unsigned char *xfer;                         /* samples in transit */
+    int lock_fd;                                 /* OUT/.lock, held while training (rank 0) */
+    double last_save;                            /* when the last checkpoint was written */
+    int pending_rc;     /* a periodic save failed on rank 0: reported at the next step */
+    bool warned_growth; /* the exploding-loss warning was given */
+    double prof[P_N];   /* this rank's seconds per phase, whole run */
+    double prof_epoch[P_N];
+    char ckpt[1100], csv[1100], best[1100], lock[1100], config[1024];
+};
+
+double nn_run_now(void);
+/* Add the seconds since `since` to a phase of the profile. */
+void nn_run_prof(nn_run *r, int phase, double since);
+/* Test hooks (NNTRAIN_TEST_SIGNAL / _STALL) at the start of a step. */
+void nn_run_test_hooks(const nn_dist *d, unsigned long long step);
+/* Train r's mode as configured; NN_OK, NN_ERR or NN_TRAIN_STOPPED. */
+int nn_run_train(const nn_mode *mode, const nn_train_cfg *cfg, nn_dist *dist);
+
+#endif
