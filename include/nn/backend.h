@@ -10,6 +10,9 @@
 
 typedef enum { NN_ACT_SIGMOID, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_LEAKY_RELU, NN_ACT_COUNT } nn_act;
 
+/* leaky_relu's default slope for x < 0 (the layer's alpha=). */
+#define NN_LEAKY_SLOPE 0.2f
+
 typedef struct nn_backend {
     const char *name;
     /* C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
@@ -19,11 +22,15 @@ typedef struct nn_backend {
     void (*add_row_bias)(int rows, int cols, const float *bias, float *y);
     /* acc(cols) += sum over rows of x(rows, cols). */
     void (*sum_rows)(int rows, int cols, const float *x, float *acc);
-    /* y = f(x), elementwise over n values; y and x do not overlap. */
-    void (*act_forward)(nn_act act, size_t n, const float *x, float *y);
+    /* y = f(x), elementwise over n values; y and x do not overlap. alpha is
+     * the activation's parameter: leaky_relu's slope for x < 0 (in [0, 1],
+     * the layer's default NN_LEAKY_SLOPE); the other activations ignore it. */
+    void (*act_forward)(nn_act act, float alpha, size_t n, const float *x, float *y);
     /* dx = f'(x) * dy, computed from the forward output y (all our activations
-     * allow it); no two of y, dy, dx overlap. */
-    void (*act_backward)(nn_act act, size_t n, const float *y, const float *dy, float *dx);
+     * allow it: leaky_relu's sign(y) = sign(x) needs alpha >= 0); alpha as in
+     * act_forward; no two of y, dy, dx overlap. */
+    void (*act_backward)(nn_act act, float alpha, size_t n, const float *y, const float *dy,
+                         float *dx);
     /* Convolution lowering for ONE sample x (C, H, W), filters R x R, stride
      * s, zero padding p, output (OH, OW): column matrix rows (c, ki, kj) =
      * C*R*R, columns (oh, ow) written at col[row * ldc + col0 + oh*OW + ow],

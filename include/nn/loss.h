@@ -1,4 +1,5 @@
-/* loss.h: softmax + cross-entropy, fused and numerically stable. */
+/* loss.h: softmax + cross-entropy and sigmoid + binary cross-entropy, each
+ * fused on logits and numerically stable for any finite logit. */
 #ifndef NN_LOSS_H
 #define NN_LOSS_H
 
@@ -10,6 +11,18 @@
  * (if dlogits is not NULL). scale is 1/global batch size for a mean loss. */
 double nn_softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
                        float *dlogits, long *correct);
+/* Sigmoid cross-entropy on logits (a GAN's discriminator loss): logits z (n),
+ * targets t (n) in [0, 1] (0/1 labels or smoothed ones). Returns the SUM over
+ * the n values of -[t log s(z) + (1-t) log(1-s(z))], s the logistic sigmoid,
+ * evaluated as max(z,0) - z t + log1p(exp(-|z|)) in double, which stays finite
+ * and accurate for any |z| (a naive log(s(z)) is -inf from |z| ~ 90 in
+ * float). Writes dlogits = (s(z) - t) * scale when dlogits is not NULL; it
+ * must not overlap logits or targets. scale: 1/batch for a mean loss. */
+double nn_sigmoid_xent(const float *logits, const float *targets, int n, float scale,
+                       float *dlogits);
+/* out = s(z) = 1/(1+exp(-z)) elementwise, stable for any z (never NaN from
+ * exp overflow); out may be z itself. For D(x) means of a discriminator. */
+void nn_sigmoid(const float *z, int n, float *out);
 /* Row-wise argmax of (n, k). */
 void nn_argmax_rows(const float *x, int n, int k, int *out);
 

@@ -63,8 +63,8 @@ NN_HOT static void relu_fwd(size_t n, const float *restrict x, float *restrict y
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-NN_HOT static void leaky_fwd(size_t n, const float *restrict x, float *restrict y) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.2f * x[i];
+NN_HOT static void leaky_fwd(size_t n, float alpha, const float *restrict x, float *restrict y) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
 }
 
 NN_HOT static void tanh_fwd(size_t n, const float *restrict x, float *restrict y) {
@@ -72,18 +72,18 @@ NN_HOT static void tanh_fwd(size_t n, const float *restrict x, float *restrict y
     for (size_t i = 0; i < n; i++) y[i] = 2.0f / (1.0f + vexpf(-2.0f * x[i])) - 1.0f;
 }
 
-static void cpu_act_forward(nn_act act, size_t n, const float *x, float *y) {
+static void cpu_act_forward(nn_act act, float alpha, size_t n, const float *x, float *y) {
     switch (act) {
     case NN_ACT_SIGMOID: sigmoid_fwd(n, x, y); break;
     case NN_ACT_RELU: relu_fwd(n, x, y); break;
     case NN_ACT_TANH: tanh_fwd(n, x, y); break;
-    case NN_ACT_LEAKY_RELU: leaky_fwd(n, x, y); break;
+    case NN_ACT_LEAKY_RELU: leaky_fwd(n, alpha, x, y); break;
     case NN_ACT_COUNT: break;
     }
 }
 
-NN_HOT static void act_bwd(nn_act act, size_t n, const float *restrict y, const float *restrict dy,
-                           float *restrict dx) {
+NN_HOT static void act_bwd(nn_act act, float alpha, size_t n, const float *restrict y,
+                           const float *restrict dy, float *restrict dx) {
     switch (act) {
     case NN_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
@@ -95,15 +95,16 @@ NN_HOT static void act_bwd(nn_act act, size_t n, const float *restrict y, const 
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     case NN_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.2f * dy[i];
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i];
         break;
     case NN_ACT_COUNT:
         break;
     }
 }
 
-static void cpu_act_backward(nn_act act, size_t n, const float *y, const float *dy, float *dx) {
-    act_bwd(act, n, y, dy, dx);
+static void cpu_act_backward(nn_act act, float alpha, size_t n, const float *y, const float *dy,
+                             float *dx) {
+    act_bwd(act, alpha, n, y, dy, dx);
 }
 
 /* Output columns [lo, hi) of a row read inside the input for filter column

@@ -1,5 +1,6 @@
 /* loss.c: fused softmax + cross-entropy. Subtracting the row max before exp()
- * keeps it finite for any logits; log-sum-exp gives the loss directly. */
+ * keeps it finite for any logits; log-sum-exp gives the loss directly.
+ * Sigmoid cross-entropy the same way: exp() only ever sees -|z| <= 0. */
 #include "nn/loss.h"
 
 #include <math.h>
@@ -27,6 +28,29 @@ double nn_softmax_xent(const float *logits, const int *labels, int n, int k, flo
         }
     }
     return total;
+}
+
+/* s(z) in double without overflow: exp of a non-positive number only. */
+static double sigmoid_d(double z) {
+    if (z >= 0) return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+double nn_sigmoid_xent(const float *logits, const float *targets, int n, float scale,
+                       float *dlogits) {
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double z = logits[i], t = targets[i];
+        /* -[t log s + (1-t) log(1-s)] = max(z,0) - z t + log(1 + exp(-|z|)) */
+        total += (z > 0 ? z : 0.0) - z * t + log1p(exp(-fabs(z)));
+        if (dlogits) dlogits[i] = (float)((sigmoid_d(z) - t) * scale);
+    }
+    return total;
+}
+
+void nn_sigmoid(const float *z, int n, float *out) {
+    for (int i = 0; i < n; i++) out[i] = (float)sigmoid_d(z[i]);
 }
 
 void nn_argmax_rows(const float *x, int n, int k, int *out) {

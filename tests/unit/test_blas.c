@@ -62,11 +62,24 @@ static void test_row_kernels(void) {
     CU_ASSERT_EQUAL(acc[1], 48);
     CU_ASSERT_EQUAL(acc[2], 70);
     float x[4] = {-2, 0, 0.5f, 40}, s[4];
-    be->act_forward(NN_ACT_SIGMOID, 4, x, s);
+    be->act_forward(NN_ACT_SIGMOID, 0.0f, 4, x, s);
     for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(s[i], 1.0 / (1.0 + exp(-x[i])), 1e-6);
-    be->act_forward(NN_ACT_RELU, 4, x, s);
+    be->act_forward(NN_ACT_RELU, 0.0f, 4, x, s);
     CU_ASSERT_EQUAL(s[0], 0);
     CU_ASSERT_EQUAL(s[3], 40);
+    /* leaky_relu's slope is the alpha argument, in both directions. */
+    float dy[4] = {1, 2, 3, 4}, dx[4];
+    be->act_forward(NN_ACT_LEAKY_RELU, 0.2f, 4, x, s);
+    CU_ASSERT_DOUBLE_EQUAL(s[0], -0.4, 1e-7);
+    CU_ASSERT_EQUAL(s[3], 40);
+    be->act_backward(NN_ACT_LEAKY_RELU, 0.2f, 4, s, dy, dx);
+    CU_ASSERT_DOUBLE_EQUAL(dx[0], 0.2, 1e-7);
+    CU_ASSERT_EQUAL(dx[3], 4);
+    be->act_forward(NN_ACT_LEAKY_RELU, 0.05f, 4, x, s);
+    CU_ASSERT_DOUBLE_EQUAL(s[0], -0.1, 1e-7);
+    be->act_backward(NN_ACT_LEAKY_RELU, 0.05f, 4, s, dy, dx);
+    CU_ASSERT_DOUBLE_EQUAL(dx[0], 0.05, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(dx[2], 3, 1e-7);
 }
 
 void register_blas_tests(void) {

@@ -1,5 +1,5 @@
 /* test_layers.c: every layer against central finite differences, and the
- * fused softmax-cross-entropy against its definition. */
+ * fused softmax- and sigmoid-cross-entropy against their definitions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,44 @@ static void test_relu_grad(void) {
 static void test_leaky_relu_grad(void) {
     check_spec("dense 6; leaky_relu; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
 }
+/* The slope is an option now; DCGAN's 0.2 (the default) and another one. */
+static void test_leaky_relu_alpha_grad(void) {
+    check_spec("dense 6; leaky_relu alpha=0.2; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
+    check_spec("dense 6; leaky_relu 0.5; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
+}
+
+/* The slope reaches the backend, both ways: y = alpha x and dx = alpha dy
+ * for x < 0, for the default (0.2), key=value and positional forms. */
+static void test_leaky_relu_alpha_values(void) {
+    const char *specs[3] = {"leaky_relu", "leaky_relu alpha=0.05", "leaky_relu 0.3"};
+    const float alphas[3] = {0.2f, 0.05f, 0.3f};
+    for (int t = 0; t < 3; t++) {
+        nn_net net;
+        CU_ASSERT_FATAL(nn_net_create(&net, specs[t], "t", (nn_shape){4, 1, 1}, 0, 1,
+                                      nn_backend_cpu()) == 0);
+        float x[4] = {-2, 3, -0.5f, 0}, dy[4] = {1, 2, 3, 4}, dx[4];
+        uint64_t id = 0;
+        nn_ctx c = {.train = true, .n = 1, .global_n = 1, .sample_ids = &id};
+        const float *y;
+        CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+        const float a = alphas[t];
+        CU_ASSERT_DOUBLE_EQUAL(y[0], -2 * a, 1e-7);
+        CU_ASSERT_EQUAL(y[1], 3);
+        CU_ASSERT_DOUBLE_EQUAL(y[2], -0.5 * a, 1e-7);
+        CU_ASSERT_EQUAL(y[3], 0);
+        nn_layer *l = &net.layers[0];
+        CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, dx) == 0);
+        CU_ASSERT_DOUBLE_EQUAL(dx[0], a, 1e-7);
+        CU_ASSERT_EQUAL(dx[1], 2);
+        CU_ASSERT_DOUBLE_EQUAL(dx[2], 3 * a, 1e-6);
+        nn_net_free(&net);
+    }
+    nn_net net;
+    CU_ASSERT(nn_net_create(&net, "dense 3\nleaky_relu alpha=1.5", "m", (nn_shape){4, 1, 1}, 0, 1,
+                            nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "alpha=1.5"));
+}
+
 static void test_mlp_grad(void) {
     check_spec("dense 7; sigmoid; dense 5; tanh; dense 3", (nn_shape){1, 2, 3}, 4, 1e-2);
 }
@@ -146,6 +184,23 @@ static void test_conv_grad(void) {
     check_spec("conv2d 2 size=2 stride=2 pad=valid bias=false", (nn_shape){1, 4, 6}, 3, 1e-2);
     check_spec("conv2d 2 size=5 pad=2", (nn_shape){1, 5, 5}, 1, 1e-2);
 }
+/* deconv2d over kernel sizes, strides, paddings (also P >= R, cropping whole
+ * grid rows), channel counts, non-square inputs, with and without bias. */
+static void test_deconv_grad(void) {
+    check_spec("deconv2d 3", (nn_shape){2, 3, 4}, 2, 1e-2); /* 4/2/1: 3x4 -> 6x8 */
+    check_spec("deconv2d 2 size=3 stride=1 pad=1", (nn_shape){3, 4, 5}, 2, 1e-2);
+    check_spec("deconv2d 2 size=3 stride=2 pad=0 bias=false", (nn_shape){1, 3, 2}, 3, 1e-2);
+    check_spec("deconv2d 4 size=5 stride=3 pad=2", (nn_shape){2, 3, 3}, 1, 1e-2);
+    check_spec("deconv2d 1 size=2 stride=2 pad=0", (nn_shape){3, 2, 4}, 2, 1e-2);
+    check_spec("deconv2d 2 size=3 stride=1 pad=3", (nn_shape){1, 6, 5}, 2, 1e-2); /* 2x1 out */
+    check_spec("deconv2d 2 size=5 stride=2 pad=2 out_pad=1", (nn_shape){2, 3, 2}, 2, 1e-2);
+}
+/* DCGAN's generator path: dense -> reshape -> deconv2d -> squashing (sigmoid
+ * here: tanh's curvature at h = 1e-2 alone nears the 1e-2 tolerance). */
+static void test_reshape_grad(void) {
+    check_spec("dense 48; reshape 3x4x4; deconv2d 2; sigmoid", (nn_shape){5, 1, 1}, 2, 1e-2);
+    check_spec("reshape 2x2x3; conv2d 2 size=2 pad=valid", (nn_shape){12, 1, 1}, 2, 1e-2);
+}
 static void test_pool_grad(void) {
     check_spec("maxpool 2", (nn_shape){2, 4, 6}, 2, 1e-2);
     check_spec("maxpool 3 stride=2", (nn_shape){1, 7, 5}, 2, 1e-2); /* overlapping windows */
@@ -248,6 +303,219 @@ static void test_conv_chunks(void) {
     nn_net_free(&net);
 }
 
+/* deconv2d's forward, input gradient and parameter gradients against the
+ * scatter definition, in double:
+ *   y[n][k][i*S-P+a][j*S-P+b] += x[n][c][i][j] W[c][k][a][b]  (+ b[k] everywhere),
+ * dx and dW the same loop read the other way, db = sums of dy. N and the
+ * sizes pick the chunking: whole batch, chunks of 10 + a remainder, or g = 1. */
+static void deconv_vs_naive(int N, int C, int H, int W, int K, int R, int S, int P, int O,
+                            bool bias) {
+    char spec[128];
+    snprintf(spec, sizeof spec, "deconv2d %d size=%d stride=%d pad=%d out_pad=%d bias=%s", K, R, S,
+             P, O, bias ? "true" : "false");
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, spec, "t", (nn_shape){C, H, W}, 0, N, nn_backend_cpu()) ==
+                    0);
+    nn_layer *l = &net.layers[0];
+    const int OH = (H - 1) * S - 2 * P + R + O, OW = (W - 1) * S - 2 * P + R + O;
+    CU_ASSERT_FATAL(l->out.c == K && l->out.h == OH && l->out.w == OW);
+    const size_t in = (size_t)C * H * W, out = (size_t)K * OH * OW, nw = (size_t)C * K * R * R;
+    CU_ASSERT_FATAL(net.nparams == nw + (bias ? (size_t)K : 0));
+    CU_ASSERT_STRING_EQUAL(l->params[0].name, "kernel");
+    CU_ASSERT(l->params[0].dims[0] == C && l->params[0].dims[1] == K); /* (C, K, R, R) */
+    float *x = malloc(sizeof(float) * in * N), *dy = malloc(sizeof(float) * out * N);
+    float *y = malloc(sizeof(float) * out * N), *dx = malloc(sizeof(float) * in * N);
+    double *yr = calloc(out * N, sizeof(double)), *dxr = calloc(in * N, sizeof(double));
+    double *dwr = calloc(nw + K, sizeof(double));
+    nn_rng r;
+    nn_rng_seed(&r, 21, (uint64_t)(C * 1000 + K * 100 + R * 10 + S));
+    for (size_t i = 0; i < in * N; i++) x[i] = nn_rng_normal(&r);
+    for (size_t i = 0; i < out * N; i++) dy[i] = nn_rng_normal(&r);
+    for (size_t i = 0; i < net.nparams; i++) net.params[i] = nn_rng_normal(&r);
+    const float *w = l->w, *b = bias ? l->w + nw : NULL;
+    uint64_t ids[64];
+    for (int i = 0; i < N; i++) ids[i] = (uint64_t)i;
+    nn_ctx c = {.train = true, .n = N, .global_n = N, .sample_ids = ids};
+    nn_net_zero_grad(&net);
+    CU_ASSERT_FATAL(l->ops->forward(l, &c, x, y) == 0);
+    CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, dx) == 0);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int o = 0; o < OH * OW; o++) {
+                yr[((size_t)n * K + k) * OH * OW + o] = b ? b[k] : 0.0;
+                dwr[nw + k] += dy[((size_t)n * K + k) * OH * OW + o];
+            }
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < C; ch++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++)
+                    for (int k = 0; k < K; k++)
+                        for (int a = 0; a < R; a++)
+                            for (int bb = 0; bb < R; bb++) {
+                                const int oy = i * S - P + a, ox = j * S - P + bb;
+                                if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                                const size_t xi = (((size_t)n * C + ch) * H + i) * W + j;
+                                const size_t yi = (((size_t)n * K + k) * OH + oy) * OW + ox;
+                                const size_t wi = (((size_t)ch * K + k) * R + a) * R + bb;
+                                yr[yi] += (double)x[xi] * w[wi];
+                                dxr[xi] += (double)dy[yi] * w[wi];
+                                dwr[wi] += (double)x[xi] * dy[yi];
+                            }
+    double ey = 0, edx = 0, edw = 0;
+    for (size_t i = 0; i < out * N; i++) ey = fmax(ey, fabs(y[i] - yr[i]) / (1 + fabs(yr[i])));
+    for (size_t i = 0; i < in * N; i++) edx = fmax(edx, fabs(dx[i] - dxr[i]) / (1 + fabs(dxr[i])));
+    for (size_t i = 0; i < net.nparams; i++)
+        edw = fmax(edw, fabs(l->dw[i] - dwr[i]) / (1 + fabs(dwr[i])));
+    if (ey > 1e-4 || edx > 1e-4 || edw > 1e-4)
+        fprintf(stderr, "\n  %s on %dx%dx%d, N=%d: y err %.2e, dx err %.2e, dw err %.2e\n", spec,
+                C, H, W, N, ey, edx, edw);
+    CU_ASSERT(ey < 1e-4);
+    CU_ASSERT(edx < 1e-4);
+    CU_ASSERT(edw < 1e-4);
+    /* Without dx (first layer) the parameter gradients still accumulate. */
+    CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, NULL) == 0);
+    double e2 = 0;
+    for (size_t i = 0; i < net.nparams; i++)
+        e2 = fmax(e2, fabs(l->dw[i] - 2 * dwr[i]) / (1 + fabs(dwr[i])));
+    CU_ASSERT(e2 < 1e-4);
+    free(x), free(dy), free(y), free(dx), free(yr), free(dxr), free(dwr);
+    nn_net_free(&net);
+}
+
+static void test_deconv_vs_naive(void) {
+    deconv_vs_naive(2, 3, 4, 5, 2, 4, 2, 1, 0, true);    /* DCGAN's 4/2/1, non-square */
+    deconv_vs_naive(3, 2, 3, 3, 3, 3, 3, 2, 0, true);    /* stride 3, pad 2 */
+    deconv_vs_naive(2, 1, 5, 2, 2, 3, 1, 0, 0, false);   /* stride 1, no padding */
+    deconv_vs_naive(2, 2, 5, 4, 2, 2, 1, 2, 0, true);    /* pad >= size: 2x1, a cropped border */
+    deconv_vs_naive(2, 2, 7, 5, 3, 5, 2, 2, 1, true);    /* out_pad 1: 7x5 -> 14x10 */
+    deconv_vs_naive(2, 1, 3, 4, 2, 3, 3, 1, 2, false);   /* out_pad 2 of stride 3 */
+    deconv_vs_naive(23, 3, 14, 14, 4, 4, 2, 1, 0, true); /* chunks of 10, 10, 3 */
+    deconv_vs_naive(2, 2, 17, 16, 32, 4, 2, 1, 0, true); /* one image per chunk */
+}
+
+/* deconv2d is conv2d's adjoint: with the same (C, K, R, R) weights, no bias,
+ * <conv(u), v> = <u, deconv(v)> for u (K, OH, OW), v (C, H, W). */
+static void deconv_adjoint(int C, int H, int W, int K, int R, int S, int P, int O) {
+    char ds[128], cs[128];
+    snprintf(ds, sizeof ds, "deconv2d %d size=%d stride=%d pad=%d out_pad=%d bias=false", K, R, S,
+             P, O);
+    snprintf(cs, sizeof cs, "conv2d %d size=%d stride=%d pad=%d bias=false", C, R, S, P);
+    const int N = 2, OH = (H - 1) * S - 2 * P + R + O, OW = (W - 1) * S - 2 * P + R + O;
+    nn_net dn, cn;
+    CU_ASSERT_FATAL(nn_net_create(&dn, ds, "t", (nn_shape){C, H, W}, 0, N, nn_backend_cpu()) == 0);
+    CU_ASSERT_FATAL(nn_net_create(&cn, cs, "t", (nn_shape){K, OH, OW}, 0, N, nn_backend_cpu()) ==
+                    0);
+    CU_ASSERT_FATAL(cn.layers[0].out.c == C && cn.layers[0].out.h == H &&
+                    cn.layers[0].out.w == W);
+    CU_ASSERT_FATAL(dn.nparams == cn.nparams);
+    nn_rng r;
+    nn_rng_seed(&r, 5, (uint64_t)(R * 100 + S * 10 + P));
+    for (size_t i = 0; i < dn.nparams; i++) cn.params[i] = dn.params[i] = nn_rng_normal(&r);
+    const size_t nu = (size_t)N * K * OH * OW, nv = (size_t)N * C * H * W;
+    float *u = malloc(sizeof(float) * nu), *v = malloc(sizeof(float) * nv);
+    for (size_t i = 0; i < nu; i++) u[i] = nn_rng_normal(&r);
+    for (size_t i = 0; i < nv; i++) v[i] = nn_rng_normal(&r);
+    uint64_t ids[2] = {0, 1};
+    nn_ctx c = {.train = false, .n = N, .global_n = N, .sample_ids = ids};
+    const float *cu, *dv;
+    CU_ASSERT_FATAL(nn_net_forward(&cn, &c, u, &cu) == 0);
+    CU_ASSERT_FATAL(nn_net_forward(&dn, &c, v, &dv) == 0);
+    double lhs = 0, rhs = 0, mag = 0;
+    for (size_t i = 0; i < nv; i++) lhs += (double)cu[i] * v[i], mag += fabs((double)cu[i] * v[i]);
+    for (size_t i = 0; i < nu; i++) rhs += (double)u[i] * dv[i];
+    if (fabs(lhs - rhs) > 1e-5 * mag)
+        fprintf(stderr, "\n  %s: <conv(u), v> = %.8g, <u, deconv(v)> = %.8g\n", ds, lhs, rhs);
+    CU_ASSERT(fabs(lhs - rhs) <= 1e-5 * mag);
+    CU_ASSERT(mag > 1.0);
+    free(u), free(v);
+    nn_net_free(&dn);
+    nn_net_free(&cn);
+}
+
+static void test_deconv_adjoint(void) {
+    deconv_adjoint(2, 5, 3, 3, 4, 2, 1, 0);
+    deconv_adjoint(3, 4, 4, 2, 3, 1, 1, 0);
+    deconv_adjoint(1, 3, 6, 2, 5, 3, 2, 0);
+    deconv_adjoint(2, 4, 3, 2, 3, 2, 2, 0);
+    deconv_adjoint(4, 7, 7, 8, 4, 2, 1, 0);
+    deconv_adjoint(2, 7, 7, 3, 5, 2, 2, 1); /* out_pad: conv2d still maps 14x14 back to 7x7 */
+    deconv_adjoint(1, 3, 5, 2, 3, 3, 0, 2);
+}
+
+/* DCGAN's init: N(0, 0.02^2) for the kernel whatever the fan-in, bias 0. */
+static void test_deconv_init(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "deconv2d 64", "m", (nn_shape){64, 4, 4}, 0, 1,
+                                  nn_backend_cpu()) == 0);
+    nn_net_init(&net, 4);
+    const size_t nw = 64 * 64 * 16;
+    CU_ASSERT_EQUAL_FATAL(net.nparams, nw + 64);
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < nw; i++) s += net.params[i], s2 += (double)net.params[i] * net.params[i];
+    double mean = s / nw, sd = sqrt(s2 / nw - mean * mean);
+    CU_ASSERT(fabs(mean) < 0.0005);
+    CU_ASSERT(fabs(sd - 0.02) < 0.0005);
+    int zero = 1;
+    for (size_t i = nw; i < net.nparams; i++) zero &= net.params[i] == 0.0f;
+    CU_ASSERT(zero);
+    CU_ASSERT_EQUAL(net.layers[0].out.h, 8); /* (4-1)*2 - 2 + 4 */
+    nn_net_free(&net);
+}
+
+/* reshape: the same row-major values, the new shape; backward copies. */
+static void test_reshape_values(void) {
+    const char *specs[2] = {"reshape 2x3x2", "reshape c=2 h=3 w=2"};
+    for (int t = 0; t < 2; t++) {
+        nn_net net;
+        CU_ASSERT_FATAL(nn_net_create(&net, specs[t], "t", (nn_shape){12, 1, 1}, 0, 2,
+                                      nn_backend_cpu()) == 0);
+        nn_layer *l = &net.layers[0];
+        CU_ASSERT(l->out.c == 2 && l->out.h == 3 && l->out.w == 2);
+        CU_ASSERT_EQUAL(net.nparams, 0);
+        float x[24], dy[24], dx[24];
+        for (int i = 0; i < 24; i++) x[i] = (float)i - 5.5f, dy[i] = 2.0f * (float)i;
+        uint64_t ids[2] = {0, 1};
+        nn_ctx c = {.train = true, .n = 2, .global_n = 2, .sample_ids = ids};
+        const float *y;
+        CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+        CU_ASSERT(memcmp(x, y, sizeof x) == 0);
+        CU_ASSERT_FATAL(l->ops->backward(l, &c, x, y, dy, dx) == 0);
+        CU_ASSERT(memcmp(dx, dy, sizeof dx) == 0);
+        nn_net_free(&net);
+    }
+}
+
+static void test_deconv_reshape_spec_errors(void) {
+    nn_net net;
+    nn_shape in = {1, 3, 3};
+    CU_ASSERT(nn_net_create(&net, "deconv2d", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 1") && strstr(nn_errmsg(), "filters"));
+    /* (3-1)*1 - 2*2 + 1 = -1 */
+    CU_ASSERT(nn_net_create(&net, "deconv2d 2 size=3\ndeconv2d 2 size=1 stride=1 pad=5", "m", in,
+                            0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "output size") &&
+              strstr(nn_errmsg(), "-5x-5"));
+    CU_ASSERT(nn_net_create(&net, "deconv2d 2 size=0", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "size=0") != NULL);
+    CU_ASSERT(nn_net_create(&net, "deconv2d 2 stride=2 out_pad=2", "m", in, 0, 1,
+                            nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "out_pad=2") && strstr(nn_errmsg(), "stride"));
+    CU_ASSERT(nn_net_create(&net, "dense 50\nreshape 3x4x4", "m", in, 0, 1, nn_backend_cpu()) !=
+              0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "48") &&
+              strstr(nn_errmsg(), "50"));
+    CU_ASSERT(nn_net_create(&net, "reshape 3x3", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 1") && strstr(nn_errmsg(), "3x3") &&
+              strstr(nn_errmsg(), "CxHxW"));
+    CU_ASSERT(nn_net_create(&net, "reshape c=3 h=3", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "missing") != NULL);
+    CU_ASSERT(nn_net_create(&net, "reshape 0x3x3", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "reshape 1x3x3junk", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT_FATAL(nn_net_create(&net, "reshape 9,1,1; reshape 1x3x3", "m", in, 0, 1,
+                                  nn_backend_cpu()) == 0);
+    nn_net_free(&net);
+}
+
 static void test_pool_values(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "maxpool 2", "t", (nn_shape){1, 2, 4}, 0, 1,
@@ -311,6 +579,57 @@ static void test_softmax_xent(void) {
     }
 }
 
+/* Sigmoid cross-entropy on logits against -[t log s + (1-t) log(1-s)] in
+ * double, dlogits against finite differences of the mean, and |z| = 100,
+ * where log(s(z)) in float is log(0) = -inf, against the asymptotic values. */
+static void test_sigmoid_xent(void) {
+    const int n = 6;
+    float z[6] = {0.3f, -1.2f, 2.5f, 0.0f, -4.0f, 1.0f}, t[6] = {1, 0, 0, 1, 0.9f, 0.25f};
+    float d[6];
+    double loss = nn_sigmoid_xent(z, t, n, 1.0f / n, d), want = 0;
+    for (int i = 0; i < n; i++) {
+        double s = 1.0 / (1.0 + exp(-(double)z[i]));
+        want += -(t[i] * log(s) + (1 - t[i]) * log(1 - s));
+    }
+    CU_ASSERT_DOUBLE_EQUAL(loss, want, 1e-9 * want);
+    const float h = 1e-2f;
+    for (int i = 0; i < n; i++) {
+        float keep = z[i];
+        z[i] = keep + h;
+        double lp = nn_sigmoid_xent(z, t, n, 0, NULL) / n;
+        z[i] = keep - h;
+        double lm = nn_sigmoid_xent(z, t, n, 0, NULL) / n;
+        z[i] = keep;
+        CU_ASSERT_DOUBLE_EQUAL(d[i], (lp - lm) / (2 * h), 1e-5);
+    }
+    /* Huge logits: exact values up to e^-100 ~ 3.7e-44. */
+    float zb[5] = {100, 100, -100, -100, 100}, tb[5] = {1, 0, 1, 0, 0.5f}, db[5];
+    const double wantb[5] = {0, 100, 100, 0, 50};
+    for (int i = 0; i < 5; i++) {
+        double li = nn_sigmoid_xent(zb + i, tb + i, 1, 2.0f, db + i);
+        CU_ASSERT(isfinite(li));
+        CU_ASSERT_DOUBLE_EQUAL(li, wantb[i], 1e-12);
+        CU_ASSERT(isfinite(db[i]));
+    }
+    CU_ASSERT(nn_sigmoid_xent(zb, tb, 1, 1, NULL) > 0); /* e^-100, not rounded to a negative */
+    CU_ASSERT_DOUBLE_EQUAL(db[0], 0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(db[1], 2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(db[2], -2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(db[3], 0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(db[4], 1, 1e-12);
+    /* Moderate |z| where log1p matters: z = 20, t = 1 is e^-20 ~ 2.06e-9. */
+    float z20 = 20, t1 = 1;
+    CU_ASSERT_DOUBLE_EQUAL(nn_sigmoid_xent(&z20, &t1, 1, 1, NULL), exp(-20.0), 1e-15);
+    /* nn_sigmoid: stable at the extremes, in place allowed. */
+    float sz[5] = {-100, -20, 0, 2, 100};
+    nn_sigmoid(sz, 5, sz);
+    CU_ASSERT_EQUAL(sz[0], (float)exp(-100.0));
+    CU_ASSERT_DOUBLE_EQUAL(sz[1], 1 / (1 + exp(20.0)), 1e-15);
+    CU_ASSERT_EQUAL(sz[2], 0.5f);
+    CU_ASSERT_DOUBLE_EQUAL(sz[3], 1 / (1 + exp(-2.0)), 1e-7);
+    CU_ASSERT_EQUAL(sz[4], 1.0f);
+}
+
 static void test_spec_errors(void) {
     nn_net net;
     nn_shape in = {1, 28, 28};
@@ -361,6 +680,8 @@ void register_layer_tests(void) {
     CU_add_test(s, "tanh gradient", test_tanh_grad);
     CU_add_test(s, "relu gradient", test_relu_grad);
     CU_add_test(s, "leaky_relu gradient", test_leaky_relu_grad);
+    CU_add_test(s, "leaky_relu alpha=0.2 / 0.5 gradient", test_leaky_relu_alpha_grad);
+    CU_add_test(s, "leaky_relu alpha reaches the backend", test_leaky_relu_alpha_values);
     CU_add_test(s, "3-layer MLP gradient", test_mlp_grad);
     CU_add_test(s, "dropout gradient (fixed mask)", test_dropout_grad);
     CU_add_test(s, "batchnorm gradient (training mode)", test_batchnorm_grad);
@@ -368,14 +689,24 @@ void register_layer_tests(void) {
     CU_add_test(s, "batchnorm eval mode = formula", test_batchnorm_eval_formula);
     CU_add_test(s, "dropout keep rate, scale, mask by sample", test_dropout_stats);
     CU_add_test(s, "conv2d gradient (strides, padding, channels, non-square)", test_conv_grad);
+    CU_add_test(s, "deconv2d gradient (strides, padding, channels, non-square)",
+                test_deconv_grad);
+    CU_add_test(s, "reshape gradient (dense-reshape-deconv2d)", test_reshape_grad);
     CU_add_test(s, "maxpool gradient", test_pool_grad);
     CU_add_test(s, "conv-bn-dense gradient", test_cnn_grad);
     CU_add_test(s, "normalize gradient", test_normalize_grad);
     CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
     CU_add_test(s, "conv2d in cache-sized chunks == one image at a time", test_conv_chunks);
+    CU_add_test(s, "deconv2d vs naive scatter (forward, dx, dW, db; chunks)",
+                test_deconv_vs_naive);
+    CU_add_test(s, "deconv2d is the adjoint of conv2d", test_deconv_adjoint);
+    CU_add_test(s, "deconv2d init N(0,0.02)", test_deconv_init);
+    CU_add_test(s, "reshape values", test_reshape_values);
+    CU_add_test(s, "deconv2d/reshape spec errors", test_deconv_reshape_spec_errors);
     CU_add_test(s, "maxpool values and routing", test_pool_values);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
+    CU_add_test(s, "sigmoid cross-entropy (stable at |z| = 100)", test_sigmoid_xent);
     CU_add_test(s, "model spec errors", test_spec_errors);
     CU_add_test(s, "weight init N(0,1/fan_in)", test_init_stats);
 }
