@@ -152,6 +152,48 @@ static int attr_str(const char *file, hid_t obj, const char *name, const char *v
     return rc == NN_OK ? NN_OK : nn_fail_ctx("writing attribute");
 }
 
+/* A string too long for an attribute (HDF5's compact attributes hold 64 KB;
+ * the dense storage that holds more needs the 1.8 file format, whose images
+ * HDF5 marks as open and will not reopen): a scalar string dataset. */
+#define ATTR_STR_MAX 32768
+static int dataset_str(const char *file, hid_t obj, const char *name, const char *val) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(val) + 1);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, val) >= 0 ? NN_OK
+                                                                               : h5_fail(file, name);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc == NN_OK ? NN_OK : nn_fail_ctx("writing dataset");
+}
+
+/* A string dataset (as dataset_str writes it), malloc'd; NN_ERR when absent. */
+static int read_dataset_str(hid_t obj, const char *name, char **out) {
+    if (H5Lexists(obj, name, H5P_DEFAULT) <= 0) return NN_ERR;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0) return NN_ERR;
+    hid_t t = H5Dget_type(d);
+    int rc = NN_ERR;
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
+        size_t n = H5Tget_size(t);
+        char *v = calloc(n + 2, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, n + 1);
+        if (v && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0) {
+            *out = v;
+            rc = NN_OK;
+        } else {
+            free(v);
+        }
+        H5Tclose(mt);
+    }
+    if (t >= 0) H5Tclose(t);
+    H5Dclose(d);
+    return rc;
+}
+
 static int attr_num(const char *file, hid_t obj, const char *name, hid_t ftype, hid_t mtype,
                     const void *v, hsize_t n) {
     hid_t s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
@@ -279,7 +321,8 @@ static raw_state raw_of(const nn_train_state *st) {
 /* One net and its optimizer at loc (the file's root for a classifier, a
  * group per net for a GAN): its spec, shapes, weights and optimizer slots. */
 static int save_net(const char *file, hid_t f, const nn_net *net, const nn_optim *optim) {
-    NN_TRY(attr_str(file, f, "model_spec", net->spec));
+    NN_TRY(strlen(net->spec) < ATTR_STR_MAX ? attr_str(file, f, "model_spec", net->spec)
+                                            : dataset_str(file, f, "model_spec", net->spec));
     int64_t shape[3] = {net->in.c, net->in.h, net->in.w};
     NN_TRY(attr_i64(file, f, "input_shape", shape, 3));
     int64_t classes = (int64_t)nn_net_out_size(net);
@@ -289,10 +332,6 @@ static int save_net(const char *file, hid_t f, const nn_net *net, const nn_optim
     hid_t g = group(f, "model_weights");
     int rc = g < 0 ? h5_fail(file, "creating model_weights") : NN_OK;
     if (rc == NN_OK) rc = write_tensors(file, g, "model_weights", net, net->params, 1);
-    if (rc == NN_OK && fault_midway()) {
-        H5Fflush(f, H5F_SCOPE_GLOBAL);
-        _exit(3);
-    }
     if (rc == NN_OK) rc = write_tensors(file, g, "model_weights", net, net->state, 0);
     if (g >= 0) H5Gclose(g);
     NN_TRY(rc);
@@ -412,21 +451,23 @@ static int save_file(const char *path, const char *kind, const nn_ckpt_part *par
     }
     if (rc != NN_OK)
         return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
-    nn_remove_stale_temps(path); /* best effort: what killed writers left */
+    /* The file is built in memory (HDF5's core driver, no backing store) and
+     * then written out by plain write(2) calls: a full disk or a failing
+     * device is then one errno that names the reason, and HDF5 never holds
+     * a half-written file on disk (when its close failed on ENOSPC, it kept
+     * a broken file open that crashed the library at exit). */
     char *tmp = nn_temp_path(path);
     if (!tmp) return nn_fail_ctx("%s", path);
-    /* The 1.8 format stores an attribute of any size (dense storage). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+    hid_t f = -1;
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0)
+        f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (f < 0) {
-        h5_fail(tmp, "cannot create checkpoint");
-        if (fapl >= 0) H5Pclose(fapl);
-        nn_fail_ctx("%s", tmp);
+        nn_fail("%s: cannot create the checkpoint in memory (HDF5)", path);
         free(tmp);
         return NN_ERR;
     }
-    if (fapl >= 0) H5Pclose(fapl);
     rc = save_root(tmp, f, kind, st, hist, config, ranks, class_names,
                    nn_net_out_size(parts[0].net));
     for (int i = 0; rc == NN_OK && i < nparts; i++) {
@@ -435,15 +476,48 @@ static int save_file(const char *path, const char *kind, const nn_ckpt_part *par
         if (rc == NN_OK) rc = save_net(tmp, g, parts[i].net, parts[i].optim);
         if (g >= 0 && g != f) H5Gclose(g);
     }
-    if (H5Fclose(f) < 0 && rc == NN_OK) rc = h5_fail(tmp, "closing (writing out) the file");
+    void *image = NULL;
+    ssize_t size = -1;
+    if (rc == NN_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(f, NULL, 0);
+    if (rc == NN_OK && size > 0) image = malloc((size_t)size);
+    if (rc == NN_OK && (!image || H5Fget_file_image(f, image, (size_t)size) != size))
+        rc = nn_fail("%s: cannot take the checkpoint's image from HDF5 (%zd bytes)", path, size);
+    H5Fclose(f);
+    free(tmp);
     if (rc != NN_OK) {
-        unlink(tmp);
-        free(tmp);
+        free(image);
         return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
     }
-    rc = nn_fsync_rename(tmp, path);
-    free(tmp);
-    return rc;
+    /* Temp file next to path (stale ones of killed writers removed first),
+     * fsync, rename: the previous checkpoint stays until the new one is whole. */
+    const size_t tn = strlen(path) + 32;
+    char *tname = malloc(tn);
+    FILE *out = tname ? nn_open_temp(path, tname, tn) : NULL;
+    if (!out) {
+        if (!tname) nn_fail("%s: out of memory", path);
+        free(tname), free(image);
+        return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
+    }
+    /* Test hook (NNTRAIN_FAULT=ckpt_midway): die with the temp half written. */
+    const bool crash = fault_midway();
+    size_t put = fwrite(image, 1, crash ? (size_t)size / 2 : (size_t)size, out);
+    if (crash) {
+        fflush(out);
+        _exit(3);
+    }
+    free(image);
+    if (put != (size_t)size) {
+        int e = nn_write_errno(errno, tname);
+        fclose(out);
+        unlink(tname);
+        nn_fail("%s: writing %zd bytes failed (%s)", tname, size, strerror(e ? e : EIO));
+        free(tname);
+        return nn_fail_ctx("%s: not saved (the previous checkpoint is left as it was)", path);
+    }
+    rc = nn_commit_temp(out, tname, path);
+    free(tname);
+    if (rc != NN_OK) return nn_fail_ctx("not saved (the previous checkpoint is left as it was)");
+    return NN_OK;
 }
 
 int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
@@ -576,7 +650,8 @@ static int read_model_at(hid_t f, const char *path, char **spec, nn_shape *in, i
     int64_t shape[3], cls;
     char *s = NULL;
     int rc = NN_OK;
-    if (read_attr_str(f, "model_spec", &s) != NN_OK ||
+    if ((read_attr_str(f, "model_spec", &s) != NN_OK &&
+         read_dataset_str(f, "model_spec", &s) != NN_OK) ||
         read_attr_i64(f, "input_shape", shape, 3) != NN_OK ||
         read_attr_i64(f, "classes", &cls, 1) != NN_OK)
         rc = nn_fail("%s: checkpoint lacks model_spec/input_shape/classes", path);
@@ -596,6 +671,21 @@ static int read_model_at(hid_t f, const char *path, char **spec, nn_shape *in, i
     *spec = s;
     *in = (nn_shape){(int)shape[0], (int)shape[1], (int)shape[2]};
     *classes = (int)cls;
+    return NN_OK;
+}
+
+int nn_ckpt_kind(const char *path, const char **kind) {
+    /* Opening as a classifier fails only on the kind when it is a GAN's. */
+    hid_t f = open_checkpoint(path, NN_CKPT_CLASSIFIER);
+    if (f >= 0) {
+        H5Fclose(f);
+        *kind = NN_CKPT_CLASSIFIER;
+        return NN_OK;
+    }
+    f = open_checkpoint(path, NN_CKPT_GAN);
+    if (f < 0) return NN_ERR;
+    H5Fclose(f);
+    *kind = NN_CKPT_GAN;
     return NN_OK;
 }
 
