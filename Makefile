@@ -94,6 +94,7 @@ cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/run.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/faults.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/io.sh
+	NNTRAIN=$(BUILD)/nntrain bash tests/cli/gan.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh

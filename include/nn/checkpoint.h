@@ -83,6 +83,8 @@ int nn_ckpt_save_parts(const char *path, const char *kind, const nn_ckpt_part *p
  * initialised with the expected columns. */
 int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
                        nn_train_state *state, nn_history *hist);
+/* Which kind of checkpoint path is (NN_CKPT_CLASSIFIER or NN_CKPT_GAN). */
+int nn_ckpt_kind(const char *path, const char **kind);
 /* nn_ckpt_read_model for the net in group `name` of a checkpoint of `kind`. */
 int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
                       nn_shape *in, int *classes);

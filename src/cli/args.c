@@ -20,6 +20,11 @@ void nn_args_usage(FILE *f) {
           "  loss      mean cross-entropy of --batch random training images\n"
           "  summary   print the model's layer table\n"
           "  compare   A.h5 B.h5: largest weight difference of two checkpoints\n"
+          "  gan       train a GAN (DCGAN): writes OUT/checkpoint.h5, OUT/history.csv and\n"
+          "            OUT/samples/epoch_NNN.png (8x8 samples from fixed noise) every epoch\n"
+          "  sample    --checkpoint GAN.h5 --n 64 --png FILE [--seed S]: a grid of samples\n"
+          "  gan-score --checkpoint GAN.h5 --classifier CNN.h5 [--n 10000]: score generated\n"
+          "            images with a trained classifier (Inception-style score, confidence)\n"
           "  plot      RUN: RUN/loss.png and RUN/accuracy.png from RUN/history.csv;\n"
           "            --compare COLUMN --png FILE RUN...: one curve per run\n"
           "options:\n"
@@ -55,6 +60,14 @@ void nn_args_usage(FILE *f) {
           "  --no-balance          train under mpirun: keep each rank's owned slice of a batch\n"
           "                        instead of evening the slices by passing samples\n"
           "  --quiet               no per-epoch lines\n"
+          "gan options (defaults: adam, --lr 2e-4, --beta1 0.5, --batch 128):\n"
+          "  --generator SPEC      dcgan-mnist (1x28x28), dcgan-cifar (3x32x32), a spec file or\n"
+          "                        inline spec; default: the preset for the data's shape\n"
+          "  --discriminator SPEC  the same for D (its output: one logit)\n"
+          "  --z-dim Z             noise dimensions (100)\n"
+          "  --g-lr ETA --d-lr ETA per-net learning rates (default --lr)\n"
+          "  --n N                 sample / gan-score: how many images\n"
+          "  --classifier FILE     gan-score: a trained classifier's checkpoint\n"
           "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
           "  and exit with status 75 (resume with --resume auto); a second signal exits at once\n"
           "environment: NNTRAIN_DATA=DIR (data sets), NNTRAIN_SHM=0 (MPI_Allreduce instead of\n"
@@ -100,11 +113,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->balance = true;
     t->plot = true;
     t->step_timeout = 600;
-    a->optim_name = "sgd";
+    a->optim_name = NULL; /* sgd, or adam for gan */
+    t->z_dim = 100;
+    a->n = -1;
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
     a->index = -1;
     int first = 2;
+    bool batch_given = false;
     if (a->cmd && !strcmp(a->cmd, "compare")) {
         a->compare_a = argc > 2 ? argv[2] : NULL;
         a->compare_b = argc > 3 ? argv[3] : NULL;
@@ -120,6 +136,17 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--resume")) t->resume = v;
         else if (!strcmp(f, "--checkpoint")) a->checkpoint = v;
         else if (!strcmp(f, "--optim")) a->optim_name = v;
+        else if (!strcmp(f, "--generator")) t->generator = v;
+        else if (!strcmp(f, "--discriminator")) t->discriminator = v;
+        else if (!strcmp(f, "--classifier")) a->classifier = v;
+        else if (!strcmp(f, "--z-dim")) {
+            NN_TRY(parse_long(f, v, 1, 1 << 16, &l));
+            t->z_dim = (int)l;
+        } else if (!strcmp(f, "--n")) {
+            NN_TRY(parse_long(f, v, 1, 10000000, &l));
+            a->n = (int)l;
+        } else if (!strcmp(f, "--g-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->g_lr));
+        else if (!strcmp(f, "--d-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->d_lr));
         else if (!strcmp(f, "--schedule")) a->schedule = v;
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
         else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;
@@ -139,6 +166,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--batch")) {
             NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
             t->batch = (int)l;
+            batch_given = true;
         } else if (!strcmp(f, "--seed")) {
             NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
             t->seed = (uint64_t)l;
@@ -203,7 +231,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         }
     }
     nn_optim_cfg *o = &t->optim;
+    const bool gan = a->cmd && !strcmp(a->cmd, "gan");
+    if (!a->optim_name) a->optim_name = gan ? "adam" : "sgd";
     NN_TRY(nn_optim_defaults(a->optim_name, o));
+    if (gan && !strcmp(a->optim_name, "adam")) { /* the DCGAN paper's */
+        if (a->lr < 0) a->lr = 2e-4f;
+        if (a->beta1 < 0) a->beta1 = 0.5f;
+    }
+    if (gan && !batch_given) t->batch = 128;
     if (a->lr >= 0) o->lr = a->lr;
     if (a->momentum >= 0) o->momentum = a->momentum;
     if (a->rho >= 0) o->rho = a->rho;

@@ -21,6 +21,8 @@ typedef struct {
     const char *confusion_png;
     const char *compare_col, *png; /* plot --compare COLUMN --png FILE */
     char *runs[64];                /* plot: run folders */
+    const char *classifier;        /* gan-score: the classifier's checkpoint */
+    int n;                         /* sample / gan-score: images (-1 = default) */
     int nruns;
 } nn_args;
 

@@ -14,7 +14,9 @@
 #include "nn/fileutil.h"
 #include "nn/loss.h"
 #include "nn/plot.h"
+#include "nn/image.h"
 #include "nn/rng.h"
+#include "nn/score.h"
 #include "nn/train.h"
 
 /* Build the net for eval/predict/loss/summary: from the checkpoint when one
@@ -244,29 +246,50 @@ static int cmd_summary(const nn_args *a) {
 }
 
 /* compare A B: largest absolute and relative difference of the weights of
- * two checkpoints of the same model (used by the multi-rank tests). */
-static int cmd_compare(const nn_args *a) {
-    if (!a->compare_a || !a->compare_b) return nn_fail("usage: nntrain compare A.h5 B.h5");
+ * two checkpoints of the same model (the multi-rank tests use it); for GAN
+ * checkpoints over both nets. A NaN or Inf on either side is a difference. */
+static int load_part(const char *path, const char *kind, const char *part, nn_net *net) {
     char *spec = NULL;
     nn_shape in;
     int classes;
-    NN_TRY(nn_ckpt_read_model(a->compare_a, &spec, &in, &classes));
-    nn_net na, nb;
-    int rc = nn_net_create(&na, spec, a->compare_a, in, classes, 1, nn_backend_cpu());
-    if (rc == NN_OK) {
-        rc = nn_net_create(&nb, spec, a->compare_a, in, classes, 1, nn_backend_cpu());
-        if (rc != NN_OK) nn_net_free(&na);
-    }
+    NN_TRY(part ? nn_ckpt_read_part(path, kind, part, &spec, &in, &classes)
+                : nn_ckpt_read_model(path, &spec, &in, &classes));
+    int rc = nn_net_create(net, spec, path, in, classes, 1, nn_backend_cpu());
     free(spec);
     NN_TRY(rc);
-    rc = nn_ckpt_load(a->compare_a, &na, NULL, NULL, NULL);
-    if (rc == NN_OK) rc = nn_ckpt_load(a->compare_b, &nb, NULL, NULL, NULL);
-    if (rc == NN_OK) {
-        /* fmax() drops a NaN: compare by hand so a NaN or Inf on either side
-         * shows as an infinite difference, never as 0. */
-        double max_abs = 0, max_rel = 0;
-        size_t nonfinite = 0;
-        for (size_t i = 0; i < na.nparams; i++) {
+    const nn_ckpt_part p = {part, net, NULL};
+    if (nn_ckpt_load_parts(path, kind, &p, 1, NULL, NULL) != NN_OK) {
+        nn_net_free(net);
+        return NN_ERR;
+    }
+    return NN_OK;
+}
+
+static int cmd_compare(const nn_args *a) {
+    if (!a->compare_a || !a->compare_b) return nn_fail("usage: nntrain compare A.h5 B.h5");
+    const char *kind, *kind_b;
+    NN_TRY(nn_ckpt_kind(a->compare_a, &kind));
+    NN_TRY(nn_ckpt_kind(a->compare_b, &kind_b));
+    if (strcmp(kind, kind_b) != 0)
+        return nn_fail("compare: %s is a %s checkpoint, %s a %s one", a->compare_a, kind,
+                       a->compare_b, kind_b);
+    const bool gan = !strcmp(kind, NN_CKPT_GAN);
+    const char *const names[2] = {gan ? "generator" : NULL, "discriminator"};
+    double max_abs = 0, max_rel = 0;
+    size_t nonfinite = 0, total = 0;
+    int rc = NN_OK;
+    for (int part = 0; rc == NN_OK && part < (gan ? 2 : 1); part++) {
+        nn_net na, nb;
+        NN_TRY(load_part(a->compare_a, kind, names[part], &na));
+        rc = load_part(a->compare_b, kind, names[part], &nb);
+        if (rc != NN_OK) {
+            nn_net_free(&na);
+            break;
+        }
+        if (na.nparams != nb.nparams)
+            rc = nn_fail("compare: %s and %s hold different models (%zu and %zu parameters)",
+                         a->compare_a, a->compare_b, na.nparams, nb.nparams);
+        for (size_t i = 0; rc == NN_OK && i < na.nparams; i++) {
             double x = na.params[i], y = nb.params[i];
             if (!isfinite(x) || !isfinite(y)) {
                 nonfinite++;
@@ -277,14 +300,16 @@ static int cmd_compare(const nn_args *a) {
             if (d > max_abs) max_abs = d;
             if (r > max_rel) max_rel = r;
         }
-        printf("parameters: %zu  max_abs_diff: %.3e  max_rel_diff: %.3e\n", na.nparams, max_abs,
-               max_rel);
-        if (nonfinite)
-            rc = nn_fail("compare: %zu parameter(s) are NaN or infinite in %s or %s", nonfinite,
-                         a->compare_a, a->compare_b);
+        total += na.nparams;
+        nn_net_free(&na);
+        nn_net_free(&nb);
     }
-    nn_net_free(&na);
-    nn_net_free(&nb);
+    if (rc == NN_OK)
+        printf("parameters: %zu  max_abs_diff: %.3e  max_rel_diff: %.3e\n", total, max_abs,
+               max_rel);
+    if (rc == NN_OK && nonfinite)
+        rc = nn_fail("compare: %zu parameter(s) are NaN or infinite in %s or %s", nonfinite,
+                     a->compare_a, a->compare_b);
     return rc;
 }
 
@@ -303,9 +328,156 @@ static int cmd_plot(const nn_args *a) {
     return NN_OK;
 }
 
+/* The generator of a GAN checkpoint, built and loaded (max_n images a pass). */
+static int load_generator(const char *path, int max_n, nn_net *g) {
+    char *spec = NULL;
+    nn_shape in;
+    int out;
+    NN_TRY(nn_ckpt_read_part(path, NN_CKPT_GAN, "generator", &spec, &in, &out));
+    int rc = nn_net_create(g, spec, path, in, out, max_n, nn_backend_cpu());
+    free(spec);
+    NN_TRY(rc);
+    const nn_ckpt_part part = {"generator", g, NULL};
+    if (nn_ckpt_load_parts(path, NN_CKPT_GAN, &part, 1, NULL, NULL) != NN_OK) {
+        nn_net_free(g);
+        return NN_ERR;
+    }
+    return NN_OK;
+}
+
+/* n images in [-1, 1] from g, noise keyed by (seed, i). */
+static float *generate(nn_net *g, int n, uint64_t seed) {
+    const int z = g->in.c * g->in.h * g->in.w;
+    float *zs = nn_alloc((size_t)n * z * sizeof(float), "noise");
+    float *img = nn_alloc((size_t)n * nn_net_out_size(g) * sizeof(float), "images");
+    int rc = zs && img ? NN_OK : NN_ERR;
+    for (int i = 0; rc == NN_OK && i < n; i++) {
+        nn_rng r;
+        nn_rng_seed(&r, seed, 0x5a4d000000ULL + (uint64_t)i);
+        for (int k = 0; k < z; k++) zs[(size_t)i * z + k] = nn_rng_normal(&r);
+    }
+    if (rc == NN_OK) rc = nn_gan_generate(g, zs, n, img);
+    free(zs);
+    if (rc != NN_OK) {
+        free(img);
+        return NULL;
+    }
+    return img;
+}
+
+static int cmd_sample(const nn_args *a) {
+    if (!a->checkpoint || !a->png)
+        return nn_fail("usage: nntrain sample --checkpoint GAN.h5 --png FILE [--n 64] [--seed S]");
+    const int n = a->n > 0 ? a->n : 64;
+    nn_net g;
+    NN_TRY(load_generator(a->checkpoint, 256, &g));
+    const nn_layer *last = &g.layers[g.nlayers - 1];
+    float *img = generate(&g, n, a->train.seed);
+    int rc = img ? NN_OK : NN_ERR;
+    int cols = 1;
+    while (cols * cols < n) cols++;
+    if (rc == NN_OK) rc = nn_png_write_grid(a->png, img, n, last->out, cols, -1, 1);
+    if (rc == NN_OK) printf("wrote %s (%d samples, seed %llu)\n", a->png, n,
+                            (unsigned long long)a->train.seed);
+    free(img);
+    nn_net_free(&g);
+    return rc;
+}
+
+/* gan-score: a GAN's images (or, without --checkpoint, the real test images
+ * of --data: the ceiling) through a trained classifier. */
+static int cmd_gan_score(const nn_args *a) {
+    if (!a->classifier)
+        return nn_fail("usage: nntrain gan-score --checkpoint GAN.h5 --classifier CNN.h5 [--n "
+                       "10000] (without --checkpoint: the real test images of --data)");
+    char *spec = NULL;
+    nn_shape cin;
+    int k;
+    NN_TRY(nn_ckpt_read_model(a->classifier, &spec, &cin, &k));
+    nn_net cls;
+    int rc = nn_net_create(&cls, spec, a->classifier, cin, k, 500, nn_backend_cpu());
+    free(spec);
+    NN_TRY(rc);
+    if (nn_ckpt_load(a->classifier, &cls, NULL, NULL, NULL) != NN_OK) {
+        nn_net_free(&cls);
+        return NN_ERR;
+    }
+    const size_t dim = nn_shape_size(cin);
+    int n = a->n > 0 ? a->n : 10000;
+    float *x = NULL; /* (n, dim) in [0, 1], as the classifier saw its data */
+    const char *what = a->checkpoint;
+    if (a->checkpoint) {
+        nn_net g;
+        rc = load_generator(a->checkpoint, 500, &g);
+        const bool loaded = rc == NN_OK;
+        if (rc == NN_OK && nn_net_out_size(&g) != dim)
+            rc = nn_fail("%s makes images of %zu values, the classifier %s takes %zu",
+                         a->checkpoint, nn_net_out_size(&g), a->classifier, dim);
+        if (rc == NN_OK) {
+            x = generate(&g, n, a->train.seed);
+            if (!x) rc = NN_ERR;
+        }
+        if (loaded) nn_net_free(&g);
+        /* As stored images are: 8 bits a pixel, then byte / 255. */
+        for (size_t i = 0; x && i < (size_t)n * dim; i++) {
+            float v = roundf((x[i] + 1.0f) * 127.5f);
+            x[i] = (v < 0 ? 0 : v > 255 ? 255 : v) / 255.0f;
+        }
+    } else {
+        nn_dataset test;
+        rc = nn_data_open(&test, a->train.data, "test", NN_PART_ALL);
+        if (rc == NN_OK && nn_shape_size(test.shape) != dim)
+            rc = nn_fail("--data %s has samples of %zu values, the classifier takes %zu",
+                         a->train.data, nn_shape_size(test.shape), dim);
+        if (rc == NN_OK) {
+            if ((size_t)n > test.count) n = (int)test.count;
+            x = nn_alloc((size_t)n * dim * sizeof(float), "images");
+            int *labels = nn_alloc((size_t)n * sizeof(int), "labels");
+            uint64_t *ids = nn_alloc((size_t)n * sizeof(uint64_t), "ids");
+            rc = x && labels && ids ? NN_OK : NN_ERR;
+            for (int i = 0; rc == NN_OK && i < n; i++) ids[i] = (uint64_t)i;
+            if (rc == NN_OK) rc = nn_dataset_get_batch(&test, ids, n, x, labels);
+            free(labels), free(ids);
+        }
+        nn_dataset_free(&test);
+        what = "real test images";
+    }
+    float *probs = rc == NN_OK ? nn_alloc((size_t)n * k * sizeof(float), "probabilities") : NULL;
+    if (rc == NN_OK && !probs) rc = NN_ERR;
+    for (int i0 = 0; rc == NN_OK && i0 < n; i0 += cls.max_n) {
+        nn_ctx c = {.train = false};
+        c.n = c.global_n = n - i0 < cls.max_n ? n - i0 : cls.max_n;
+        const float *logits;
+        rc = nn_net_forward(&cls, &c, x + (size_t)i0 * dim, &logits);
+        for (int i = 0; rc == NN_OK && i < c.n; i++) {
+            const float *zl = logits + (size_t)i * k;
+            float *p = probs + (size_t)(i0 + i) * k, mx = zl[0];
+            double sum = 0;
+            for (int j = 1; j < k; j++) mx = zl[j] > mx ? zl[j] : mx;
+            for (int j = 0; j < k; j++) sum += (p[j] = expf(zl[j] - mx));
+            for (int j = 0; j < k; j++) p[j] = (float)(p[j] / sum);
+        }
+    }
+    double *hist = calloc((size_t)k, sizeof *hist);
+    if (rc == NN_OK && !hist) rc = nn_fail("out of memory");
+    if (rc == NN_OK) {
+        nn_score sc = {.hist = hist};
+        nn_inception_score(probs, n, k, &sc);
+        printf("images: %d (%s)\nscore: %.3f (exp E[KL(p(y|x) || p(y))], at most %d)\n"
+               "confident: %.4f (top class p >= 0.9)\npredicted classes:",
+               n, what, sc.score, k, sc.confident);
+        for (int j = 0; j < k; j++) printf(" %d:%.3f", j, hist[j]);
+        printf("\n");
+    }
+    free(hist), free(probs), free(x);
+    nn_net_free(&cls);
+    return rc;
+}
+
 int nn_cli_run(const nn_args *a, nn_dist *dist) {
     const char *c = a->cmd;
     if (!strcmp(c, "train")) return nn_train(&a->train, dist);
+    if (!strcmp(c, "gan")) return nn_gan_train(&a->train, dist);
     if (!strcmp(c, "eval")) return cmd_eval(a, dist);
     /* The rest are single-process tools: rank 0 does the work. */
     if (!strcmp(c, "predict")) return dist->rank == 0 ? cmd_predict(a) : NN_OK;
@@ -313,5 +485,9 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "summary")) return dist->rank == 0 ? cmd_summary(a) : NN_OK;
     if (!strcmp(c, "compare")) return dist->rank == 0 ? cmd_compare(a) : NN_OK;
     if (!strcmp(c, "plot")) return dist->rank == 0 ? cmd_plot(a) : NN_OK;
-    return nn_fail("unknown command '%s' (train, eval, predict, loss, summary, compare, plot; see --help)", c);
+    if (!strcmp(c, "sample")) return dist->rank == 0 ? cmd_sample(a) : NN_OK;
+    if (!strcmp(c, "gan-score")) return dist->rank == 0 ? cmd_gan_score(a) : NN_OK;
+    return nn_fail("unknown command '%s' (train, gan, eval, predict, loss, summary, compare, "
+                   "plot, sample, gan-score; see --help)",
+                   c);
 }

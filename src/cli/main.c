@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     /* A stop signal while MPI starts must already mean "stop cleanly". */
-    if (!strcmp(argv[1], "train")) nn_guard_signals();
+    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan")) nn_guard_signals();
     nn_dist dist;
     if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tests/cli/gan.sh: `nntrain gan`, `sample` and `gan-score` end to end on a
+# tiny generated MNIST-like set with small nets; checkpoints of the wrong
+# kind; a GAN stopped by a signal and resumed.
+# Usage: NNTRAIN=build/nntrain bash tests/cli/gan.sh
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+NN=${NNTRAIN:-build/nntrain}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+T=$(mktemp -d /tmp/nntrain-gan-XXXXXX)
+trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+make_mnist_like "$T/data" 640 100
+D="--data mnist:$T/data"
+GEN="dense 392 bias=false; batchnorm; relu; reshape 8x7x7; deconv2d 4 size=4 stride=2 pad=1 bias=false; batchnorm; relu; deconv2d 1 size=4 stride=2 pad=1; tanh"
+DIS="conv2d 4 size=4 stride=2 pad=1; leaky_relu alpha=0.2; conv2d 8 size=4 stride=2 pad=1 bias=false; batchnorm; leaky_relu alpha=0.2; flatten; dense 1"
+GAN=($D --generator "$GEN" --discriminator "$DIS" --z-dim 16 --batch 32 --epochs 2)
+same_weights() { "$NN" compare "$1" "$2" | grep -q 'max_abs_diff: 0\.000e+00'; }
+
+check "gan trains 2 epochs" $NN gan "${GAN[@]}" --out "$T/g"
+check "history.csv: epoch,d_loss,g_loss,d_real,d_fake,... and 2 rows" bash -c "head -1 $T/g/history.csv | grep -q '^epoch,d_loss,g_loss,d_real,d_fake,seconds,images_per_s' && test \$(wc -l < $T/g/history.csv) = 3"
+check "losses and D outputs are finite and in range" awk -F, 'NR>1 { if (!($2 > 0 && $3 > 0 && $4 > 0 && $4 < 1 && $5 > 0 && $5 < 1)) exit 1 }' "$T/g/history.csv"
+check "a sample grid per epoch" bash -c "file $T/g/samples/epoch_001.png | grep -q 'PNG image data, 242 x 242' && file $T/g/samples/epoch_002.png | grep -q PNG"
+check "loss.png and discriminator.png" bash -c "file $T/g/loss.png | grep -q PNG && file $T/g/discriminator.png | grep -q PNG"
+check "the checkpoint holds /generator and /discriminator" bash -c "h5dump -n $T/g/checkpoint.h5 | grep -q '/generator/model_weights/deconv2d_2/kernel' && h5dump -n $T/g/checkpoint.h5 | grep -q '/discriminator/optimizer_weights/m/dense_1/kernel'"
+check "sample draws N images" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 16 --png $T/s.png && file $T/s.png | grep -q 'PNG image data, 122 x 122'"
+check "sample is deterministic per --seed" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/a.png --seed 3 && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/b.png --seed 3 && cmp $T/a.png $T/b.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/c.png --seed 4 && ! cmp -s $T/a.png $T/c.png"
+
+# --- checkpoints of the wrong kind ----------------------------------------------
+check "a classifier to score with" $NN train $D --hidden 32 --epochs 4 --batch 20 --lr 1.0 --quiet --no-plot --out "$T/c"
+expect_fail "eval refuses a GAN checkpoint" "checkpoint.h5: this checkpoint is a GAN's .* needs a classifier's" \
+    $NN eval $D --checkpoint "$T/g/checkpoint.h5"
+expect_fail "predict refuses it" "is a GAN's" bash -c "echo 1 | $NN predict $D --checkpoint $T/g/checkpoint.h5"
+expect_fail "sample refuses a classifier checkpoint" "this checkpoint is a classifier's .* needs a GAN's" \
+    $NN sample --checkpoint "$T/c/checkpoint.h5" --png "$T/x.png"
+expect_fail "gan --resume of a classifier checkpoint" "is a classifier's" \
+    $NN gan "${GAN[@]}" --resume "$T/c/checkpoint.h5" --out "$T/g2"
+expect_fail "train --resume of a GAN checkpoint" "is a GAN's" \
+    $NN train $D --resume "$T/g/checkpoint.h5" --out "$T/c2"
+expect_fail "compare of a GAN and a classifier" "is a gan checkpoint, .* a classifier one" \
+    $NN compare "$T/g/checkpoint.h5" "$T/c/checkpoint.h5"
+
+# --- gan-score ---------------------------------------------------------------
+check "gan-score prints score, confidence and the class histogram" bash -c "$NN gan-score --checkpoint $T/g/checkpoint.h5 --classifier $T/c/checkpoint.h5 --n 200 > $T/score.txt && grep -q '^score: [0-9.]* ' $T/score.txt && grep -q '^confident: [01]\.[0-9]*' $T/score.txt && grep -q '^predicted classes: 0:' $T/score.txt"
+check "gan-score of real test images (the ceiling) is higher" bash -c "
+  real=\$($NN gan-score $D --classifier $T/c/checkpoint.h5 | awk '/^score/{print \$2}')
+  fake=\$(awk '/^score/{print \$2}' $T/score.txt)
+  echo \"real \$real fake \$fake\"; awk -v r=\$real -v f=\$fake 'BEGIN{exit !(r > 5 && r > f)}'"
+expect_fail "gan-score needs --classifier" "usage: nntrain gan-score" $NN gan-score --checkpoint "$T/g/checkpoint.h5"
+
+# --- stopped and resumed: bit for bit --------------------------------------------
+rc=0; NNTRAIN_TEST_SIGNAL=47 $NN gan "${GAN[@]}" --out "$T/s" 2>"$T/s.err" || rc=$?
+check "gan: SIGTERM at step 47 (epoch 2): exit 75, checkpoint inside the epoch" bash -c "test $rc = 75 && h5dump -a /state/epoch_step $T/s/checkpoint.h5 | grep -q '(0): 7'"
+check "gan: --resume auto reaches the uninterrupted weights" bash -c "$NN gan ${GAN[*]@Q} --out $T/s --resume auto && $NN compare $T/g/checkpoint.h5 $T/s/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "gan: ... and the same history" bash -c "diff <(cut -d, -f1-5 $T/g/history.csv) <(cut -d, -f1-5 $T/s/history.csv)"
+
+summary "gan tests"
