@@ -52,6 +52,9 @@ typedef struct {
  * Returns NN_OK, NN_ERR (message set) or NN_TRAIN_STOPPED. */
 int nn_train(const nn_train_cfg *cfg, nn_dist *dist);
 
+/* Run the training command `command` ("train", "gan": the modes of
+ * src/train/), setting *found; NN_OK with *found false for other names. */
+int nn_train_command(const char *command, const nn_train_cfg *cfg, nn_dist *dist, bool *found);
 /* Train a GAN (src/train/gan.c): the same skeleton, two nets. */
 int nn_gan_train(const nn_train_cfg *cfg, nn_dist *dist);
 /* n images from a generator in inference mode: z (n, z_dim) -> out (n, C*H*W). */

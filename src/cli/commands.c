@@ -476,8 +476,9 @@ static int cmd_gan_score(const nn_args *a) {
 
 int nn_cli_run(const nn_args *a, nn_dist *dist) {
     const char *c = a->cmd;
-    if (!strcmp(c, "train")) return nn_train(&a->train, dist);
-    if (!strcmp(c, "gan")) return nn_gan_train(&a->train, dist);
+    bool training = false; /* train, gan: the modes of src/train/ */
+    int rc = nn_train_command(c, &a->train, dist, &training);
+    if (training) return rc;
     if (!strcmp(c, "eval")) return cmd_eval(a, dist);
     /* The rest are single-process tools: rank 0 does the work. */
     if (!strcmp(c, "predict")) return dist->rank == 0 ? cmd_predict(a) : NN_OK;

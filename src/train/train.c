@@ -26,6 +26,20 @@
 #include "nn/sampler.h"
 #include "run.h"
 
+/* The kinds of training, by command name: adding one = a file with its
+ * nn_mode (classify.c, gan.c) + a line here. */
+static const nn_mode *const modes[] = {&nn_mode_classify, &nn_mode_gan};
+
+int nn_train_command(const char *command, const nn_train_cfg *cfg, nn_dist *dist, bool *found) {
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        if (!strcmp(modes[i]->name, command)) {
+            *found = true;
+            return nn_run_train(modes[i], cfg, dist);
+        }
+    *found = false;
+    return NN_OK;
+}
+
 static const char *const phase_names[P_N] = {"data",   "exchange", "forward", "backward", "wait",
                                              "reduce", "optim",    "eval",    "ckpt"};
 
