@@ -4,6 +4,7 @@
 #ifndef NN_FUZZ_UTIL_H
 #define NN_FUZZ_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,19 +14,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The folder, made on first use; removed by the OS's tmp cleaning (a fuzzer
- * dies by signal on a finding, so there is no reliable exit hook). */
+static char g_fuzz_dir[256];
+
+/* Remove path and, for a folder, all below it (no symlinks followed). */
+static inline void fuzz_rm_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[1024];
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub)
+                fuzz_rm_tree(sub);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static inline void fuzz_cleanup(void) {
+    if (g_fuzz_dir[0]) fuzz_rm_tree(g_fuzz_dir);
+}
+
+/* The folder, made on first use and removed at a normal exit (the end of
+ * -max_total_time); a finding kills the process, leaving it for the OS's
+ * tmp cleaning. */
 static inline const char *fuzz_tmpdir(void) {
-    static char dir[256];
-    if (!dir[0]) {
+    if (!g_fuzz_dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(dir, sizeof dir, "%s/nntrain-fuzz-XXXXXX", base);
-        if (!mkdtemp(dir)) {
+        snprintf(g_fuzz_dir, sizeof g_fuzz_dir, "%s/nntrain-fuzz-XXXXXX", base);
+        if (!mkdtemp(g_fuzz_dir)) {
             perror("mkdtemp");
             abort();
         }
+        atexit(fuzz_cleanup);
     }
-    return dir;
+    return g_fuzz_dir;
 }
 
 /* dir + "/" + name into a static buffer (one of 8, rotated). */
