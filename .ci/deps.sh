@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev
       openmpi-bin libcunit1-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev gnuplot-nox
-      python3 gzip bc time file)
+      python3 gzip bc time file clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

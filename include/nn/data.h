@@ -92,7 +92,10 @@ int nn_idx_open(nn_dataset *d, const char *images_path, const char *labels_path,
 int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part part);
 
 /* Image folders: root/split/<class>/<file>.{jpg,jpeg,png} (extension case-
- * insensitive; other files and names starting with '.' are ignored). Classes
+ * insensitive; other files and names starting with '.' are ignored; an entry with an
+ * image extension that is not a regular file is an error). Images over 64 MP or
+ * 65535 pixels a side (from the header, before decoding) and files over 1 GiB are
+ * refused. Classes
  * are the sub-folders in strcmp order; samples are numbered class by class,
  * files in strcmp order within a class. JPEG (libjpeg) and PNG (libpng) are
  * told apart by their signature, not the extension.

@@ -810,6 +810,9 @@ static int read_tensors(hid_t f, const char *path, const char *root, const nn_ne
                 (int)sizeof name)
                 return nn_fail("%s: tensor name %s/%s/... too long", path, root, l->name);
             hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+            if (d < 0 && H5Lexists(f, name, H5P_DEFAULT) > 0)
+                return nn_fail("%s: %s is there but cannot be opened: the file is damaged",
+                               path, name);
             if (d < 0)
                 return nn_fail("%s: missing %s: the checkpoint is of another model "
                                "(HINT: predict/eval take the model from the checkpoint)",

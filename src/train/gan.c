@@ -221,49 +221,59 @@ static int gan_step(nn_run *r, nn_step *s) {
     nn_net *D = &g->d, *G = &g->g;
     float *dm = D->grads + D->nparams, *gm = G->grads + G->nparams;
 
-    /* ---- D step: real slice then this rank's fakes, one forward ---- */
+    /* ---- D step: the real slice, then this rank's fakes ---- */
+    /* Two passes, as in the DCGAN reference code: BatchNorm in D then sees a
+     * batch of fakes alone both here and in the G step. (One forward of real
+     * and fake together lets D separate them by the batch mean, which a
+     * batch of fakes alone does not have: the G step then learns nothing.) */
     nn_guard_progress(s->step, "discriminator step");
     share(nfake, r->dist, &lo, &hi);
-    const int nf = hi - lo, nd = n + nf;
+    const int nf = hi - lo;
     nn_net_zero_grad(D);
     memcpy(g->dx, r->x, (size_t)n * dim * sizeof(float));
     to_signed(g->dx, (size_t)n * dim);
     const float *fake = NULL, *logits = NULL;
+    float *dlog = D->dbuf[D->nlayers & 1];
     /* Every rank runs every pass, even after a failure: G's and D's
      * synchronised BatchNorm reduce across ranks inside them. */
     int frc = make_fakes(r, s->step, 0, lo, hi, nfake, &fake);
     if (frc == NN_OK) memcpy(g->dx + (size_t)n * dim, fake, (size_t)nf * dim * sizeof(float));
     if (rc == NN_OK) rc = frc;
-    for (int i = 0; i < n; i++) g->fids[i] = r->ids[i];
-    for (int i = 0; i < nf; i++) g->fids[n + i] = r->train_count + (uint64_t)(lo + i);
-    for (int i = 0; i < nd; i++) g->t[i] = i < n ? 1.0f : 0.0f;
-    nn_ctx c = {.train = true, .n = nd, .global_n = s->global_n + nfake, .sample_ids = g->fids,
-                .seed = r->cfg->seed, .epoch = (uint64_t)s->epoch, .dist = r->dist,
-                .bn_sync = r->cfg->bn_sync};
-    int drc = nn_net_forward(D, &c, g->dx, &logits);
-    if (rc == NN_OK) rc = drc;
-    nn_run_prof(r, P_FORWARD, tp), tp = nn_run_now();
-    float *dlog = D->dbuf[D->nlayers & 1];
-    if (drc == NN_OK) {
-        double loss = nn_sigmoid_xent(logits, g->t, nd, 1.0f / (float)c.global_n, dlog);
-        double real = 0, fk = 0;
-        for (int i = 0; i < nd; i++) {
-            float p;
-            nn_sigmoid(&logits[i], 1, &p);
-            if (i < n) real += p;
-            else fk += p;
+    const float scale = 1.0f / (float)(s->global_n + nfake); /* the mean over B images */
+    double dsum[2] = {0, 0}, psum[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) { /* 0: real (target 1), 1: fake (target 0) */
+        const int m = pass ? nf : n;
+        const float *x = g->dx + (size_t)(pass ? n : 0) * dim;
+        for (int i = 0; i < m; i++) {
+            g->fids[i] = pass ? r->train_count + (uint64_t)(lo + i) : r->ids[i];
+            g->t[i] = pass ? 0.0f : 1.0f;
         }
-        dm[D_LOSS] = (float)(loss / c.global_n); /* this rank's part of the mean */
-        dm[D_REAL] = (float)real;
-        dm[D_COUNT] = (float)n;
-        dm[D_FAKE] = (float)fk;
-        if (!isfinite(loss) && rc == NN_OK)
-            rc = nn_fail("the discriminator's loss became %g at step %llu; HINT: lower --lr",
-                         loss, (unsigned long long)s->step);
-        drc = nn_net_backward(D, &c, g->dx, dlog);
+        nn_ctx c = {.train = true, .n = m, .global_n = pass ? nfake : s->global_n,
+                    .sample_ids = g->fids, .seed = r->cfg->seed, .epoch = (uint64_t)s->epoch,
+                    .dist = r->dist, .bn_sync = r->cfg->bn_sync};
+        int drc = nn_net_forward(D, &c, x, &logits);
         if (rc == NN_OK) rc = drc;
+        nn_run_prof(r, P_FORWARD, tp), tp = nn_run_now();
+        if (drc == NN_OK) {
+            dsum[pass] = nn_sigmoid_xent(logits, g->t, m, scale, dlog);
+            for (int i = 0; i < m; i++) {
+                float p;
+                nn_sigmoid(&logits[i], 1, &p);
+                psum[pass] += p;
+            }
+            drc = nn_net_backward(D, &c, x, dlog);
+            if (rc == NN_OK) rc = drc;
+        }
+        nn_run_prof(r, P_BACKWARD, tp), tp = nn_run_now();
     }
-    nn_run_prof(r, P_BACKWARD, tp), tp = nn_run_now();
+    const double dloss = dsum[0] + dsum[1];
+    if (!isfinite(dloss) && rc == NN_OK)
+        rc = nn_fail("the discriminator's loss became %g at step %llu; HINT: lower --lr", dloss,
+                     (unsigned long long)s->step);
+    dm[D_LOSS] = (float)(dloss * scale); /* this rank's part of the mean */
+    dm[D_REAL] = (float)psum[0];
+    dm[D_COUNT] = (float)n;
+    dm[D_FAKE] = (float)psum[1];
     dm[D_ERROR] = rc == NN_OK ? 0.0f : 1.0f;
     dm[D_STOP] = nn_guard_stop_signal() ? 1.0f : 0.0f;
     if (rc != NN_OK && r->dist->size == 1) return NN_ERR;
