@@ -50,6 +50,9 @@ typedef struct {
     uint64_t seed, epoch;       /* with sample_ids: per-sample randomness */
     struct nn_dist *dist;       /* for layers that reduce across ranks; may be NULL */
     bool bn_sync;               /* BatchNorm statistics over the global batch (all ranks) */
+    bool no_param_grads;        /* backward: dx only, the parameter gradients are not wanted
+                                   (a GAN's discriminator in the generator's step); layers
+                                   may skip them (dw is then left as it is) */
 } nn_ctx;
 
 typedef struct nn_layer nn_layer;

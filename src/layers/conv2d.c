@@ -143,12 +143,14 @@ static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const flo
                     for (size_t j = 0; j < ohw; j++) s += src[j];
                 else
                     for (size_t j = 0; j < ohw; j++) dst[j] = src[j], s += src[j];
-                if (db) db[k] += s;
+                if (db && !c->no_param_grads) db[k] += s;
             }
-        build_columns(l, i0, g, x, col);
-        /* dW(K, CRR) += dyk(K, NP) col^T(NP, CRR) */
-        l->be->gemm(false, true, p->k, crr, (int)np, 1.0f, dyk, (int)np, col, (int)np, 1.0f,
-                    l->dw, crr);
+        if (!c->no_param_grads) {
+            build_columns(l, i0, g, x, col);
+            /* dW(K, CRR) += dyk(K, NP) col^T(NP, CRR) */
+            l->be->gemm(false, true, p->k, crr, (int)np, 1.0f, dyk, (int)np, col, (int)np, 1.0f,
+                        l->dw, crr);
+        }
         if (!dx) continue;
         /* dcol(CRR, NP) = W^T(CRR, K) dyk(K, NP), into the column buffer. */
         l->be->gemm(true, false, crr, (int)np, p->k, 1.0f, l->w, crr, dyk, (int)np, 0.0f, col,

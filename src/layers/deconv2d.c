@@ -160,7 +160,7 @@ static int deconv_backward(nn_layer *l, const nn_ctx *c, const float *x, const f
             /* cols(KRR, g*HW) of dy: the conv2d lowering of (K, OH, OW). */
             l->be->im2col(dyi, p->k, p->oh, p->ow, p->r, p->s, p->p, l->in.h, l->in.w, col, np,
                           (size_t)i * hw);
-            if (db)
+            if (db && !c->no_param_grads)
                 for (int k = 0; k < p->k; k++) {
                     const float *src = dyi + (size_t)k * ohw;
                     float s = 0.0f;
@@ -174,8 +174,9 @@ static int deconv_backward(nn_layer *l, const nn_ctx *c, const float *x, const f
             xs = st;
         }
         /* dW(C, KRR) += xs(C, g*HW) cols^T(g*HW, KRR) */
-        l->be->gemm(false, true, C, krr, (int)np, 1.0f, xs, (int)np, col, (int)np, 1.0f, l->dw,
-                    krr);
+        if (!c->no_param_grads)
+            l->be->gemm(false, true, C, krr, (int)np, 1.0f, xs, (int)np, col, (int)np, 1.0f,
+                        l->dw, krr);
         if (!dx) continue;
         /* dx(C, g*HW) = W(C, KRR) cols(KRR, g*HW): conv2d's forward of dy. */
         float *dxs = g > 1 ? st : dx + (size_t)i0 * C * hw;

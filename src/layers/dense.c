@@ -54,10 +54,12 @@ static int dense_backward(nn_layer *l, const nn_ctx *c, const float *x, const fl
                           const float *dy, float *dx) {
     (void)y;
     dense_priv *p = l->priv;
-    /* dW(IN, UNITS) += x^T(IN, N) dy(N, UNITS) */
-    l->be->gemm(true, false, p->in, p->units, c->n, 1.0f, x, p->in, dy, p->units, 1.0f, l->dw,
-                p->units);
-    if (p->bias) l->be->sum_rows(c->n, p->units, dy, l->dw + (size_t)p->in * p->units);
+    if (!c->no_param_grads) {
+        /* dW(IN, UNITS) += x^T(IN, N) dy(N, UNITS) */
+        l->be->gemm(true, false, p->in, p->units, c->n, 1.0f, x, p->in, dy, p->units, 1.0f,
+                    l->dw, p->units);
+        if (p->bias) l->be->sum_rows(c->n, p->units, dy, l->dw + (size_t)p->in * p->units);
+    }
     /* dx(N, IN) = dy(N, UNITS) W^T(UNITS, IN) */
     if (dx)
         l->be->gemm(false, true, c->n, p->in, p->units, 1.0f, dy, p->units, l->w, p->units, 0.0f,

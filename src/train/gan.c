@@ -8,8 +8,8 @@
  *   G step: B fresh noise vectors through G and D with target 1, i.e.
  *           minimising -log D(G(z)) (the non-saturating loss); the gradient
  *           enters G from D's input gradient; D's parameter gradients of this
- *           pass are not used (D is zeroed before its next step); G's are
- *           summed over ranks and G updated.
+ *           pass are not computed (nn_ctx.no_param_grads); G's are summed
+ *           over ranks and G updated.
  *
  * Pixels are scaled to [-1, 1] (G ends in tanh). Data parallel like the
  * classifier: the real images of a step are the skeleton's global batch of
@@ -304,6 +304,7 @@ static int gan_step(nn_run *r, nn_step *s) {
                  .bn_sync = r->cfg->bn_sync};
     nn_ctx cd = cg;
     cd.epoch = (uint64_t)s->epoch;
+    cd.no_param_grads = true; /* D's gradients of this pass are not used */
     /* D judges G's output where G left it (its last activation). */
     const float *din = rc == NN_OK ? fake : g->dx;
     int frc2 = nn_net_forward(D, &cd, din, &logits);

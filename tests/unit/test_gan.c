@@ -65,6 +65,16 @@ static void test_g_through_d(void) {
     double norm = 0;
     for (int i = 0; i < NB * IMG; i++) norm += fabs(dx[i]);
     CU_ASSERT(norm > 0);
+    /* no_param_grads: the same dx, and D's parameter gradients untouched. */
+    float dx2[NB * IMG];
+    nn_net_zero_grad(&d);
+    c.no_param_grads = true;
+    CU_ASSERT_EQUAL_FATAL(nn_net_forward(&d, &c, fake, &logit), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_net_backward_dx(&d, &c, fake, dlog, dx2), NN_OK);
+    CU_ASSERT(memcmp(dx, dx2, sizeof dx) == 0);
+    double dsum = 0;
+    for (size_t i = 0; i < d.nparams; i++) dsum += fabs(d.grads[i]);
+    CU_ASSERT(dsum == 0);
     nn_net_free(&g);
     nn_net_free(&d);
 }
