@@ -21,6 +21,10 @@ int nn_fail(const char *fmt, ...) NN_PRINTF(1, 2);
 /* Prepend context to the current message: "loading X: " + old message. */
 int nn_fail_ctx(const char *fmt, ...) NN_PRINTF(1, 2);
 const char *nn_errmsg(void);
+/* s quoted for a message into buf (n bytes): at most max bytes of it, bytes
+ * outside printable ASCII as \xNN (untrusted text must not send escape
+ * sequences to a terminal), "..." when cut. Returns buf. */
+const char *nn_escaped(const char *s, size_t max, char *buf, size_t n);
 void nn_err_clear(void);
 
 /* Allocation that reports which buffer could not be had. */

@@ -39,6 +39,9 @@ int nn_remove_stale_temps(const char *path);
 /* Why writing to path failed: err when nonzero, else ENOSPC when the file
  * system holding path has no free block or inode left (statvfs), else 0. */
 int nn_write_errno(int err, const char *path);
+/* What a stat mode that is not a regular file is, for messages ("a FIFO
+ * (named pipe)", "a folder", ...). */
+const char *nn_file_kind(unsigned mode);
 /* printf into a malloc'd string; NULL + message when out of memory. */
 char *nn_strfmt(const char *fmt, ...) NN_PRINTF(1, 2);
 

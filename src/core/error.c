@@ -50,3 +50,17 @@ void *nn_calloc(size_t n, size_t size, const char *what) {
     if (!p) nn_fail("out of memory allocating %zu x %zu bytes for %s", n, size, what);
     return p;
 }
+
+const char *nn_escaped(const char *s, size_t max, char *buf, size_t n) {
+    size_t o = 0, i = 0;
+    for (; s[i] && i < max && o + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+    }
+    if (s[i] && o + 4 < n) memcpy(buf + o, "...", 3), o += 3;
+    buf[o] = 0;
+    return buf;
+}

@@ -56,22 +56,6 @@ const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifa
  * still far below it; anything bigger is not a model spec). */
 #define NN_SPEC_FILE_MAX (1 << 20)
 
-/* s as it may appear in a message: at most max bytes of it, every byte
- * outside printable ASCII written as \xNN (a binary spec must not send
- * escape sequences to the terminal), "..." when cut. Returns buf. */
-static const char *shown(const char *s, size_t max, char *buf, size_t n) {
-    size_t o = 0, i = 0;
-    for (; s[i] && i < max && o + 5 < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f)
-            buf[o++] = (char)c;
-        else
-            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-    }
-    if (s[i] && o + 4 < n) memcpy(buf + o, "...", 3), o += 3;
-    buf[o] = 0;
-    return buf;
-}
 
 static int is_preset(const char *name) {
     char *s = nn_model_preset(name, 0, 0);
@@ -169,7 +153,7 @@ char *nn_model_resolve(const char *model, int hidden, int classes) {
     e = errno;
     if (strpbrk(model, " \t;\n")) return strdup(model);
     char q[300];
-    shown(model, 200, q, sizeof q);
+    nn_escaped(model, 200, q, sizeof q);
     if (strchr(model, '/') || strstr(model, ".spec"))
         nn_fail("--model %s: cannot read the model spec file (%s); not a preset (%s) either", q,
                 strerror(e), nn_model_presets());
@@ -196,7 +180,7 @@ static int printable(const char *s) {
 }
 
 /* Split one spec line into a layer: "type [value] [key=value ...]". Every
- * token quoted in a message is escaped (shown()); a token holding a byte
+ * token quoted in a message is escaped (nn_escaped()); a token holding a byte
  * outside printable ASCII is an error here, so no layer's own message can
  * echo one. A key or value longer than nn_opt holds is an error, not cut. */
 static int parse_line(char *line, int lineno, nn_layer *l) {
@@ -205,7 +189,7 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
     const nn_layer_ops *ops = nn_layer_find(tok);
     if (!ops)
         return nn_fail("model spec line %d: unknown layer type '%s' (known: %s)", lineno,
-                       shown(tok, 60, q, sizeof q), nn_layer_types());
+                       nn_escaped(tok, 60, q, sizeof q), nn_layer_types());
     l->ops = ops;
     l->line = lineno;
     int col = 0;
@@ -214,7 +198,7 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
         if (!printable(tok))
             return nn_fail("model spec line %d: %s: '%s' holds a byte that is not printable "
                            "ASCII (is this a binary file?)",
-                           lineno, ops->type, shown(tok, 60, q, sizeof q));
+                           lineno, ops->type, nn_escaped(tok, 60, q, sizeof q));
         if (l->nopts == NN_MAX_OPTS)
             return nn_fail("model spec line %d: too many options for %s (at most %d)", lineno,
                            ops->type, NN_MAX_OPTS);
@@ -224,7 +208,7 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
         if (!eq) {
             if (col != 1 || !ops->positional)
                 return nn_fail("model spec line %d: %s: '%s' needs the form key=value (%s)",
-                               lineno, ops->type, shown(tok, 60, q, sizeof q), ops->help);
+                               lineno, ops->type, nn_escaped(tok, 60, q, sizeof q), ops->help);
         } else {
             *eq = 0;
             key = tok, val = eq + 1;
@@ -232,7 +216,7 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
         if (strlen(key) >= sizeof o->key || strlen(val) >= sizeof o->val)
             return nn_fail("model spec line %d: %s: option '%s' is too long (key at most %zu, "
                            "value at most %zu characters)",
-                           lineno, ops->type, shown(key, 40, q, sizeof q), sizeof o->key - 1,
+                           lineno, ops->type, nn_escaped(key, 40, q, sizeof q), sizeof o->key - 1,
                            sizeof o->val - 1);
         snprintf(o->key, sizeof o->key, "%s", key);
         snprintf(o->val, sizeof o->val, "%s", val);

@@ -21,6 +21,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/fileutil.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_DIM (3 * CIFAR_SIDE * CIFAR_SIDE) /* 3072 */
@@ -62,14 +63,6 @@ static void cifar_free(nn_dataset *d) {
 
 static const nn_dataset_ops g_cifar_ops = {.get = cifar_get, .free = cifar_free};
 
-static const char *file_kind(mode_t m) {
-    return S_ISDIR(m)    ? "a folder"
-           : S_ISFIFO(m) ? "a FIFO (named pipe)"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISSOCK(m) ? "a socket"
-                         : "not a plain file";
-}
 
 /* Open one batch file (f->fd) and check its size. */
 static int cifar_stat(cifar_file *f) {
@@ -82,7 +75,7 @@ static int cifar_stat(cifar_file *f) {
         return nn_fail("%s: cannot stat: %s", f->path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return nn_fail("%s: not a regular file (%s); CIFAR-10 binary batch file expected",
-                       f->path, file_kind(st.st_mode));
+                       f->path, nn_file_kind(st.st_mode));
     size_t size = (size_t)st.st_size;
     if (size == 0)
         return nn_fail("%s: empty file; expected 3073-byte records (1 label byte + 3072 pixel "

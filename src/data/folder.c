@@ -42,6 +42,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/fileutil.h"
 #include "nn/rng.h"
 
 /* Largest image accepted (pixels: 64 MP, 8192 x 8192), to refuse absurd
@@ -113,14 +114,6 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static const char *file_kind(mode_t m) {
-    return S_ISDIR(m)    ? "a folder"
-           : S_ISFIFO(m) ? "a FIFO (named pipe)"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISSOCK(m) ? "a socket"
-                         : "not a plain file";
-}
 
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
@@ -156,7 +149,7 @@ static int list_dir(const char *dir, int want_dirs, strvec *out) {
         } else if (!S_ISREG(st.st_mode)) {
             ok = 0;
             rc = nn_fail("%s: not a regular file (%s); expected a JPEG or PNG image", full,
-                         file_kind(st.st_mode));
+                         nn_file_kind(st.st_mode));
         } else {
             ok = 1;
         }
@@ -188,7 +181,7 @@ static int read_file(const char *path, filebuf *b) {
         rc = nn_fail("%s: cannot stat: %s", path, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         rc = nn_fail("%s: not a regular file (%s); expected a JPEG or PNG image", path,
-                     file_kind(st.st_mode));
+                     nn_file_kind(st.st_mode));
     } else if ((unsigned long long)st.st_size > MAX_IMAGE_FILE_BYTES) {
         rc = nn_fail("%s: %llu bytes, more than the %llu accepted for one image file", path,
                      (unsigned long long)st.st_size, MAX_IMAGE_FILE_BYTES);

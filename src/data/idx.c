@@ -24,6 +24,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/fileutil.h"
 
 /* deflate's largest compression ratio (zlib FAQ: 1032:1); with gzip's own
  * overhead no .gz file decompresses to more than this many bytes per byte. */
@@ -51,14 +52,6 @@ typedef struct {
     int need_overflows; /* the declared size does not fit in 64 bits */
 } idx_file;
 
-static const char *file_kind(mode_t m) {
-    return S_ISDIR(m)    ? "a folder"
-           : S_ISFIFO(m) ? "a FIFO (named pipe)"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISSOCK(m) ? "a socket"
-                         : "not a plain file";
-}
 
 /* Open without blocking (a FIFO would block a plain open until a writer
  * came), fstat the descriptor we got, refuse anything but a regular file. */
@@ -78,7 +71,7 @@ static int idx_file_open(idx_file *f, const char *path, const char *what) {
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return nn_fail("%s: not a regular file (%s); expected an IDX %s file", path,
-                       file_kind(st.st_mode), what);
+                       nn_file_kind(st.st_mode), what);
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);

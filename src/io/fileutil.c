@@ -196,3 +196,13 @@ int nn_mkdirs(const char *dir) {
         rc = nn_fail("%s: exists and is not a folder", dir);
     return rc;
 }
+
+const char *nn_file_kind(unsigned mode) {
+    const mode_t m = (mode_t)mode;
+    return S_ISDIR(m)    ? "a folder"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a plain file";
+}

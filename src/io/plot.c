@@ -31,20 +31,6 @@ static int known_column(const char *name) {
     return 0;
 }
 
-/* s for a message: at most max bytes, bytes outside printable ASCII as \xNN. */
-static const char *shown(const char *s, size_t max, char *buf, size_t n) {
-    size_t o = 0, i = 0;
-    for (; s[i] && i < max && o + 5 < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f)
-            buf[o++] = (char)c;
-        else
-            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-    }
-    if (s[i] && o + 4 < n) memcpy(buf + o, "...", 3), o += 3;
-    buf[o] = 0;
-    return buf;
-}
 
 /* ---- history.csv ---- */
 
@@ -74,7 +60,7 @@ static int check_history(const char *csv, const char *const *want, int nwant, in
         if (lineno == 1) {
             if (!(strncmp(line, "epoch", 5) == 0 && (line[5] == 0 || line[5] == ','))) {
                 rc = nn_fail("%s line 1: '%s' is not the header, expected %s", csv,
-                             shown(line, 80, q, sizeof q), expected);
+                             nn_escaped(line, 80, q, sizeof q), expected);
                 break;
             }
             header = strdup(line);
@@ -109,7 +95,7 @@ static int check_history(const char *csv, const char *const *want, int nwant, in
             if (n == 0 || *end)
                 rc = nn_fail("%s line %d: field %d (%s) is '%s', not a number", csv, lineno,
                              field, field <= ncols && field <= 64 ? names[field - 1] : "no column",
-                             shown(p, 40, q, sizeof q));
+                             nn_escaped(p, 40, q, sizeof q));
             if (!save) break;
             p += n + 1;
         }

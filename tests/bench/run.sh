@@ -112,6 +112,8 @@ if [ "${BENCH_TORCH:-1}" != 0 ] && [ -f "$ANCHOR" ] && /usr/bin/python3 -c 'impo
     printf "%-58s %10.2fx\n" "  cnn np=2 (nntrain) / PyTorch cnn here" "$(echo "$cnn / $pt" | bc -l)"
 fi
 echo
+NNTRAIN=$NN bash tests/bench/gan.sh
+echo
 echo "-- allreduce of the gradient buffer (params + 4 metrics), np=2, this machine"
 mpicc -O2 tests/bench/allreduce.c -o "$T/allreduce"
 mpirun -np 2 "$T/allreduce" 79514 795014 1625870 | tee "$T/ar.txt"
