@@ -535,45 +535,18 @@ static void test_declared_size_checked_first(void) {
 
 /* ---- files that are not regular files (issue 9) ---- */
 
-static const char *volatile g_blocked_in;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    char m[256];
-    int n = snprintf(m, sizeof m, "\n\nFAIL: %s did not return within 10 s (blocked on a FIFO?)\n",
-                     g_blocked_in ? g_blocked_in : "?");
-    if (write(2, m, (size_t)n) < 0) _exit(4);
-    _exit(3);
-}
-
-/* Arm (what != NULL) or disarm a 10 s alarm that ends the test run with a
- * message instead of hanging it. */
-static void hang_guard(const char *what) {
-    g_blocked_in = what;
-    if (what) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_alarm;
-        sigaction(SIGALRM, &sa, NULL);
-        alarm(10);
-    } else {
-        alarm(0);
-        signal(SIGALRM, SIG_DFL);
-    }
-}
-
 static void test_not_regular_files(void) {
     char fifo[512], dir[512];
     snprintf(fifo, sizeof fifo, "%s", tu_path("idx_fifo-images"));
     unlink(fifo);
     CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
-    hang_guard("nn_idx_open(FIFO as the images file)");
+    tu_hang_guard("nn_idx_open(FIFO as the images file)");
     EXPECT_IDX_FAIL(fifo, valid_labels(), 10, fifo, "not a regular file", "FIFO");
     /* (the message names the expectation) */
     EXPECT_IDX_FAIL(fifo, valid_labels(), 10, fifo, "IDX images file", NULL);
-    hang_guard("nn_idx_open(FIFO as the labels file)");
+    tu_hang_guard("nn_idx_open(FIFO as the labels file)");
     EXPECT_IDX_FAIL(valid_images(), fifo, 10, fifo, "not a regular file", "IDX labels file");
-    hang_guard(NULL);
+    tu_hang_guard(NULL);
     /* A folder and a device. */
     snprintf(dir, sizeof dir, "%s", tu_path("idx_a-folder-images"));
     mkdir(dir, 0755);

@@ -61,33 +61,6 @@ static uint8_t *read_all(const char *path, size_t *n) {
     return b;
 }
 
-/* A loader that blocks (on a FIFO) must fail the run, not hang it: arm
- * (what != NULL) or disarm a 10 s alarm that exits with a message. */
-static const char *volatile g_blocked_in;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    char m[256];
-    int n = snprintf(m, sizeof m, "\n\nFAIL: %s did not return within 10 s (blocked on a FIFO?)\n",
-                     g_blocked_in ? g_blocked_in : "?");
-    if (write(2, m, (size_t)n) < 0) _exit(4);
-    _exit(3);
-}
-
-static void hang_guard(const char *what) {
-    g_blocked_in = what;
-    if (what) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_alarm;
-        sigaction(SIGALRM, &sa, NULL);
-        alarm(10);
-    } else {
-        alarm(0);
-        signal(SIGALRM, SIG_DFL);
-    }
-}
-
 /* ================= CIFAR-10 binary ================= */
 
 #define REC 3073
@@ -245,10 +218,10 @@ static void test_cifar_not_regular(void) {
     snprintf(path, sizeof path, "%s/data_batch_2.bin", dir);
     CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
-    hang_guard("nn_cifar_open(FIFO as data_batch_2.bin)");
+    tu_hang_guard("nn_cifar_open(FIFO as data_batch_2.bin)");
     nn_err_clear();
     CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", NN_PART_ALL), NN_ERR);
-    hang_guard(NULL);
+    tu_hang_guard(NULL);
     CU_ASSERT(MSG_HAS(path, "not a regular file", "FIFO"));
     CU_ASSERT(MSG_HAS(path, "CIFAR-10 binary batch file expected", NULL));
     snprintf(path, sizeof path, "%s/test_batch.bin", dir);
@@ -756,7 +729,7 @@ static void test_folder_not_regular(void) {
     write_image(join2(path, sizeof path, dir, "0.png"), PNG_RGB, 1, 4, 4);
     join2(path, sizeof path, dir, "x.jpg");
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
-    hang_guard("nn_folder_open(a FIFO named x.jpg in a class folder)");
+    tu_hang_guard("nn_folder_open(a FIFO named x.jpg in a class folder)");
     expect_folder_fail(root, "train", path, "not a regular file", "FIFO", __LINE__);
     CU_ASSERT(MSG_HAS("expected a JPEG or PNG image", NULL, NULL));
     /* The FIFO as the first image (the one probed for channels and size). */
@@ -770,7 +743,7 @@ static void test_folder_not_regular(void) {
     nn_err_clear();
     CU_ASSERT_EQUAL(nn_folder_open(&d, root2, "train", 0, 0, NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "not a regular file", "FIFO"));
-    hang_guard(NULL);
+    tu_hang_guard(NULL);
     /* A folder named y.png. */
     snprintf(root2, sizeof root2, "%s", tu_path("folder_dir_png"));
     snprintf(dir, sizeof dir, "%s/train/a", root2);

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,3 +161,31 @@ double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err) {
     free(x), free(r), free(dx), free(g);
     return worst;
 }
+
+/* A loader that blocks (on a FIFO) must fail the run, not hang it: arm
+ * (what != NULL) or disarm a 10 s alarm that exits with a message. */
+static const char *volatile g_blocked_in;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    char m[256];
+    int n = snprintf(m, sizeof m, "\n\nFAIL: %s did not return within 10 s (blocked on a FIFO?)\n",
+                     g_blocked_in ? g_blocked_in : "?");
+    if (write(2, m, (size_t)n) < 0) _exit(4);
+    _exit(3);
+}
+
+void tu_hang_guard(const char *what) {
+    g_blocked_in = what;
+    if (what) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        sigaction(SIGALRM, &sa, NULL);
+        alarm(10);
+    } else {
+        alarm(0);
+        signal(SIGALRM, SIG_DFL);
+    }
+}
+

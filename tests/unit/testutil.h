@@ -25,6 +25,10 @@ void tu_write_mnist_like(const char *dir, int n_train, int n_test, int h, int w,
  * the net's parameters and its input. n: batch size. */
 double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err);
 
+/* A loader that blocks (on a FIFO) must fail the run, not hang it: arm
+ * (what != NULL: names the call) or disarm a 10 s alarm that exits 3. */
+void tu_hang_guard(const char *what);
+
 #define TU_REGISTER(fn) void fn(void)
 TU_REGISTER(register_layer_tests);
 TU_REGISTER(register_blas_tests);
