@@ -11,6 +11,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 T=$(mktemp -d /tmp/nntrain-gan-XXXXXX)
 trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
 make_mnist_like "$T/data" 640 100
+make_folder "$T/f8" train:a,b test:a,b
 D="--data mnist:$T/data"
 GEN="dense 392 bias=false; batchnorm; relu; reshape 8x7x7; deconv2d 4 size=4 stride=2 pad=1 bias=false; batchnorm; relu; deconv2d 1 size=4 stride=2 pad=1; tanh"
 DIS="conv2d 4 size=4 stride=2 pad=1; leaky_relu alpha=0.2; conv2d 8 size=4 stride=2 pad=1 bias=false; batchnorm; leaky_relu alpha=0.2; flatten; dense 1"
@@ -25,6 +26,12 @@ check "loss.png and discriminator.png" bash -c "file $T/g/loss.png | grep -q PNG
 check "the checkpoint holds /generator and /discriminator" bash -c "h5dump -n $T/g/checkpoint.h5 | grep -q '/generator/model_weights/deconv2d_2/kernel' && h5dump -n $T/g/checkpoint.h5 | grep -q '/discriminator/optimizer_weights/m/dense_1/kernel'"
 check "sample draws N images" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 16 --png $T/s.png && file $T/s.png | grep -q 'PNG image data, 122 x 122'"
 check "sample is deterministic per --seed" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/a.png --seed 3 && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/b.png --seed 3 && cmp $T/a.png $T/b.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/c.png --seed 4 && ! cmp -s $T/a.png $T/c.png"
+
+# --- the presets build for their data shapes -------------------------------------
+make_folder "$T/rgb" train:a,b:32x32x3 test:a,b:32x32x3
+check "dcgan-cifar is the default for 3x32x32 images and trains" bash -c "$NN gan --data folder:$T/rgb --batch 8 --epochs 1 --no-plot --out $T/cifar > $T/cifar.log && grep -q 'generator [0-9]* parameters' $T/cifar.log && file $T/cifar/samples/epoch_001.png | grep -q 'PNG image data, 274 x 274, 8-bit/color RGB'"
+expect_fail "no preset for other shapes: a clear message" "no DCGAN preset for 1x8x8 images" \
+    $NN gan --data "folder:$T/f8:1x8" --epochs 1 --out "$T/f8run"
 
 # --- checkpoints of the wrong kind ----------------------------------------------
 check "a classifier to score with" $NN train $D --hidden 32 --epochs 4 --batch 20 --lr 1.0 --quiet --no-plot --out "$T/c"
