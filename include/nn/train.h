@@ -41,6 +41,7 @@ typedef struct {
                                               inline specs; NULL = the preset for the data */
     int z_dim;           /* noise dimensions (100) */
     float g_lr, d_lr;    /* per-net learning rates (0 = optim.lr) */
+    float real_label;    /* D's target for real images (1; 0.9 = one-sided label smoothing) */
     bool quiet;
 } nn_train_cfg;
 

@@ -66,6 +66,7 @@ void nn_args_usage(FILE *f) {
           "  --discriminator SPEC  the same for D (its output: one logit)\n"
           "  --z-dim Z             noise dimensions (100)\n"
           "  --g-lr ETA --d-lr ETA per-net learning rates (default --lr)\n"
+          "  --real-label T        D's target for real images (1; 0.9: one-sided label smoothing)\n"
           "  --n N                 sample / gan-score: how many images\n"
           "  --classifier FILE     gan-score: a trained classifier's checkpoint\n"
           "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
@@ -115,6 +116,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->step_timeout = 600;
     a->optim_name = NULL; /* sgd, or adam for gan */
     t->z_dim = 100;
+    t->real_label = 1.0f;
     a->n = -1;
     a->lr = a->momentum = a->rho = a->eps = a->beta1 = a->beta2 = -1;
     a->schedule = "const";
@@ -147,6 +149,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             a->n = (int)l;
         } else if (!strcmp(f, "--g-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->g_lr));
         else if (!strcmp(f, "--d-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->d_lr));
+        else if (!strcmp(f, "--real-label")) NN_TRY(parse_float(f, v, 0.5f, 1, &t->real_label));
         else if (!strcmp(f, "--schedule")) a->schedule = v;
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
         else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;

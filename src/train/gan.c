@@ -246,7 +246,7 @@ static int gan_step(nn_run *r, nn_step *s) {
         const float *x = g->dx + (size_t)(pass ? n : 0) * dim;
         for (int i = 0; i < m; i++) {
             g->fids[i] = pass ? r->train_count + (uint64_t)(lo + i) : r->ids[i];
-            g->t[i] = pass ? 0.0f : 1.0f;
+            g->t[i] = pass ? 0.0f : r->cfg->real_label;
         }
         nn_ctx c = {.train = true, .n = m, .global_n = pass ? nfake : s->global_n,
                     .sample_ids = g->fids, .seed = r->cfg->seed, .epoch = (uint64_t)s->epoch,

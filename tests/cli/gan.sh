@@ -27,6 +27,9 @@ check "the checkpoint holds /generator and /discriminator" bash -c "h5dump -n $T
 check "sample draws N images" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 16 --png $T/s.png && file $T/s.png | grep -q 'PNG image data, 122 x 122'"
 check "sample is deterministic per --seed" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/a.png --seed 3 && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/b.png --seed 3 && cmp $T/a.png $T/b.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/c.png --seed 4 && ! cmp -s $T/a.png $T/c.png"
 
+check "one-sided label smoothing (--real-label 0.9) changes D's loss" bash -c "$NN gan ${GAN[*]@Q} --epochs 1 --real-label 0.9 --no-plot --out $T/ls && test \"\$(sed -n 2p $T/ls/history.csv | cut -d, -f2)\" != \"\$(sed -n 2p $T/g/history.csv | cut -d, -f2)\""
+expect_fail "--real-label outside [0.5, 1]" "--real-label 2: expected a number in \[0.5, 1\]" $NN gan "${GAN[@]}" --real-label 2
+
 # --- the presets build for their data shapes -------------------------------------
 make_folder "$T/rgb" train:a,b:32x32x3 test:a,b:32x32x3
 check "dcgan-cifar is the default for 3x32x32 images and trains" bash -c "$NN gan --data folder:$T/rgb --batch 8 --epochs 1 --no-plot --out $T/cifar > $T/cifar.log && grep -q 'generator [0-9]* parameters' $T/cifar.log && file $T/cifar/samples/epoch_001.png | grep -q 'PNG image data, 274 x 274, 8-bit/color RGB'"
