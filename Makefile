@@ -130,14 +130,18 @@ clean:
 
 # ---- fuzzing: clang's libFuzzer with ASan + UBSan (tests/fuzz/README.md) ----
 #   make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="idx cifar folder spec ckpt"]
-# builds the targets into build/fuzz/ and runs each for FUZZ_SECONDS from its
-# seed corpus (tests/fuzz/corpus/<target>), printing executions and findings;
-# fails on any finding. The library is compiled again with clang, the
+#   make fuzz FUZZ_RUNS=20000 FUZZ_SEED=1      (the same inputs every time: CI)
+# builds the targets into build/fuzz/, replays tests/fuzz/crashes/<target>-*,
+# and runs each for FUZZ_SECONDS (or FUZZ_RUNS inputs) from its seed corpus
+# (tests/fuzz/corpus/<target>), printing executions and findings; fails on any
+# finding. The library is compiled again with clang, the
 # sanitizers and -fsanitize=fuzzer-no-link, serial (dist_serial.c) whatever MPI
 # says, and with a 1 MP image limit (NN_MAX_IMAGE_PIXELS) so decoding stays fast.
 # Needs clang and its fuzzer runtime (Debian: clang, libclang-rt-14-dev).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
+FUZZ_RUNS    ?=
+FUZZ_SEED    ?= 0
 FUZZ_DIR     ?= build/fuzz
 FUZZ_TARGETS ?= idx cifar folder spec ckpt
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
@@ -160,6 +164,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_DIR)/libnn
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libnntrain.a $(LDLIBS)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
-	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_TARGETS)
+	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=$(FUZZ_SEED) \
+	    bash tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 -include $(FUZZ_LIB_OBJ:.o=.d)

@@ -82,7 +82,9 @@ for arg in sys.argv[2:]:
 PY
 }
 # poison_h5 FILE DATASET OUT: copy FILE to OUT with the first float of DATASET
-# replaced by NaN (contiguous layout: the dataset's bytes appear verbatim).
+# replaced by NaN (contiguous layout: the dataset's bytes appear verbatim),
+# then sealed (nntrain seal: the checksum envelope written again), so the
+# reader's own NaN check is what refuses it. Needs $NN.
 poison_h5() {
     local raw
     raw=$(mktemp)
@@ -96,4 +98,5 @@ assert at >= 0, "dataset bytes not found"
 open(out, "wb").write(data[:at] + struct.pack("<f", float("nan")) + data[at + 4:])
 PY
     rm -f "$raw"
+    $NN seal --checkpoint "$3" >/dev/null
 }

@@ -14,6 +14,10 @@
  *                         set names its classes
  * /history/table          (epochs, columns) float64, attr columns
  *
+ * On disk the HDF5 data follows a 512-byte envelope ("nntrain-ckpt", the
+ * data's length and CRC-32; HDF5 tools see it as a user block): a truncated,
+ * damaged or edited file is refused before libhdf5 parses it.
+ *
  * Written by rank 0 to a temp file, fsynced and renamed, so a crash never
  * leaves a torn checkpoint and the previous one stays intact; temps that a
  * killed writer left are removed by the next save (nn_remove_stale_temps).
@@ -37,6 +41,11 @@
 #include "nn/optim.h"
 
 #define NN_CKPT_VERSION 1
+
+/* Write the envelope of the checkpoint at path again (its HDF5 data edited
+ * with HDF5 tools), or put one in front of a checkpoint of the builds before
+ * envelopes (plain HDF5). Replaces the file atomically. */
+int nn_ckpt_seal(const char *path);
 
 typedef struct {
     int epoch;           /* epochs completed */

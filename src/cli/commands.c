@@ -474,6 +474,13 @@ static int cmd_gan_score(const nn_args *a) {
     return rc;
 }
 
+static int cmd_seal(const nn_args *a) {
+    if (!a->checkpoint) return nn_fail("usage: nntrain seal --checkpoint FILE");
+    NN_TRY(nn_ckpt_seal(a->checkpoint));
+    printf("sealed %s\n", a->checkpoint);
+    return NN_OK;
+}
+
 int nn_cli_run(const nn_args *a, nn_dist *dist) {
     const char *c = a->cmd;
     bool training = false; /* train, gan: the modes of src/train/ */
@@ -488,7 +495,8 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "plot")) return dist->rank == 0 ? cmd_plot(a) : NN_OK;
     if (!strcmp(c, "sample")) return dist->rank == 0 ? cmd_sample(a) : NN_OK;
     if (!strcmp(c, "gan-score")) return dist->rank == 0 ? cmd_gan_score(a) : NN_OK;
+    if (!strcmp(c, "seal")) return dist->rank == 0 ? cmd_seal(a) : NN_OK;
     return nn_fail("unknown command '%s' (train, gan, eval, predict, loss, summary, compare, "
-                   "plot, sample, gan-score; see --help)",
+                   "plot, sample, gan-score, seal; see --help)",
                    c);
 }

@@ -78,6 +78,8 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
     f.write(struct.pack("<3f", float("nan"), float("inf"), float("-inf")))
 PY
+    expect_fail "an edited checkpoint fails its checksum" "nan\.h5: checksum mismatch" $NN eval $D --checkpoint "$T/nan.h5"
+    check "seal writes the envelope again" $NN seal --checkpoint "$T/nan.h5"
     expect_fail "predict refuses NaN/Inf weights" "nan\.h5: model_weights/dense_1/kernel holds 3 non-finite values \(NaN/Inf\)" \
         bash -c "echo 3 | $NN predict $D --checkpoint $T/nan.h5"
     expect_fail "eval refuses NaN/Inf weights" "dense_1/kernel holds 3 non-finite" $NN eval $D --checkpoint "$T/nan.h5"
@@ -109,11 +111,11 @@ C
 HDF5_FLAGS=$(pkg-config --cflags --libs hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 if cc -o "$T/setattr" "$T/setattr.c" $HDF5_FLAGS 2>"$T/cc.err"; then
     cp "$T/run/checkpoint.h5" "$T/neg.h5"
-    "$T/setattr" "$T/neg.h5" state epoch -5
+    "$T/setattr" "$T/neg.h5" state epoch -5 && $NN seal --checkpoint "$T/neg.h5" >/dev/null
     expect_fail "resume refuses state/epoch = -5" "neg\.h5: state/epoch is -5, expected 0\.\.1000000" \
         $NN train $D --model mlp --hidden 16 --epochs 2 --batch 50 --lr 0.5 --resume "$T/neg.h5" --out "$T/negrun" --quiet
     cp "$T/run/checkpoint.h5" "$T/negstep.h5"
-    "$T/setattr" "$T/negstep.h5" state step -1
+    "$T/setattr" "$T/negstep.h5" state step -1 && $NN seal --checkpoint "$T/negstep.h5" >/dev/null
     expect_fail "resume refuses state/step = -1" "negstep\.h5: state/step is -1" \
         $NN train $D --model mlp --hidden 16 --epochs 3 --batch 50 --lr 0.5 --resume "$T/negstep.h5" --out "$T/negrun" --quiet
 else

@@ -84,7 +84,7 @@ expect_fail "bad model spec names the line" "line 2.*sigmoud" $NN train $D --mod
 sigmoud"
 expect_fail "eval without checkpoint" "needs --checkpoint" $NN eval $D
 printf 'not hdf5' > "$T/bad.h5"
-expect_fail "eval with a corrupt checkpoint" "bad.h5.*not an HDF5" $NN eval $D --checkpoint "$T/bad.h5"
+expect_fail "eval with a corrupt checkpoint" "bad.h5.*not an nntrain checkpoint" $NN eval $D --checkpoint "$T/bad.h5"
 head -c 2000 "$T/run/checkpoint.h5" > "$T/trunc.h5"
 expect_fail "eval with a truncated checkpoint" "trunc.h5" $NN eval $D --checkpoint "$T/trunc.h5"
 check "train a different model" $NN train $D --hidden 8 --epochs 1 --batch 50 --out "$T/other" --quiet

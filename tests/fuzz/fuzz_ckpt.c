@@ -2,8 +2,11 @@
  * public API only (nn_ckpt_read_model, then nn_ckpt_load into a net built
  * from the spec it stores, without and with an Adam optimizer).
  *
- * The input is the file (HDF5). HDF5 itself is not instrumented, so the
- * fuzzer is guided by nntrain's code only; crashes inside HDF5 still stop it. */
+ * The input is the file: the 512-byte envelope (length, CRC-32) and the
+ * HDF5 data. A mutated file fails the envelope's checks before libhdf5 sees
+ * it, as a damaged file on a user's disk would; the seeds reach the HDF5
+ * reader whole. HDF5 itself is not instrumented, so the fuzzer is guided by
+ * nntrain's code only; crashes inside HDF5 still stop it. */
 #include "fuzz_util.h"
 #include "nn/backend.h"
 #include "nn/checkpoint.h"

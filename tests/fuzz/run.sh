@@ -7,11 +7,19 @@
 # go to $FUZZ_DIR/corpus/<target> (the committed seeds are only read), findings
 # to $FUZZ_DIR/artifacts/<target>/, each target's log to $FUZZ_DIR/logs/.
 # FUZZ_FLAGS adds libFuzzer flags (e.g. FUZZ_FLAGS=-jobs=2).
+# FUZZ_RUNS=N runs N inputs per target instead of FUZZ_SECONDS, and FUZZ_SEED=S
+# fixes libFuzzer's seed: with both, a run is the same every time (CI uses
+# that, so a failure there is reproducible and never a matter of luck).
+# Before fuzzing, each target replays the reproducers of past findings,
+# tests/fuzz/crashes/<target>-*: they must all pass.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 FUZZ_DIR=${FUZZ_DIR:-build/fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
+FUZZ_RUNS=${FUZZ_RUNS:-}
+FUZZ_SEED=${FUZZ_SEED:-0}
+if [ -n "$FUZZ_RUNS" ]; then budget=-runs=$FUZZ_RUNS; else budget=-max_total_time=$FUZZ_SECONDS; fi
 [ $# -gt 0 ] || set -- idx cifar folder spec ckpt
 # Per target: the largest input worth trying (a CIFAR record is 3073 bytes,
 # the seed checkpoint about 10 KB).
@@ -43,9 +51,19 @@ for t in "$@"; do
         env=(LSAN_OPTIONS="suppressions=$here/lsan-hdf5.supp"
              ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0")
     fi
+    repro=$(ls "$here/crashes/$t"-* 2>/dev/null)
+    if [ -n "$repro" ]; then
+        # shellcheck disable=SC2086
+        if ! env "${env[@]}" "$bin" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=2048 $repro \
+            >"$log.replay" 2>&1; then
+            printf '%-8s %12s %10s  %s\n' "$t" - - "FAILED replaying tests/fuzz/crashes/$t-* (log: $log.replay)"
+            failed=1
+            continue
+        fi
+    fi
     start=$(date +%s)
     # shellcheck disable=SC2086
-    env "${env[@]}" "$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$(max_len "$t")" -timeout=20 \
+    env "${env[@]}" "$bin" "$budget" -seed="$FUZZ_SEED" -max_len="$(max_len "$t")" -timeout=20 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" $FUZZ_FLAGS \
         "$work" "$here/corpus/$t" >"$log" 2>&1
     rc=$?

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,27 +343,59 @@ static void test_not_a_checkpoint(void) {
     snprintf(path, sizeof path, "%s", tu_path("ckpt_text.h5"));
     const char *text = "epoch,loss\n1,0.5\n";
     tu_write_file(path, text, strlen(text), 0);
-    expect_not_checkpoint(path, "not an HDF5 file");
+    expect_not_checkpoint(path, "not an nntrain checkpoint");
 
     snprintf(path, sizeof path, "%s", tu_path("ckpt_empty.h5"));
     tu_write_file(path, "", 0, 0);
-    expect_not_checkpoint(path, "not an HDF5 file");
+    expect_not_checkpoint(path, "not an nntrain checkpoint");
 
-    /* First half of a real checkpoint. */
+    /* A real checkpoint cut in half, with one byte changed, with bytes
+     * appended: the envelope says which, before HDF5 parses anything. */
     size_t n = 0;
     unsigned char *bytes = slurp(reference_checkpoint(), &n);
     CU_ASSERT_FATAL(bytes != NULL && n > 1000);
     snprintf(path, sizeof path, "%s", tu_path("ckpt_half.h5"));
     tu_write_file(path, bytes, n / 2, 0);
+    expect_not_checkpoint(path, "truncated");
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_flip.h5"));
+    bytes[n - 100] ^= 0x10;
+    tu_write_file(path, bytes, n, 0);
+    expect_not_checkpoint(path, "checksum mismatch");
+    bytes[n - 100] ^= 0x10;
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_long.h5"));
+    unsigned char *longer = malloc(n + 7);
+    CU_ASSERT_FATAL(longer != NULL);
+    memcpy(longer, bytes, n);
+    memset(longer + n, 0, 7);
+    tu_write_file(path, longer, n + 7, 0);
+    free(longer);
+    expect_not_checkpoint(path, "appended");
+    /* Only the envelope. */
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_envelope.h5"));
+    tu_write_file(path, bytes, 512, 0);
+    expect_not_checkpoint(path, "truncated");
     free(bytes);
-    expect_not_checkpoint(path, NULL);
 
-    /* A valid HDF5 file without the format attribute. */
+    /* A FIFO is refused without blocking. */
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_fifo.h5"));
+    CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+    expect_not_checkpoint(path, "FIFO");
+    CU_ASSERT_EQUAL(nn_ckpt_seal(path), NN_ERR);
+    unlink(path);
+
+    /* A valid HDF5 file: without the envelope, then sealed, without the
+     * format attribute. */
     snprintf(path, sizeof path, "%s", tu_path("ckpt_plain.h5"));
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     CU_ASSERT_FATAL(f >= 0);
     CU_ASSERT(H5Fclose(f) >= 0);
+    expect_not_checkpoint(path, "without nntrain's checksum envelope");
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_seal(path), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_seal(path), NN_OK); /* sealing twice is the same */
     expect_not_checkpoint(path, "not an nntrain checkpoint");
+    /* seal refuses what holds no HDF5 data. */
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_text.h5"));
+    EXPECT_FAIL(nn_ckpt_seal(path), path, "no HDF5 data", NULL);
 
     /* No file at all. */
     snprintf(path, sizeof path, "%s", tu_path("ckpt_no-such-file.h5"));
@@ -475,6 +508,18 @@ static void copy_file(const char *from, const char *to) {
     free(b);
 }
 
+/* The edits below go through HDF5, then write the checkpoint's envelope again
+ * (its CRC covers the HDF5 data), as a user editing with h5py would have to;
+ * off while legacy_checkpoint() builds a file as older builds wrote it. */
+static bool seal_edits = true;
+
+static void edited(const char *path) {
+    if (!seal_edits) return;
+    int rc = nn_ckpt_seal(path);
+    if (rc != NN_OK) printf("\n    seal: %s\n", nn_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
+}
+
 /* Open `obj` of an existing file read-write, for the edits below. */
 static hid_t open_rw(const char *path, const char *obj, hid_t *file) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -498,6 +543,7 @@ static void set_attr(const char *path, const char *obj, const char *name, hid_t 
     H5Sclose(s);
     H5Oclose(o);
     H5Fclose(f);
+    edited(path);
 }
 
 static void set_i64(const char *path, const char *obj, const char *name, int64_t v) {
@@ -509,6 +555,7 @@ static void del_attr(const char *path, const char *obj, const char *name) {
     CU_ASSERT(H5Adelete(o, name) >= 0);
     H5Oclose(o);
     H5Fclose(f);
+    edited(path);
 }
 
 /* Set the first `count` values of a float dataset to v[0], v[1], ... */
@@ -530,6 +577,7 @@ static void poke(const char *path, const char *dset, const float *v, int count) 
     H5Sclose(s);
     H5Dclose(d);
     H5Fclose(f);
+    edited(path);
 }
 
 /* Replace /history/table with a (rows, cols) table whose column 0 counts
@@ -549,6 +597,7 @@ static void set_history(const char *path, hsize_t rows, hsize_t cols) {
     H5Sclose(s);
     H5Oclose(g);
     H5Fclose(f);
+    edited(path);
 }
 
 /* A checkpoint of SPEC with the full state, adam, history and class names. */
@@ -628,6 +677,7 @@ static void test_full_state_round_trip(void) {
 /* A checkpoint as builds before issue 9 wrote it: HDF5's default (1.6)
  * format, /state with epoch, step and seed only, no class names. */
 static void legacy_checkpoint(const char *path, const nn_net *net) {
+    seal_edits = false;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     CU_ASSERT_FATAL(f >= 0);
     struct {
@@ -676,6 +726,7 @@ static void legacy_checkpoint(const char *path, const nn_net *net) {
     set_i64(path, "state", "epoch", 2);
     set_i64(path, "state", "step", 20);
     set_i64(path, "state", "seed", 11);
+    seal_edits = true;
 }
 
 static void test_legacy_checkpoint_loads(void) {
@@ -687,6 +738,11 @@ static void test_legacy_checkpoint_loads(void) {
     make_net(&b, SPEC, 4);
     nn_train_state st;
     memset(&st, 0x5a, sizeof st);
+    /* Plain HDF5, as those builds wrote it: refused, with the way out... */
+    EXPECT_FAIL(nn_ckpt_load(path, &b, NULL, &st, NULL), path, "without nntrain's checksum",
+                "nntrain seal --checkpoint");
+    /* ... which is to seal it. */
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_seal(path), NN_OK);
     int rc = nn_ckpt_load(path, &b, NULL, &st, NULL);
     if (rc != NN_OK) printf("\n    legacy load: %s\n", nn_errmsg());
     CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
