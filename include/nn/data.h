@@ -6,6 +6,7 @@
 #ifndef NN_DATA_H
 #define NN_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,12 +21,25 @@ typedef struct {
 nn_shard nn_shard_of(size_t count, int rank, int nranks);
 /* The rank whose shard holds sample i (i < count). */
 int nn_shard_owner(size_t count, int nranks, size_t i);
+/* Whether a loader that can stream (image folders) keeps the shard's decoded
+ * pixels in memory: auto (the default) keeps them when they fit a quarter
+ * of the node's available memory shared by its ranks (nn_cache_choose). */
+typedef enum { NN_CACHE_AUTO, NN_CACHE_RAM, NN_CACHE_NONE } nn_cache;
+
 /* Which part of a data set a process loads: rank of nranks. */
 typedef struct {
     int rank, nranks;
     size_t limit; /* use only the first `limit` samples (0 = all), then shard those */
+    nn_cache cache;
+    int local_ranks; /* ranks on this node, for the cache budget (0 = 1) */
 } nn_part;
-#define NN_PART_ALL ((nn_part){0, 1, 0})
+#define NN_PART_ALL ((nn_part){0, 1, 0, NN_CACHE_AUTO, 1})
+
+/* The cache decision for a shard of `bytes` decoded bytes with `avail` bytes
+ * of memory available on a node of local_ranks ranks: 1 = stream, 0 = keep
+ * in memory; why (n bytes) says which and why, for the start-up line. */
+int nn_cache_choose(nn_cache want, size_t bytes, size_t avail, int local_ranks, char *why,
+                    size_t n);
 
 /* The number of samples a data set of `count` presents under part. */
 static inline size_t nn_part_count(nn_part part, size_t count) {
@@ -53,6 +67,11 @@ struct nn_dataset {
     /* class names (`classes` entries, e.g. the class folder names), owned by the
      * data set and freed by nn_dataset_free; NULL when the format has none (IDX). */
     char **class_names;
+    /* Streamed: get() reads and decodes a file each time (thread-safe, so a
+     * prefetcher's workers call it concurrently); else the shard is held in
+     * memory. cache_note: the loader's choice and why ("" = no choice). */
+    bool streamed;
+    char cache_note[256];
     void *priv;
 };
 
@@ -101,13 +120,17 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
  * told apart by their signature, not the extension.
  * channels: 1 (grayscale, Rec.601 luma) or 3 (RGB; gray is replicated), or 0
  * = from the first image of the data set (1 if it is grayscale, else 3).
- * size: images are resized (bilinear, pixel centres aligned) to size x size;
- * 0 = the first image's height x width. PNG alpha is composited onto black.
- * The shard's images are decoded at open and kept as bytes (C, H, W); get()
- * returns byte / 255. class_names are the folder names. A corrupt image fails
- * the open with the file and the decoder's message. */
-int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int size,
-                   nn_part part);
+ * height, width: images are resized (bilinear, pixel centres aligned) to
+ * that; both 0 = the first image's. PNG alpha is composited onto black.
+ * A rank lists every folder (the numbering needs all names) but keeps only
+ * its shard's paths and labels. Cached (part.cache, nn_cache_choose), the
+ * shard's images are decoded at open and kept as bytes (C, H, W), and a
+ * corrupt image fails the open with the file and the decoder's message;
+ * streamed, get() reads and decodes the file each time (then the error comes
+ * from get()). get() returns byte / 255 either way, so a streamed and a
+ * cached data set give the same floats. class_names are the folder names. */
+int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int height,
+                   int width, nn_part part);
 
 /* A named data set; split is "train" or "test" (folders: any split folder).
  *   mnist[:DIR]          the four IDX files (plain or .gz) in DIR; default
@@ -117,8 +140,8 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
  *   cifar10[:DIR]        CIFAR-10 binary batches; default $NNTRAIN_DATA/cifar10, else
  *                        datasets/data/cifar10 (either with a cifar-10-batches-bin
  *                        sub-folder, as the official archive unpacks, or without)
- *   folder:DIR[:CxS]     image folders DIR/split/<class>/<image>; C channels (1 or 3) and
- *                        S x S pixels, 0 or omitted = from the first image
+ *   folder:DIR[:CxS|:CxHxW]  image folders DIR/split/<class>/<image>; C channels (1 or
+ *                        3) and S x S (or H x W) pixels, 0 or omitted = from the first image
  *   cifar10-jpeg[:DIR]   = folder:DIR:3x32, default $NNTRAIN_DATA/cifar10-jpeg, else
  *                        datasets/data/cifar10-jpeg
  *   smiles[:DIR]         = folder:DIR:1x64, default $NNTRAIN_DATA/smiles, else

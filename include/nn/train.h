@@ -11,6 +11,7 @@
 #include "nn/checkpoint.h"
 #include "nn/data.h"
 #include "nn/dist.h"
+#include "nn/data.h"
 #include "nn/net.h"
 #include "nn/optim.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     bool flip;           /* augmentation: random horizontal flip */
     bool balance;        /* even out the ranks' slices of each batch (nn_balance_plan) */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
+    nn_cache cache;      /* image folders: keep decoded pixels (ram), stream (none), or auto */
+    int workers;         /* prefetch decoder threads per rank (0 = nn_prefetch_default_workers) */
     /* gan only: */
     const char *generator, *discriminator; /* presets (dcgan-mnist, dcgan-cifar), files or
                                               inline specs; NULL = the preset for the data */

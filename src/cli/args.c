@@ -31,7 +31,7 @@ void nn_args_usage(FILE *f) {
           "            --compare COLUMN --png FILE RUN...: one curve per run\n"
           "options:\n"
           "  --data NAME[:DIR]     mnist (default), fashion-mnist, cifar10 (binary batches),\n"
-          "                        cifar10-jpeg, smiles, folder:DIR[:CxS] (DIR/{train,test}/<class>/)\n"
+          "                        cifar10-jpeg, smiles, folder:DIR[:CxS|:CxHxW] (DIR/{train,test}/<class>/)\n"
           "  --model SPEC          preset (mlp, mlp1000), spec file, or inline "
           "\"dense 100; sigmoid; dense 10\"\n"
           "  --hidden M            width of the preset's hidden layer (mlp: 100)\n"
@@ -56,6 +56,10 @@ void nn_args_usage(FILE *f) {
           "  --index I             predict this test image instead of reading stdin\n"
           "  --limit N             train on the first N training samples only\n"
           "  --threads T           OpenBLAS threads per rank (default: cores / local ranks)\n"
+          "  --cache auto|ram|none image folders: keep the decoded shard in memory (ram), decode\n"
+          "                        every batch from disk (none), or ram when it fits (auto)\n"
+          "  --workers K           decoder threads per rank for a streamed folder (default:\n"
+          "                        the rank's cores less its OpenBLAS threads, 1..8)\n"
           "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
           "  --confusion-png FILE  eval: and as a PNG heat map\n"
           "  --no-plot             train: do not render OUT/loss.png, OUT/accuracy.png\n"
@@ -140,6 +144,12 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--resume")) t->resume = v;
         else if (!strcmp(f, "--checkpoint")) a->checkpoint = v;
         else if (!strcmp(f, "--optim")) a->optim_name = v;
+        else if (!strcmp(f, "--cache")) {
+            if (v && !strcmp(v, "auto")) t->cache = NN_CACHE_AUTO;
+            else if (v && !strcmp(v, "ram")) t->cache = NN_CACHE_RAM;
+            else if (v && !strcmp(v, "none")) t->cache = NN_CACHE_NONE;
+            else if (v) return nn_fail("--cache %s: expected auto, ram or none", v);
+        }
         else if (!strcmp(f, "--generator")) t->generator = v;
         else if (!strcmp(f, "--discriminator")) t->discriminator = v;
         else if (!strcmp(f, "--classifier")) a->classifier = v;
@@ -181,6 +191,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--threads")) {
             NN_TRY(parse_long(f, v, 1, 1024, &l));
             a->threads = (int)l;
+        } else if (!strcmp(f, "--workers")) {
+            NN_TRY(parse_long(f, v, 1, 64, &l));
+            t->workers = (int)l;
         } else if (!strcmp(f, "--index")) {
             NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
             a->index = (int)l;

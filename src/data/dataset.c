@@ -98,7 +98,7 @@ static void default_dir(char *out, size_t n, const char *name, const char *fallb
 
 #define KNOWN_DATA                                                                         \
     "mnist[:DIR], fashion-mnist[:DIR], cifar10[:DIR] (binary batches), "                   \
-    "cifar10-jpeg[:DIR], smiles[:DIR], folder:DIR[:CxS] (e.g. folder:imgs:3x32)"
+    "cifar10-jpeg[:DIR], smiles[:DIR], folder:DIR[:CxS|:CxHxW] (e.g. folder:imgs:3x32)"
 
 static int open_idx(nn_dataset *d, const char *spec, const char *kind, const char *dir_arg,
                     const char *split, nn_part part) {
@@ -143,46 +143,54 @@ static int open_cifar(nn_dataset *d, const char *spec, const char *dir_arg, cons
     return nn_cifar_open(d, dir, split, part);
 }
 
-/* "CxS" -> channels, size (0 = from the first image). */
-static int parse_cxs(const char *s, int *c, int *size) {
-    char *end;
-    long a = strtol(s, &end, 10);
-    if (end == s || *end != 'x') return NN_ERR;
-    const char *t = end + 1;
-    long b = strtol(t, &end, 10);
-    if (end == t || *end) return NN_ERR;
-    if (a != 0 && a != 1 && a != 3) return NN_ERR;
-    if (b < 0 || b > 4096) return NN_ERR;
-    *c = (int)a;
-    *size = (int)b;
+/* "CxS" or "CxHxW" -> channels, height, width (0 = from the first image). */
+static int parse_cxs(const char *s, int *c, int *h, int *w) {
+    long v[3];
+    int k = 0;
+    const char *t = s;
+    for (;;) {
+        char *end;
+        if (*t < '0' || *t > '9') return NN_ERR;
+        v[k++] = strtol(t, &end, 10);
+        if (!*end) break;
+        if (*end != 'x' || k == 3) return NN_ERR;
+        t = end + 1;
+    }
+    if (k < 2) return NN_ERR;
+    if (k == 2) v[2] = v[1];
+    if (v[0] != 0 && v[0] != 1 && v[0] != 3) return NN_ERR;
+    for (int i = 1; i < 3; i++)
+        if (v[i] < 0 || v[i] > 4096) return NN_ERR;
+    if (!v[1] != !v[2]) return NN_ERR;
+    *c = (int)v[0], *h = (int)v[1], *w = (int)v[2];
     return NN_OK;
 }
 
 static int open_folder(nn_dataset *d, const char *spec, const char *kind, const char *arg,
                        const char *split, nn_part part) {
     char dir[1024];
-    int c = 0, size = 0;
+    int c = 0, h = 0, w = 0;
     if (!strcmp(kind, "folder")) {
         if (!arg || !*arg)
-            return nn_fail("--data %s: expected folder:DIR[:CxS], e.g. folder:imgs:3x32 (DIR "
-                           "holds %s/<class>/<image>.{jpg,jpeg,png})",
+            return nn_fail("--data %s: expected folder:DIR[:CxS|:CxHxW], e.g. folder:imgs:3x32 "
+                           "(DIR holds %s/<class>/<image>.{jpg,jpeg,png})",
                            spec, split);
         snprintf(dir, sizeof dir, "%s", arg);
         /* A trailing ":CxS" (the last colon, so DIR may hold colons). */
         char *colon = strrchr(dir, ':');
         if (colon) {
-            if (parse_cxs(colon + 1, &c, &size) != NN_OK)
-                return nn_fail("--data %s: '%s' is not CxS (channels 1 or 3, or 0 = from the "
-                               "first image; x; size in pixels 1..4096, or 0), e.g. "
-                               "folder:imgs:3x32",
+            if (parse_cxs(colon + 1, &c, &h, &w) != NN_OK)
+                return nn_fail("--data %s: '%s' is not CxS or CxHxW (channels 1 or 3, or 0 = "
+                               "from the first image; then the size in pixels, 1..4096, or 0), "
+                               "e.g. folder:imgs:3x32 or folder:faces:3x218x178",
                                spec, colon + 1);
             *colon = 0;
         }
     } else {
         if (!strcmp(kind, "cifar10-jpeg"))
-            c = 3, size = 32;
+            c = 3, h = w = 32;
         else /* smiles */
-            c = 1, size = 64;
+            c = 1, h = w = 64;
         if (arg)
             snprintf(dir, sizeof dir, "%s", arg);
         else
@@ -192,7 +200,7 @@ static int open_folder(nn_dataset *d, const char *spec, const char *kind, const 
                            "--data %s:DIR",
                            dir, spec, !strcmp(kind, "smiles") ? "smiles" : "cifar10", kind);
     }
-    return nn_folder_open(d, dir, split, c, size, part);
+    return nn_folder_open(d, dir, split, c, h, w, part);
 }
 
 int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part) {

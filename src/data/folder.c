@@ -57,12 +57,12 @@
 #define MAX_IMAGE_FILE_BYTES (1ull << 30)
 
 typedef struct {
-    uint8_t *pixels; /* (held, C*H*W) */
+    uint8_t *pixels; /* (held, C*H*W); NULL when streamed */
     int *labels;     /* (held) */
-    /* Paths of the held samples: what a streaming reader will open in get(). */
-    char **paths;
+    char **paths;    /* (held) the files, decoded again by get() when streamed */
     size_t begin, end; /* global indices held (the shard at open) */
     size_t dim;        /* C*H*W */
+    int c, h, w;
 } folder_priv;
 
 /* ---- small helpers ---- */
@@ -429,19 +429,70 @@ static int resize_to_chw(const image *s, int H, int W, uint8_t *dst) {
     return NN_OK;
 }
 
+/* Decode path to C channels, resize to H x W, as (C, H, W) bytes in dst.
+ * fb and job are the caller's (reused between files by the open; one per
+ * call of a streamed get(), which worker threads call concurrently). */
+static int decode_to(const char *path, filebuf *fb, jpeg_job *job, int C, int H, int W,
+                     uint8_t *dst) {
+    image img = {0};
+    int rc = decode_file(path, fb, C, &img, job);
+    if (rc == NN_OK) rc = resize_to_chw(&img, H, W, dst);
+    free(img.px);
+    return rc;
+}
+
 /* ---- the data set ---- */
 
+/* Thread-safe: a streamed get() allocates its own buffers (a decode costs
+ * far more than the allocations). */
 static int folder_get(const nn_dataset *d, size_t i, float *x, int *label) {
     const folder_priv *p = d->priv;
     size_t k;
     NN_TRY(nn_dataset_held(d, i, p->begin, p->end, &k));
-    /* Streaming (bounded memory, for data sets larger than RAM) goes here:
-     * decode p->paths[i - p->begin] (decode_file + resize_to_chw into a small
-     * per-thread cache) instead of reading p->pixels, which the open would then
-     * not fill. The interface (one sample by global index) stays the same. */
-    nn_bytes_to_unit(p->pixels + k * p->dim, p->dim, x);
     *label = p->labels[k];
-    return NN_OK;
+    if (p->pixels) {
+        nn_bytes_to_unit(p->pixels + k * p->dim, p->dim, x);
+        return NN_OK;
+    }
+    filebuf fb = {0};
+    jpeg_job *job = nn_alloc(sizeof *job, "JPEG decoder");
+    uint8_t *px = nn_alloc(p->dim, "decoded image");
+    int rc = job && px ? decode_to(p->paths[k], &fb, job, p->c, p->h, p->w, px) : NN_ERR;
+    if (rc == NN_OK) nn_bytes_to_unit(px, p->dim, x);
+    free(fb.data), free(job), free(px);
+    return rc;
+}
+
+int nn_cache_choose(nn_cache want, size_t bytes, size_t avail, int local_ranks, char *why,
+                    size_t n) {
+    const size_t budget = avail / 4 / (size_t)(local_ranks > 0 ? local_ranks : 1);
+    const double mb = 1.0 / (1 << 20);
+    int stream;
+    if (want == NN_CACHE_RAM || want == NN_CACHE_NONE) {
+        stream = want == NN_CACHE_NONE;
+        snprintf(why, n, "--cache %s", stream ? "none" : "ram");
+    } else {
+        stream = bytes > budget;
+        snprintf(why, n, "--cache auto: the shard decoded is %.0f MB, %s the %.0f MB budget "
+                 "(a quarter of the %.0f MB available, over %d rank%s on the node)",
+                 (double)bytes * mb, stream ? "over" : "within", (double)budget * mb,
+                 (double)avail * mb, local_ranks > 0 ? local_ranks : 1,
+                 local_ranks > 1 ? "s" : "");
+    }
+    return stream;
+}
+
+/* MemAvailable of /proc/meminfo (bytes); else the free pages. */
+static size_t mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb) return (size_t)(kb * 1024ull);
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
 }
 
 static void folder_priv_free(folder_priv *p, size_t held) {
@@ -543,8 +594,8 @@ static char *sample_path(const listing *l, const char *dir, size_t i, int *cls) 
     return listed_path(l, dir, l->order[i], cls);
 }
 
-int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int size,
-                   nn_part part) {
+int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int height,
+                   int width, nn_part part) {
     memset(d, 0, sizeof *d);
     if (part.nranks < 1 || part.rank < 0 || part.rank >= part.nranks)
         return nn_fail("%s: bad part: rank %d of %d", root, part.rank, part.nranks);
@@ -552,10 +603,10 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
         return nn_fail("%s: %d channels requested, expected 1 (grayscale), 3 (RGB) or 0 (from "
                        "the first image)",
                        root, channels);
-    if (size < 0 || size > 4096)
-        return nn_fail("%s: image size %d requested, expected 1..4096 or 0 (from the first "
-                       "image)",
-                       root, size);
+    if (height < 0 || height > 4096 || width < 0 || width > 4096 || (!height != !width))
+        return nn_fail("%s: image size %d x %d (height x width) requested, expected 1..4096 "
+                       "each, or both 0 (from the first image)",
+                       root, height, width);
     char *dir = path_join(root, split);
     if (!dir) return NN_ERR;
     listing l;
@@ -566,12 +617,13 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     folder_priv *p = nn_calloc(1, sizeof *p, "image-folder data set");
     char **names = NULL;
     size_t held = 0;
+    int stream = 0;
     int rc = job && p ? NN_OK : NN_ERR;
     if (rc == NN_OK) rc = list_folders(root, split, dir, &l);
 
     /* Channels and size from the first image of the first class (the same
      * on every rank, whatever its shard). */
-    int C = channels, H = size, W = size;
+    int C = channels, H = height, W = width;
     if (rc == NN_OK && (C == 0 || H == 0)) {
         int cls;
         char *first = listed_path(&l, dir, 0, &cls);
@@ -580,8 +632,8 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
             if (C == 0) C = img.c;
             if (H == 0) H = img.h, W = img.w;
             if ((size_t)H * W > 4096u * 4096u)
-                rc = nn_fail("%s: %d x %d pixels; give a size (folder:DIR:CxS) to resize to", first,
-                             W, H);
+                rc = nn_fail("%s: %d x %d pixels; give a size (folder:DIR:CxHxW) to resize to",
+                             first, W, H);
         }
         free(first);
     }
@@ -591,24 +643,22 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
         p->begin = shard.begin;
         p->end = shard.end;
         p->dim = (size_t)C * H * W;
-        p->pixels = nn_alloc(held * p->dim, "image-folder pixels");
-        p->labels = nn_alloc(held * sizeof *p->labels, "image-folder labels");
+        p->c = C, p->h = H, p->w = W;
+        stream = nn_cache_choose(part.cache, held * p->dim, mem_available(), part.local_ranks,
+                                 d->cache_note, sizeof d->cache_note);
+        p->pixels = stream ? NULL : nn_alloc((held ? held : 1) * p->dim, "image-folder pixels");
+        p->labels = nn_alloc((held ? held : 1) * sizeof *p->labels, "image-folder labels");
         p->paths = nn_calloc(held ? held : 1, sizeof *p->paths, "image-folder paths");
         names = nn_calloc(l.classes.n, sizeof *names, "class names");
-        if (!p->pixels || !p->labels || !p->paths || !names) rc = NN_ERR;
+        if ((!stream && !p->pixels) || !p->labels || !p->paths || !names) rc = NN_ERR;
     }
-    /* Decode the shard. */
+    /* The shard's files; decoded now unless streamed (then by get()). */
     for (size_t k = 0; rc == NN_OK && k < held; k++) {
         p->paths[k] = sample_path(&l, dir, shard.begin + k, &p->labels[k]);
-        if (!p->paths[k]) {
+        if (!p->paths[k])
             rc = NN_ERR;
-            break;
-        }
-        memset(&img, 0, sizeof img);
-        rc = decode_file(p->paths[k], &fb, C, &img, job);
-        if (rc == NN_OK) rc = resize_to_chw(&img, H, W, p->pixels + k * p->dim);
-        free(img.px);
-        img.px = NULL;
+        else if (!stream)
+            rc = decode_to(p->paths[k], &fb, job, C, H, W, p->pixels + k * p->dim);
     }
     /* Class names: the folder names (moved out of the listing). */
     for (size_t c = 0; rc == NN_OK && c < l.classes.n; c++) {
@@ -634,6 +684,7 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     d->shape = (nn_shape){C, H, W};
     d->classes = (int)l.classes.n;
     d->class_names = names;
+    d->streamed = stream != 0;
     d->priv = p;
     listing_free(&l);
     free(dir);

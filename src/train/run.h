@@ -93,6 +93,11 @@ struct nn_run {
     uint64_t *ids;
     uint32_t *order;
     size_t train_count;
+    /* Streamed training data: the next batches are decoded by worker threads
+     * while the step runs (NULL for data held in memory). */
+    struct nn_prefetch *pf;
+    int pf_depth, pf_workers;
+    uint64_t *pf_ids;
     int *owned, *flow, *send_bytes, *recv_bytes; /* slice balancing, per rank */
     unsigned char *xfer;                         /* samples in transit */
     int lock_fd;                                 /* OUT/.lock, held while training (rank 0) */

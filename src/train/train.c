@@ -23,6 +23,7 @@
 #include "nn/guard.h"
 #include "nn/history.h"
 #include "nn/plot.h"
+#include "nn/prefetch.h"
 #include "nn/sampler.h"
 #include "run.h"
 
@@ -60,7 +61,9 @@ static void run_free(nn_run *r) {
     nn_dataset_free(&r->train);
     nn_dataset_free(&r->test);
     nn_history_free(&r->hist);
-    free(r->x), free(r->labels), free(r->ids), free(r->order);
+    nn_prefetch_close(r->pf); /* joins its workers before the data set goes */
+    r->pf = NULL;
+    free(r->x), free(r->labels), free(r->ids), free(r->order), free(r->pf_ids);
     free(r->owned), free(r->xfer);
     if (r->lock_fd >= 0) {
         unlink(r->lock);
@@ -225,8 +228,9 @@ static int run_setup(nn_run *r) {
     NN_TRY(nn_dist_check(dist, rc));
     NN_TRY(pick_resume(r));
 
-    nn_part part = {dist->rank, dist->size, 0};
-    nn_part train_part = {dist->rank, dist->size, cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0};
+    nn_part part = {dist->rank, dist->size, 0, cfg->cache, dist->local_size};
+    nn_part train_part = part;
+    train_part.limit = cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0;
     rc = nn_data_open(&r->train, cfg->data, "train", train_part);
     if (rc == NN_OK) rc = nn_data_open(&r->test, cfg->data, "test", part);
     if (rc == NN_OK) rc = check_splits(r);
@@ -266,6 +270,17 @@ static int run_setup(nn_run *r) {
     r->owned = nn_alloc(((size_t)dist->size + 3) * (size_t)dist->size * sizeof(int), "balance plan");
     r->xfer = nn_alloc((size_t)r->draw * xfer_record(dim), "sample exchange");
     rc = r->x && r->labels && r->ids && r->order && r->owned && r->xfer ? NN_OK : NN_ERR;
+    if (rc == NN_OK && r->train.streamed) {
+        /* Depth 4: the next batches decode while this one computes, with
+         * slack for uneven decode times; memory 4 x draw x C*H*W floats. */
+        r->pf_depth = 4;
+        r->pf_workers = cfg->workers > 0 ? cfg->workers
+                                         : nn_prefetch_default_workers(nn_blas_threads(),
+                                                                       dist->local_size);
+        r->pf_ids = nn_alloc((size_t)r->draw * sizeof(uint64_t), "prefetch ids");
+        r->pf = r->pf_ids ? nn_prefetch_open(&r->train, r->pf_workers, r->pf_depth, r->draw) : NULL;
+        if (!r->pf) rc = NN_ERR;
+    }
     if (rc == NN_OK) {
         r->flow = r->owned + dist->size;
         r->send_bytes = r->flow + (size_t)dist->size * dist->size;
@@ -354,6 +369,26 @@ static int save_checkpoint(nn_run *r, const char *path) {
     return rc;
 }
 
+/* Queue this rank's members of global batch b for the prefetcher. */
+static int prefetch_push(nn_run *r, size_t b) {
+    int global_n;
+    int n = nn_sampler_slice(r->order, r->train_count, (size_t)r->draw, b, r->train.shard,
+                             r->pf_ids, &global_n);
+    return nn_prefetch_push(r->pf, b, r->pf_ids, n);
+}
+
+/* This rank's members of batch b (ids already in r->ids): from the
+ * prefetcher, queueing the batch depth steps ahead, or read now. */
+static int read_batch(nn_run *r, size_t b, size_t nb, int n) {
+    if (!r->pf) return nn_dataset_get_batch(&r->train, r->ids, n, r->x, r->labels);
+    int rc = nn_prefetch_take(r->pf, b, r->x, r->labels);
+    if (b + (size_t)r->pf_depth < nb) {
+        int prc = prefetch_push(r, b + (size_t)r->pf_depth);
+        if (rc == NN_OK) rc = prc;
+    }
+    return rc;
+}
+
 /* One epoch, from batch st.epoch_step on (a mid-epoch resume), adding the
  * mode's metric sums to m (m[NN_RUN_METRICS] = seconds). Stops early, with
  * *stopped, when a stop signal reached any rank: then st.epoch_step and
@@ -366,6 +401,11 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
     double t0 = nn_run_now() - m[NN_RUN_METRICS], last_bar = 0;
     nn_step s = {.epoch = epoch, .nb = nb};
     nn_sampler_order(cfg->seed, (uint64_t)epoch, r->train_count, r->order);
+    if (r->pf) {
+        nn_prefetch_reset(r->pf);
+        for (size_t b = r->st.epoch_step; b < nb && b < r->st.epoch_step + (size_t)r->pf_depth; b++)
+            NN_TRY(prefetch_push(r, b));
+    }
     for (size_t b = r->st.epoch_step; b < nb; b++) {
         s.b = b;
         s.step = r->st.step + 1;
@@ -374,7 +414,7 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         double tp = nn_run_now();
         int n = nn_sampler_slice(r->order, r->train_count, (size_t)r->draw, b, r->train.shard,
                                  r->ids, &s.global_n);
-        int rc = nn_dataset_get_batch(&r->train, r->ids, n, r->x, r->labels);
+        int rc = read_batch(r, b, nb, n);
         /* Every rank takes part in the exchange, even after a failed read
          * (then with harmless zeros): the error travels in the mode's
          * reduction, so every rank stops at this step. */
@@ -553,6 +593,18 @@ static void print_banner(const nn_run *r) {
            "%zu samples, %s\n",
            r->mode->name, cfg->data, dist->size, nn_blas_threads(), nn_blas_corename(),
            r->train_count, r->test.count, what);
+    const nn_dataset *split[2] = {&r->train, &r->test};
+    for (int i = 0; i < 2; i++) {
+        if (!split[i]->cache_note[0]) continue; /* a loader without the choice */
+        if (split[i]->streamed && split[i] == &r->train)
+            printf("train split: streamed from disk, %d decoder thread(s) per rank filling a ring "
+                   "of %d batches (%s)\n",
+                   r->pf_workers, r->pf_depth, split[i]->cache_note);
+        else
+            printf("%s split: %s (%s)\n", i ? "test" : "train",
+                   split[i]->streamed ? "streamed from disk" : "decoded into memory",
+                   split[i]->cache_note);
+    }
     if (r->resume)
         printf("resuming %s after epoch %d%s (step %llu)\n", r->resume, r->st.epoch,
                r->st.epoch_step ? " and part of the next" : "", (unsigned long long)r->st.step);

@@ -28,7 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     nn_dataset d;
     nn_err_clear();
-    if (nn_folder_open(&d, root, "train", channels, side, NN_PART_ALL) != NN_OK) {
+    /* Every fifth length streams: get() decodes the file again. */
+    nn_part part = NN_PART_ALL;
+    part.cache = size % 5 == 0 ? NN_CACHE_NONE : NN_CACHE_RAM;
+    if (nn_folder_open(&d, root, "train", channels, side, side, part) != NN_OK) {
         if (!strstr(nn_errmsg(), root) && !strstr(nn_errmsg(), "out of memory")) {
             fprintf(stderr, "error message does not name the file: %s\n", nn_errmsg());
             abort();
@@ -42,7 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *x = malloc(dim * sizeof(float));
     if (!x) abort();
     int label = -1;
-    if (d.ops->get(&d, 0, x, &label) != NN_OK || label != 0) abort();
+    if (d.ops->get(&d, 0, x, &label) != NN_OK) {
+        /* Streamed, a corrupt file fails in get(), naming it; cached, the
+         * open already decoded it and get() must not fail. */
+        if (!d.streamed || (!strstr(nn_errmsg(), root) && !strstr(nn_errmsg(), "out of memory")))
+            abort();
+        free(x);
+        nn_dataset_free(&d);
+        return 0;
+    }
+    if (label != 0) abort();
     for (size_t k = 0; k < dim; k++)
         if (!(x[k] >= 0.0f && x[k] <= 1.0f)) abort();
     free(x);

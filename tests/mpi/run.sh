@@ -183,4 +183,31 @@ check "gan np=2: SIGTERM at step 22 (epoch 2): exit 75, resumed: bit-identical" 
 check "gan: 1 epoch under np=2 (above), resumed to 2 under np=3" bash -c "cp -r $T/gan2 $T/ganr && $MPIRUN -np 3 $NN gan $GANB --resume auto --out $T/ganr"
 check "  epoch 1 as np=1's (1e-5), epoch 2 near the np=2 run's (GAN dynamics amplify rounding)" bash -c "$(declare -f rel_close); rel_close <(head -2 $T/gan1/history.csv) <(head -2 $T/ganr/history.csv) 1e-5 && rel_close $T/ganu/history.csv $T/ganr/history.csv 1e-3"
 
+# --- streamed image folders: the prefetch ring under N ranks ------------------------
+make_folder "$T/sf" train:a,b,c,d:12x8x3 test:a,b,c,d:12x8x3
+printf 'conv2d 4 size=3\nrelu\nmaxpool 2\ndense 4\n' > "$T/sf.spec"
+SF="--data folder:$T/sf:3x8x12 --model $T/sf.spec --epochs 2 --batch 6 --lr 0.05 --flip --crop 1 --seed 5 --quiet --no-plot"
+check "folder np=1, decoded into memory" $NN train $SF --cache ram --out "$T/sf1"
+check "folder np=2, streamed by 2 decoder threads a rank, slices balanced" bash -c "$MPIRUN -np 2 $NN train $SF --cache none --workers 2 --out $T/sf2"
+check "  per-epoch losses match np=1 cached (1e-5 rel)" rel_close "$T/sf1/history.csv" "$T/sf2/history.csv" 1e-5
+check "  final weights match np=1 cached (1e-5 rel)" weights_close "$T/sf1/checkpoint.h5" "$T/sf2/checkpoint.h5"
+# A file deleted while rank 1 is stopped (SIGSTOP at step 3): the epoch after
+# reads it; the job ends with the path, no hang, the checkpoint of epoch 1 intact.
+SFL="${SF/--epochs 2/--epochs 4}"
+env NNTRAIN_TEST_STALL=3:1 $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SFL --cache none --out "$T/sfd" > "$T/sfd.log" 2>&1 &
+pid=$!
+stopped=""
+for _ in $(seq 200); do
+    for p in $(pgrep -x nntrain); do
+        tr '\0' ' ' < /proc/$p/cmdline | grep -q -- "--out $T/sfd" && grep -q '^State:.*(stopped)' /proc/$p/status && stopped=$p
+    done
+    [ -n "$stopped" ] && break
+    sleep 0.05
+done
+rm -f "$T/sf/train/b/2.png"
+[ -n "$stopped" ] && kill -CONT "$stopped"
+wait $pid; rc=$?
+check "np=2: a training file deleted mid-run: exit 1 naming it" bash -c "test -n '$stopped' && test $rc = 1 && grep -q 'sf/train/b/2.png: cannot open' $T/sfd.log"
+check "  the last checkpoint is intact" bash -c "$NN eval --data folder:$T/sf:3x8x12 --checkpoint $T/sfd/checkpoint.h5 | grep -q '^accuracy'"
+
 summary "mpi tests"

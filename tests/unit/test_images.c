@@ -201,10 +201,10 @@ static void test_cifar_bad_files(void) {
     CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "label 10 of record 1", "expected 0..9"));
     /* Only the shard's records are read: the last third (8..11) does not see it. */
-    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){2, 3, 0}), NN_OK);
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){2, 3, 0, NN_CACHE_AUTO, 1}), NN_OK);
     nn_dataset_free(&d);
     nn_err_clear();
-    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){1, 3, 0}), NN_ERR);
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){1, 3, 0, NN_CACHE_AUTO, 1}), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "label 10", NULL));
 }
 
@@ -277,7 +277,7 @@ static void test_cifar_shards(void) {
         int covered[CIFAR_TRAIN] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
-            CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, nranks, 0}), NN_OK);
+            CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, nranks, 0, NN_CACHE_AUTO, 1}), NN_OK);
             check_shard_reads(&d, &all, r, nranks, covered, dir);
             nn_dataset_free(&d);
         }
@@ -293,7 +293,7 @@ static void test_cifar_names(void) {
     write_cifar_dir(join2(sub, sizeof sub, dir, "cifar-10-batches-bin"));
     snprintf(spec, sizeof spec, "cifar10:%s", dir);
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0}), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0, NN_CACHE_AUTO, 1}), NN_OK);
     CU_ASSERT_EQUAL(d.count, CIFAR_TRAIN);
     CU_ASSERT_EQUAL(d.shard.begin, 6);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.name, "cifar-10-batches-bin"));
@@ -485,7 +485,7 @@ static void test_folder_valid(void) {
     const char *root = standard_folder();
     nn_dataset d;
     /* size 0: from the first image (ant/x.jpg, 6 x 5). */
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.count, FX_N);
     CU_ASSERT_EQUAL(d.classes, 3);
     CU_ASSERT_EQUAL(d.shape.c, 3);
@@ -507,12 +507,12 @@ static void test_folder_valid(void) {
     nn_dataset_free(&d);
 
     /* channels 0: from the first image (RGB JPEG) = 3. */
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 0, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 0, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 3);
     nn_dataset_free(&d);
 
     /* Grayscale: RGB converted by Rec.601 luma (PNG exact). */
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 1);
     for (int i = 0; i < FX_N; i++) check_fx_sample(&d, i, 1);
     nn_dataset_free(&d);
@@ -531,7 +531,7 @@ static void test_folder_first_gray(void) {
     snprintf(path, sizeof path, "%s/test/b/0.png", root);
     write_image(path, PNG_RGB, 3, 8, 3);
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "test", 0, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "test", 0, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 1);
     CU_ASSERT_EQUAL(d.shape.h, 3);
     CU_ASSERT_EQUAL(d.shape.w, 8);
@@ -572,7 +572,7 @@ static void test_folder_resize(void) {
     write_image(join2(path, sizeof path, dir, "1.png"), PNG_GRAY, 2, 8, 8);
     write_image(join2(path, sizeof path, dir, "2.png"), PNG_GRAY, 3, 2, 2);
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.h, 4);
     CU_ASSERT_EQUAL(d.shape.w, 4);
     float x[16];
@@ -610,7 +610,7 @@ static void test_folder_resize(void) {
     /* An explicit size: 3x3 from the 6x5 RGB folder (non-integer ratios),
      * against the reference (tolerance 1 for float vs double rounding). */
     const char *sroot = standard_folder();
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, sroot, "train", 3, 3, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, sroot, "train", 3, 3, 3, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.h, 3);
     CU_ASSERT_EQUAL(d.shape.w, 3);
     float y3[27];
@@ -637,7 +637,7 @@ static void test_folder_png_alpha(void) {
     const uint8_t rgba[8] = {10, 200, 30, 255, 50, 60, 70, 0}; /* opaque, transparent */
     write_png(join2(path, sizeof path, dir, "a.png"), 2, 1, 4, rgba);
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 0, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 0, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 3);
     float x[6];
     int label;
@@ -652,7 +652,7 @@ static void expect_folder_fail(const char *root, const char *split, const char *
                                const char *word, const char *word2, int line) {
     nn_dataset d;
     nn_err_clear();
-    int rc = nn_folder_open(&d, root, split, 3, 0, NN_PART_ALL);
+    int rc = nn_folder_open(&d, root, split, 3, 0, 0, NN_PART_ALL);
     CU_ASSERT_EQUAL(rc, NN_ERR);
     if (rc == NN_OK) nn_dataset_free(&d);
     CU_ASSERT(msg_has(file, word, word2, line));
@@ -741,7 +741,7 @@ static void test_folder_not_regular(void) {
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
     nn_dataset d;
     nn_err_clear();
-    CU_ASSERT_EQUAL(nn_folder_open(&d, root2, "train", 0, 0, NN_PART_ALL), NN_ERR);
+    CU_ASSERT_EQUAL(nn_folder_open(&d, root2, "train", 0, 0, 0, NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "not a regular file", "FIFO"));
     tu_hang_guard(NULL);
     /* A folder named y.png. */
@@ -829,7 +829,7 @@ static void test_folder_huge_image(void) {
     free(png);
     nn_dataset d;
     nn_err_clear();
-    CU_ASSERT_EQUAL(nn_folder_open(&d, root, "train", 0, 0, NN_PART_ALL), NN_ERR);
+    CU_ASSERT_EQUAL(nn_folder_open(&d, root, "train", 0, 0, 0, NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS(file, "16384 x 16384", "accepted"));
 }
 
@@ -863,7 +863,7 @@ static void test_folder_layout_errors(void) {
     /* Bad arguments. */
     nn_dataset d;
     nn_err_clear();
-    CU_ASSERT_EQUAL(nn_folder_open(&d, standard_folder(), "train", 2, 0, NN_PART_ALL), NN_ERR);
+    CU_ASSERT_EQUAL(nn_folder_open(&d, standard_folder(), "train", 2, 0, 0, NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS("2 channels", NULL, NULL));
 }
 
@@ -884,7 +884,7 @@ static void test_folder_numbering_mixes_classes(void) {
         }
     }
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 1, 0, 0, NN_PART_ALL), NN_OK);
     int seen[90] = {0}, prefix[3] = {0}, shard[3][3] = {{0}};
     for (size_t i = 0; i < 90; i++) {
         const char *src = nn_dataset_source(&d, i);
@@ -911,13 +911,13 @@ static void test_folder_numbering_mixes_classes(void) {
 static void test_folder_shards(void) {
     const char *root = standard_folder();
     nn_dataset all;
-    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&all, root, "train", 3, 0, NN_PART_ALL), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&all, root, "train", 3, 0, 0, NN_PART_ALL), NN_OK);
     CU_ASSERT_EQUAL(all.count, FX_N);
     for (int nranks = 1; nranks <= 3; nranks++) {
         int covered[FX_N] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
-            CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, (nn_part){r, nranks, 0}),
+            CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, 0, (nn_part){r, nranks, 0, NN_CACHE_AUTO, 1}),
                                   NN_OK);
             CU_ASSERT_EQUAL(d.classes, 3);
             CU_ASSERT_EQUAL(d.shape.h, FH); /* from the first image, on every rank */
@@ -941,7 +941,7 @@ static void test_folder_names(void) {
     CU_ASSERT_EQUAL(d.shape.w, FW);
     nn_dataset_free(&d);
     snprintf(spec, sizeof spec, "folder:%s:1x8", root);
-    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0}), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0, NN_CACHE_AUTO, 1}), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 1);
     CU_ASSERT_EQUAL(d.shape.h, 8);
     CU_ASSERT_EQUAL(d.shape.w, 8);
@@ -981,7 +981,7 @@ static void test_folder_names(void) {
     CU_ASSERT_EQUAL(nn_data_open(&d, "imagenet:/x", "train", NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS("unknown data set 'imagenet'", "mnist[:DIR]", "fashion-mnist[:DIR]"));
     CU_ASSERT(MSG_HAS("cifar10[:DIR]", "cifar10-jpeg[:DIR]", "smiles[:DIR]"));
-    CU_ASSERT(MSG_HAS("folder:DIR[:CxS]", NULL, NULL));
+    CU_ASSERT(MSG_HAS("folder:DIR[:CxS|:CxHxW]", NULL, NULL));
     /* A failed open leaves the data set empty (safe to free). */
     CU_ASSERT_PTR_NULL(d.priv);
     CU_ASSERT_PTR_NULL(d.class_names);
@@ -1187,7 +1187,7 @@ static void test_channel_sums(void) {
     /* Over 3 shards the sums add up to the same. */
     double ts[3] = {0}, tq[3] = {0}, tn[3] = {0};
     for (int r = 0; r < 3; r++) {
-        CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, 3, 0}), NN_OK);
+        CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, 3, 0, NN_CACHE_AUTO, 1}), NN_OK);
         CU_ASSERT_EQUAL(nn_dataset_channel_sums(&d, s, q, n), NN_OK);
         for (int c = 0; c < 3; c++) ts[c] += s[c], tq[c] += q[c], tn[c] += n[c];
         nn_dataset_free(&d);
@@ -1210,6 +1210,86 @@ static void test_channel_sums(void) {
     CU_ASSERT_EQUAL(a.std[2], 1.0f); /* 9/4 - 1.5^2 = 0 */
 }
 
+/* Streamed (--cache none) gives the floats a cached open holds, for the
+ * first image's size and for resizes to non-square sizes, gray and RGB, on
+ * shards of 1..3 ranks; a file deleted or truncated after the open fails
+ * get() naming it. */
+static void test_folder_streamed(void) {
+    char root[512];
+    snprintf(root, sizeof root, "%s", tu_path("folder_stream"));
+    write_standard_folder(root);
+    static const int sizes[4][3] = {{0, 0, 0}, {3, 7, 4}, {1, 3, 11}, {3, 5, 6}};
+    for (int z = 0; z < 4; z++)
+        for (int nranks = 1; nranks <= 3; nranks++)
+            for (int rank = 0; rank < nranks; rank++) {
+                nn_part pr = {rank, nranks, 0, NN_CACHE_RAM, 1}, pn = pr;
+                pn.cache = NN_CACHE_NONE;
+                nn_dataset a, b;
+                CU_ASSERT_EQUAL_FATAL(nn_folder_open(&a, root, "train", sizes[z][0], sizes[z][1],
+                                                     sizes[z][2], pr),
+                                      NN_OK);
+                CU_ASSERT_EQUAL_FATAL(nn_folder_open(&b, root, "train", sizes[z][0], sizes[z][1],
+                                                     sizes[z][2], pn),
+                                      NN_OK);
+                CU_ASSERT(!a.streamed && b.streamed);
+                CU_ASSERT(strstr(b.cache_note, "--cache none") != NULL);
+                CU_ASSERT(a.shape.c == b.shape.c && a.shape.h == b.shape.h && a.shape.w == b.shape.w);
+                if (sizes[z][1]) CU_ASSERT(a.shape.h == sizes[z][1] && a.shape.w == sizes[z][2]);
+                const size_t dim = nn_shape_size(a.shape);
+                float *xa = malloc(dim * sizeof *xa), *xb = malloc(dim * sizeof *xb);
+                for (size_t i = a.shard.begin; i < a.shard.end; i++) {
+                    int la = -1, lb = -2;
+                    CU_ASSERT_EQUAL_FATAL(a.ops->get(&a, i, xa, &la), NN_OK);
+                    CU_ASSERT_EQUAL_FATAL(b.ops->get(&b, i, xb, &lb), NN_OK);
+                    CU_ASSERT_EQUAL(la, lb);
+                    CU_ASSERT(memcmp(xa, xb, dim * sizeof *xa) == 0);
+                }
+                free(xa), free(xb);
+                nn_dataset_free(&a), nn_dataset_free(&b);
+            }
+    /* Gone or cut after the open: get() names the file. */
+    nn_dataset d;
+    CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 4, 4,
+                                         (nn_part){0, 1, 0, NN_CACHE_NONE, 1}),
+                          NN_OK);
+    float x[48];
+    int label;
+    char gone[1100], cut[1100];
+    snprintf(gone, sizeof gone, "%s/train/cat/2.png", root);
+    snprintf(cut, sizeof cut, "%s/train/ant/x.jpg", root);
+    for (size_t i = 0; i < d.count; i++) {
+        const char *src = nn_dataset_source(&d, i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+        if (!strcmp(src, gone)) CU_ASSERT(unlink(gone) == 0);
+        if (!strcmp(src, cut)) CU_ASSERT(truncate(cut, 40) == 0);
+        nn_err_clear();
+        int rc = d.ops->get(&d, i, x, &label);
+        if (!strcmp(src, gone) || !strcmp(src, cut)) {
+            CU_ASSERT_EQUAL(rc, NN_ERR);
+            CU_ASSERT(strstr(nn_errmsg(), src) != NULL);
+        } else {
+            CU_ASSERT_EQUAL(rc, NN_OK);
+        }
+    }
+    nn_dataset_free(&d);
+    /* folder:DIR:CxHxW and its errors. */
+    char spec[700];
+    snprintf(spec, sizeof spec, "folder:%s:1x3x9", root);
+    CU_ASSERT_EQUAL(nn_data_open(&d, spec, "train", NN_PART_ALL), NN_ERR); /* cat/2.png gone */
+    CU_ASSERT(strstr(nn_errmsg(), gone) != NULL || strstr(nn_errmsg(), cut) != NULL);
+    write_standard_folder(root);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", NN_PART_ALL), NN_OK);
+    CU_ASSERT(d.shape.c == 1 && d.shape.h == 3 && d.shape.w == 9);
+    nn_dataset_free(&d);
+    static const char *const bad[] = {"3x4x", "3x0x5", "3x5x0", "3x4x5x6", "3xx4", "2x4x4", "3x4x5000"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        snprintf(spec, sizeof spec, "folder:%s:%s", root, bad[k]);
+        nn_err_clear();
+        CU_ASSERT_EQUAL(nn_data_open(&d, spec, "train", NN_PART_ALL), NN_ERR);
+        CU_ASSERT(MSG_HAS(bad[k], "CxHxW", NULL));
+    }
+}
+
 void register_image_tests(void) {
     CU_pSuite s = CU_add_suite("images", NULL, NULL);
     CU_add_test(s, "CIFAR-10 binary: valid batches, CHW values exact", test_cifar_valid);
@@ -1230,7 +1310,9 @@ void register_image_tests(void) {
     CU_add_test(s, "folder: shards for 1..3 ranks", test_folder_shards);
     CU_add_test(s, "folder: numbering mixes the classes (shards, --limit)",
                 test_folder_numbering_mixes_classes);
-    CU_add_test(s, "folder:DIR[:CxS], cifar10-jpeg, smiles, unknown names", test_folder_names);
+    CU_add_test(s, "folder:DIR[:CxS|:CxHxW], cifar10-jpeg, smiles, unknown names", test_folder_names);
+    CU_add_test(s, "folder: streamed == cached (sizes, non-square, shards); files gone after open",
+                test_folder_streamed);
     CU_add_test(s, "augment: horizontal flip", test_augment_flip);
     CU_add_test(s, "augment: crop shift with zero fill, before normalising", test_augment_crop);
     CU_add_test(s, "augment: reproducible per (seed, epoch, id)", test_augment_reproducible);

@@ -214,6 +214,13 @@ static void test_normalize_grad(void) {
 
 static void test_cnn_grad(void) {
     check_spec("conv2d 3; batchnorm; tanh; flatten; dense 4", (nn_shape){2, 6, 6}, 3, 1e-2);
+    /* Non-square, as face images are (218 x 178 at full size): conv, pool
+     * and dense over H != W, both ways round, odd sides included. The pool
+     * comes first (see above: behind parameters, a step of h moves window
+     * maxima and finite differences jump). */
+    check_spec("maxpool 2; conv2d 3 size=3; tanh; conv2d 2 size=3 stride=2 pad=1; dense 3",
+               (nn_shape){3, 9, 6}, 2, 1e-2);
+    check_spec("maxpool 2; conv2d 2 size=3; tanh; dense 3", (nn_shape){1, 4, 10}, 2, 1e-2);
 }
 
 /* The layer's im2col + GEMM against the definition, a 7-deep loop:
@@ -693,7 +700,7 @@ void register_layer_tests(void) {
                 test_deconv_grad);
     CU_add_test(s, "reshape gradient (dense-reshape-deconv2d)", test_reshape_grad);
     CU_add_test(s, "maxpool gradient", test_pool_grad);
-    CU_add_test(s, "conv-bn-dense gradient", test_cnn_grad);
+    CU_add_test(s, "conv-bn-dense gradient; conv-pool-dense on non-square inputs", test_cnn_grad);
     CU_add_test(s, "normalize gradient", test_normalize_grad);
     CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
     CU_add_test(s, "conv2d in cache-sized chunks == one image at a time", test_conv_chunks);
