@@ -132,6 +132,37 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
 int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int height,
                    int width, nn_part part);
 
+/* check-data: what one split holds and what is wrong with it, for the part of
+ * the files this rank read (rank of nranks; the counts summed over ranks
+ * are the whole split's). */
+typedef struct {
+    int c, h, w;
+    size_t n;
+} nn_size_count;
+typedef struct {
+    int classes;
+    char **class_names;   /* (classes); NULL when the format has none */
+    double *class_count;  /* (classes) readable samples per class */
+    nn_size_count *sizes; /* the image sizes found (C, H, W) and how many of each */
+    int nsizes;
+    char **problems;      /* "path: reason" for every unreadable, corrupt, empty or
+                             unsupported file or folder entry */
+    size_t nproblems;
+    size_t checked;       /* files (folders) or samples (IDX, CIFAR) read */
+} nn_data_report;
+void nn_data_report_free(nn_data_report *r);
+/* An image folder's split: lists root/split like nn_folder_open but records
+ * what the open would refuse (an empty class folder, an entry that is not a
+ * regular file, a symlink loop) instead of failing, then reads and fully
+ * decodes the files [rank*n/nranks, (rank+1)*n/nranks) of the listing.
+ * Fails only when the listing itself is impossible (no such folder, no
+ * class folders) or memory runs out. */
+int nn_folder_check(const char *root, const char *split, int rank, int nranks, nn_data_report *r);
+/* nn_folder_check for folder data sets; for IDX and CIFAR, opens this rank's
+ * shard (the loaders check every header, size and label) and counts labels:
+ * a failed open is the report's one problem. */
+int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_data_report *r);
+
 /* A named data set; split is "train" or "test" (folders: any split folder).
  *   mnist[:DIR]          the four IDX files (plain or .gz) in DIR; default
  *                        $NNTRAIN_DATA/mnist, else datasets/data/mnist

@@ -25,6 +25,8 @@ void nn_args_usage(FILE *f) {
           "  sample    --checkpoint GAN.h5 --n 64 --png FILE [--seed S]: a grid of samples\n"
           "  gan-score --checkpoint GAN.h5 --classifier CNN.h5 [--n 10000]: score generated\n"
           "            images with a trained classifier (Inception-style score, confidence)\n"
+          "  check-data  read every file of both splits of --data (spread over the ranks):\n"
+          "            counts per class, image sizes, every unreadable file; exit 1 if any\n"
           "  seal      --checkpoint FILE: write its checksum envelope again (after an edit\n"
           "            with HDF5 tools, or for a checkpoint of a build before envelopes)\n"
           "  plot      RUN: RUN/loss.png and RUN/accuracy.png from RUN/history.csv;\n"

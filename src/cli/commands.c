@@ -488,6 +488,7 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     int rc = nn_train_command(c, &a->train, dist, &training);
     if (training) return rc;
     if (!strcmp(c, "eval")) return cmd_eval(a, dist);
+    if (!strcmp(c, "check-data")) return nn_cmd_check_data(a, dist);
     /* The rest are single-process tools: rank 0 does the work. */
     if (!strcmp(c, "predict")) return dist->rank == 0 ? cmd_predict(a) : NN_OK;
     if (!strcmp(c, "loss")) return dist->rank == 0 ? cmd_loss(a) : NN_OK;
@@ -498,6 +499,6 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "gan-score")) return dist->rank == 0 ? cmd_gan_score(a) : NN_OK;
     if (!strcmp(c, "seal")) return dist->rank == 0 ? cmd_seal(a) : NN_OK;
     return nn_fail("unknown command '%s' (train, gan, eval, predict, loss, summary, compare, "
-                   "plot, sample, gan-score, seal; see --help)",
+                   "plot, sample, gan-score, seal, check-data; see --help)",
                    c);
 }

@@ -6,5 +6,7 @@
 #include "nn/dist.h"
 
 int nn_cli_run(const nn_args *a, nn_dist *dist);
+/* check-data (check_data.c): collective. */
+int nn_cmd_check_data(const nn_args *a, nn_dist *dist);
 
 #endif

@@ -45,12 +45,24 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
                  "maxpool 2\nflatten\ndropout 0.3\ndense 256 bias=false\nbatchnorm\nrelu\n"
                  "dropout 0.3\ndense %d\n",
                  classes);
+    else if (!strcmp(name, "faces"))
+        /* 64x64 grey faces (SMILEsmileD, task B2): four stages of 3x3 conv +
+         * BN + ReLU and 2x2 max pooling (64 -> 4), then a small dense head. */
+        snprintf(buf, sizeof buf,
+                 "normalize\n"
+                 "conv2d 32 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
+                 "conv2d 64 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
+                 "conv2d 128 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
+                 "conv2d 128 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
+                 "flatten\ndropout 0.3\ndense 128 bias=false\nbatchnorm\nrelu\ndropout 0.3\n"
+                 "dense %d\n",
+                 classes);
     else
         return NULL;
     return strdup(buf);
 }
 
-const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar"; }
+const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar, faces"; }
 
 /* Spec files larger than this are refused (a spec of thousands of layers is
  * still far below it; anything bigger is not a model spec). */

@@ -166,16 +166,16 @@ static int parse_cxs(const char *s, int *c, int *h, int *w) {
     return NN_OK;
 }
 
-static int open_folder(nn_dataset *d, const char *spec, const char *kind, const char *arg,
-                       const char *split, nn_part part) {
-    char dir[1024];
+/* The root folder and the C, H, W a folder kind's spec asks for. */
+static int folder_of(const char *spec, const char *kind, const char *arg, const char *split,
+                     char dir[1024], int *cp, int *hp, int *wp) {
     int c = 0, h = 0, w = 0;
     if (!strcmp(kind, "folder")) {
         if (!arg || !*arg)
             return nn_fail("--data %s: expected folder:DIR[:CxS|:CxHxW], e.g. folder:imgs:3x32 "
                            "(DIR holds %s/<class>/<image>.{jpg,jpeg,png})",
                            spec, split);
-        snprintf(dir, sizeof dir, "%s", arg);
+        snprintf(dir, 1024, "%s", arg);
         /* A trailing ":CxS" (the last colon, so DIR may hold colons). */
         char *colon = strrchr(dir, ':');
         if (colon) {
@@ -192,30 +192,97 @@ static int open_folder(nn_dataset *d, const char *spec, const char *kind, const 
         else /* smiles */
             c = 1, h = w = 64;
         if (arg)
-            snprintf(dir, sizeof dir, "%s", arg);
+            snprintf(dir, 1024, "%s", arg);
         else
-            default_dir(dir, sizeof dir, kind, NULL);
+            default_dir(dir, 1024, kind, NULL);
         if (access(dir, R_OK) != 0)
             return nn_fail("%s: not found (--data %s); HINT: run `datasets/fetch %s` or give "
                            "--data %s:DIR",
                            dir, spec, !strcmp(kind, "smiles") ? "smiles" : "cifar10", kind);
     }
+    *cp = c, *hp = h, *wp = w;
+    return NN_OK;
+}
+
+static int is_folder_kind(const char *kind) {
+    return !strcmp(kind, "folder") || !strcmp(kind, "cifar10-jpeg") || !strcmp(kind, "smiles");
+}
+
+/* spec "kind[:arg]" -> kind (at most 63 characters) and arg (NULL if none). */
+static const char *split_spec(const char *spec, char kind[64]) {
+    const char *colon = strchr(spec, ':');
+    size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (klen >= 64) klen = 63;
+    memcpy(kind, spec, klen);
+    kind[klen] = 0;
+    return colon ? colon + 1 : NULL;
+}
+
+int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_data_report *r) {
+    memset(r, 0, sizeof *r);
+    char kind[64], dir[1024];
+    const char *arg = split_spec(spec, kind);
+    if (is_folder_kind(kind)) {
+        int c = 0, h = 0, w = 0;
+        NN_TRY(folder_of(spec, kind, arg, split, dir, &c, &h, &w));
+        return nn_folder_check(dir, split, rank, nranks, r);
+    }
+    /* IDX, CIFAR: the loaders check everything at open; then count labels. */
+    nn_dataset d;
+    nn_err_clear();
+    if (nn_data_open(&d, spec, split, (nn_part){rank, nranks, 0, NN_CACHE_AUTO, 1}) != NN_OK) {
+        if (rank != 0) return NN_OK; /* the same failure on every rank: rank 0 says it */
+        r->problems = nn_calloc(1, sizeof *r->problems, "problem list");
+        if (r->problems) r->problems[0] = strdup(nn_errmsg());
+        if (!r->problems || !r->problems[0]) {
+            free(r->problems);
+            r->problems = NULL;
+            return nn_fail("out of memory");
+        }
+        r->nproblems = 1;
+        return NN_OK;
+    }
+    const size_t dim = nn_shape_size(d.shape);
+    r->classes = d.classes;
+    r->class_count = nn_calloc((size_t)d.classes, sizeof *r->class_count, "class counts");
+    r->sizes = nn_alloc(sizeof *r->sizes, "image size table");
+    float *x = nn_alloc(dim * sizeof *x, "sample");
+    int rc = r->class_count && r->sizes && x ? NN_OK : NN_ERR;
+    for (size_t i = d.shard.begin; rc == NN_OK && i < d.shard.end; i++) {
+        int label;
+        rc = d.ops->get(&d, i, x, &label);
+        if (rc == NN_OK) r->class_count[label] += 1;
+        r->checked++;
+    }
+    if (rc == NN_OK) {
+        r->nsizes = 1;
+        r->sizes[0] = (nn_size_count){d.shape.c, d.shape.h, d.shape.w, r->checked};
+        if (d.class_names) {
+            r->class_names = d.class_names;
+            d.class_names = NULL;
+        }
+    }
+    free(x);
+    nn_dataset_free(&d);
+    if (rc != NN_OK) nn_data_report_free(r);
+    return rc;
+}
+
+static int open_folder(nn_dataset *d, const char *spec, const char *kind, const char *arg,
+                       const char *split, nn_part part) {
+    char dir[1024];
+    int c = 0, h = 0, w = 0;
+    NN_TRY(folder_of(spec, kind, arg, split, dir, &c, &h, &w));
     return nn_folder_open(d, dir, split, c, h, w, part);
 }
 
 int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part) {
     memset(d, 0, sizeof *d);
     char kind[64];
-    const char *colon = strchr(spec, ':');
-    size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (klen >= sizeof kind) klen = sizeof kind - 1;
-    memcpy(kind, spec, klen);
-    kind[klen] = 0;
-    const char *arg = colon ? colon + 1 : NULL;
+    const char *arg = split_spec(spec, kind);
     if (!strcmp(kind, "mnist") || !strcmp(kind, "fashion-mnist"))
         return open_idx(d, spec, kind, arg, split, part);
     if (!strcmp(kind, "cifar10")) return open_cifar(d, spec, arg, split, part);
-    if (!strcmp(kind, "folder") || !strcmp(kind, "cifar10-jpeg") || !strcmp(kind, "smiles"))
-        return open_folder(d, spec, kind, arg, split, part);
+    if (is_folder_kind(kind)) return open_folder(d, spec, kind, arg, split, part);
     return nn_fail("--data %s: unknown data set '%s' (known: " KNOWN_DATA ")", spec, kind);
 }

@@ -94,6 +94,17 @@ static void strvec_free(strvec *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Record "path: reason" (check-data's findings). */
+static int problem(strvec *problems, const char *path, const char *reason) {
+    size_t n = strlen(path) + strlen(reason) + 3;
+    char *s = nn_alloc(n, "problem list");
+    if (!s) return NN_ERR;
+    snprintf(s, n, "%s: %s", path, reason);
+    int rc = strvec_push(problems, s);
+    free(s);
+    return rc;
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -124,8 +135,11 @@ static int has_image_ext(const char *name) {
 /* Names in dir, sorted: sub-folders (want_dirs; other entries are skipped)
  * or image files (names with an image extension, which must be regular
  * files: a FIFO, device or folder named x.jpg is an error naming it, not a
- * silently dropped sample). Names starting with '.' are skipped. */
-static int list_dir(const char *dir, int want_dirs, strvec *out) {
+ * silently dropped sample). Names starting with '.' are skipped. With
+ * problems (check-data), such an entry is recorded there as "path: reason"
+ * and left out instead, and an entry that cannot be stat'ed (a symlink loop,
+ * a dangling link) is recorded even among the sub-folders. */
+static int list_dir(const char *dir, int want_dirs, strvec *out, strvec *problems) {
     DIR *dp = opendir(dir);
     if (!dp) return nn_fail("%s: cannot open folder: %s", dir, strerror(errno));
     int rc = NN_OK;
@@ -140,7 +154,17 @@ static int list_dir(const char *dir, int want_dirs, strvec *out) {
         }
         struct stat st;
         int ok;
-        if (want_dirs) {
+        if (problems && stat(full, &st) != 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+            ok = 0;
+            rc = problem(problems, full, msg);
+        } else if (problems && !want_dirs && !S_ISREG(st.st_mode)) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "not a regular file (%s)", nn_file_kind(st.st_mode));
+            ok = 0;
+            rc = problem(problems, full, msg);
+        } else if (want_dirs) {
             ok = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
         } else if (stat(full, &st) != 0) {
             ok = 0;
@@ -523,6 +547,7 @@ typedef struct {
     strvec *files; /* (classes.n) */
     size_t count;
     size_t *order; /* (count) global sample number -> position class by class */
+    strvec *problems; /* check-data: record bad entries here instead of failing */
 } listing;
 
 static void listing_free(listing *l) {
@@ -542,7 +567,7 @@ static int list_folders(const char *root, const char *split, const char *dir, li
         return nn_fail("%s: no such folder (split '%s' of image-folder data set %s, expected "
                        "%s/<class>/<image>.{jpg,jpeg,png})",
                        dir, split, root, dir);
-    NN_TRY(list_dir(dir, 1, &l->classes));
+    NN_TRY(list_dir(dir, 1, &l->classes, l->problems));
     if (l->classes.n == 0)
         return nn_fail("%s: no class folders; expected %s/<class>/<image>.{jpg,jpeg,png}", dir,
                        dir);
@@ -554,8 +579,10 @@ static int list_folders(const char *root, const char *split, const char *dir, li
     for (size_t c = 0; c < l->classes.n; c++) {
         char *cdir = path_join(dir, l->classes.v[c]);
         if (!cdir) return NN_ERR;
-        int rc = list_dir(cdir, 0, &l->files[c]);
-        if (rc == NN_OK && l->files[c].n == 0)
+        int rc = list_dir(cdir, 0, &l->files[c], l->problems);
+        if (rc == NN_OK && l->files[c].n == 0 && l->problems)
+            rc = problem(l->problems, cdir, "empty class folder: no readable .jpg, .jpeg or .png");
+        else if (rc == NN_OK && l->files[c].n == 0)
             rc = nn_fail("%s: class folder %s is empty: no .jpg, .jpeg or .png files in it",
                          cdir, l->classes.v[c]);
         free(cdir);
@@ -564,7 +591,7 @@ static int list_folders(const char *root, const char *split, const char *dir, li
     }
     /* The numbering: a Fisher-Yates shuffle from a fixed seed (not --seed:
      * the numbering is part of the data set, like the order of an IDX file). */
-    l->order = nn_alloc(l->count * sizeof *l->order, "image-folder numbering");
+    l->order = nn_alloc((l->count ? l->count : 1) * sizeof *l->order, "image-folder numbering");
     if (!l->order) return NN_ERR;
     nn_rng r;
     nn_rng_seed(&r, 0x6e6e747261696eULL, l->count);
@@ -689,4 +716,97 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     listing_free(&l);
     free(dir);
     return NN_OK;
+}
+
+/* ---- check-data ---- */
+
+static int add_size(nn_data_report *r, int c, int h, int w) {
+    for (int k = 0; k < r->nsizes; k++)
+        if (r->sizes[k].c == c && r->sizes[k].h == h && r->sizes[k].w == w) {
+            r->sizes[k].n++;
+            return NN_OK;
+        }
+    nn_size_count *v = realloc(r->sizes, (size_t)(r->nsizes + 1) * sizeof *v);
+    if (!v) return nn_fail("out of memory (image size table)");
+    r->sizes = v;
+    r->sizes[r->nsizes++] = (nn_size_count){c, h, w, 1};
+    return NN_OK;
+}
+
+int nn_folder_check(const char *root, const char *split, int rank, int nranks, nn_data_report *r) {
+    memset(r, 0, sizeof *r);
+    char *dir = path_join(root, split);
+    if (!dir) return NN_ERR;
+    strvec problems = {0};
+    listing l;
+    memset(&l, 0, sizeof l);
+    l.problems = &problems;
+    int rc = list_folders(root, split, dir, &l);
+    filebuf fb = {0};
+    jpeg_job *job = rc == NN_OK ? nn_calloc(1, sizeof *job, "JPEG decoder") : NULL;
+    if (rc == NN_OK && !job) rc = NN_ERR;
+    if (rc == NN_OK) {
+        r->classes = (int)l.classes.n;
+        r->class_names = nn_calloc(l.classes.n, sizeof *r->class_names, "class names");
+        r->class_count = nn_calloc(l.classes.n, sizeof *r->class_count, "class counts");
+        if (!r->class_names || !r->class_count) rc = NN_ERR;
+    }
+    /* The listing's problems are the same on every rank: rank 0 keeps them. */
+    if (rank != 0) {
+        strvec_free(&problems);
+        memset(&problems, 0, sizeof problems);
+    }
+    /* This rank's part of the files, in listing order; each is read whole
+     * and decoded in its own channels, so corrupt data is found too. */
+    const nn_shard part = nn_shard_of(l.count, rank, nranks);
+    for (size_t i = part.begin; rc == NN_OK && i < part.end; i++) {
+        int cls;
+        char *path = listed_path(&l, dir, i, &cls);
+        if (!path) {
+            rc = NN_ERR;
+            break;
+        }
+        image img = {0};
+        nn_err_clear();
+        int ok = decode_file(path, &fb, 0, &img, job);
+        if (ok == NN_OK) ok = decode_file(path, &fb, img.c, &img, job);
+        free(img.px);
+        r->checked++;
+        if (ok == NN_OK) {
+            r->class_count[cls] += 1;
+            rc = add_size(r, img.c, img.h, img.w);
+        } else {
+            /* The decoders' messages start with the path: keep them whole. */
+            const char *m = nn_errmsg();
+            rc = strncmp(m, path, strlen(path)) ? problem(&problems, path, m)
+                                                 : strvec_push(&problems, m);
+        }
+        free(path);
+    }
+    for (size_t c = 0; rc == NN_OK && c < l.classes.n; c++) {
+        r->class_names[c] = l.classes.v[c];
+        l.classes.v[c] = NULL;
+    }
+    r->problems = problems.v;
+    r->nproblems = problems.n;
+    free(fb.data);
+    free(job);
+    listing_free(&l);
+    free(dir);
+    if (rc != NN_OK) {
+        nn_data_report_free(r);
+        return NN_ERR;
+    }
+    return NN_OK;
+}
+
+void nn_data_report_free(nn_data_report *r) {
+    if (r->class_names)
+        for (int c = 0; c < r->classes; c++) free(r->class_names[c]);
+    free(r->class_names);
+    free(r->class_count);
+    free(r->sizes);
+    for (size_t k = 0; k < r->nproblems; k++) free(r->problems[k]);
+    free(r->problems);
+    memset(r, 0, sizeof *r);
 }

@@ -57,12 +57,12 @@ void nn_run_prof(nn_run *r, int phase, double since) {
 }
 
 static void run_free(nn_run *r) {
+    nn_prefetch_close(r->pf); /* joins its workers: before the data set goes */
+    r->pf = NULL;
     if (r->mode && r->mode->free) r->mode->free(r);
     nn_dataset_free(&r->train);
     nn_dataset_free(&r->test);
     nn_history_free(&r->hist);
-    nn_prefetch_close(r->pf); /* joins its workers before the data set goes */
-    r->pf = NULL;
     free(r->x), free(r->labels), free(r->ids), free(r->order), free(r->pf_ids);
     free(r->owned), free(r->xfer);
     if (r->lock_fd >= 0) {

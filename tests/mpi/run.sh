@@ -191,10 +191,11 @@ check "folder np=1, decoded into memory" $NN train $SF --cache ram --out "$T/sf1
 check "folder np=2, streamed by 2 decoder threads a rank, slices balanced" bash -c "$MPIRUN -np 2 $NN train $SF --cache none --workers 2 --out $T/sf2"
 check "  per-epoch losses match np=1 cached (1e-5 rel)" rel_close "$T/sf1/history.csv" "$T/sf2/history.csv" 1e-5
 check "  final weights match np=1 cached (1e-5 rel)" weights_close "$T/sf1/checkpoint.h5" "$T/sf2/checkpoint.h5"
-# A file deleted while rank 1 is stopped (SIGSTOP at step 3): the epoch after
-# reads it; the job ends with the path, no hang, the checkpoint of epoch 1 intact.
+# A file deleted while rank 1 is stopped (SIGSTOP at step 6, in epoch 2 of 4
+# steps each): epoch 2 or 3 reads it; the job ends with the path, no hang, the
+# checkpoint of epoch 1 intact.
 SFL="${SF/--epochs 2/--epochs 4}"
-env NNTRAIN_TEST_STALL=3:1 $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SFL --cache none --out "$T/sfd" > "$T/sfd.log" 2>&1 &
+env NNTRAIN_TEST_STALL=6:1 $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SFL --cache none --out "$T/sfd" > "$T/sfd.log" 2>&1 &
 pid=$!
 stopped=""
 for _ in $(seq 200); do
