@@ -57,9 +57,9 @@ LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread -ljpeg -lpng
 LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                       src/backend/*.c)
 ifeq ($(MPI),1)
-  LIB_SRC += src/dist/dist_mpi.c
+  LIB_SRC += src/dist/dist_mpi.c src/dist/gather.c
 else
-  LIB_SRC += src/dist/dist_serial.c
+  LIB_SRC += src/dist/dist_serial.c src/dist/gather.c
 endif
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c)
@@ -150,7 +150,7 @@ FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wext
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -DNN_MAX_IMAGE_PIXELS=1048576u $(if $(WERROR),-Werror)
 FUZZ_LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
-                           src/backend/*.c) src/dist/dist_serial.c
+                           src/backend/*.c) src/dist/dist_serial.c src/dist/gather.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
 $(FUZZ_DIR)/obj/%.o: %.c Makefile

@@ -32,8 +32,13 @@ typedef struct {
     size_t limit; /* use only the first `limit` samples (0 = all), then shard those */
     nn_cache cache;
     int local_ranks; /* ranks on this node, for the cache budget (0 = 1) */
+    /* Image folders: paths left out of the listing (sorted by strcmp; found
+     * by nn_data_check, for train --skip-bad): files, and empty class folders,
+     * which are then no class. */
+    char *const *skip;
+    size_t nskip;
 } nn_part;
-#define NN_PART_ALL ((nn_part){0, 1, 0, NN_CACHE_AUTO, 1})
+#define NN_PART_ALL ((nn_part){.rank = 0, .nranks = 1, .local_ranks = 1})
 
 /* The cache decision for a shard of `bytes` decoded bytes with `avail` bytes
  * of memory available on a node of local_ranks ranks: 1 = stream, 0 = keep
@@ -147,6 +152,7 @@ typedef struct {
     int nsizes;
     char **problems;      /* "path: reason" for every unreadable, corrupt, empty or
                              unsupported file or folder entry */
+    char **problem_paths; /* (nproblems) their paths alone; NULL for IDX, CIFAR */
     size_t nproblems;
     size_t checked;       /* files (folders) or samples (IDX, CIFAR) read */
 } nn_data_report;

@@ -3,6 +3,7 @@
 #ifndef NN_DIST_H
 #define NN_DIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct nn_dist {
@@ -30,6 +31,11 @@ int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root);
  * entries; the buffers must not overlap. */
 int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void *recv,
                       const int *recv_bytes);
+/* Gather (collective, gather.c): every rank's `bytes` bytes, packed in rank
+ * order, into *all (malloc'd, NUL-terminated) with their sum in *total, on
+ * every rank (root < 0) or on rank root only (others get NULL, 0). */
+int nn_dist_gatherv(nn_dist *d, const void *buf, size_t bytes, int root, char **all,
+                    size_t *total);
 /* Collective error check: every rank passes its own status. If any rank
  * failed, all return NN_ERR and the message is that of the lowest failing
  * rank, prefixed with "rank R: " when there are several ranks. */

@@ -39,6 +39,7 @@ typedef struct {
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
     nn_cache cache;      /* image folders: keep decoded pixels (ram), stream (none), or auto */
     int workers;         /* prefetch decoder threads per rank (0 = nn_prefetch_default_workers) */
+    bool skip_bad;       /* image folders: leave out the files check-data would report */
     /* gan only: */
     const char *generator, *discriminator; /* presets (dcgan-mnist, dcgan-cifar), files or
                                               inline specs; NULL = the preset for the data */

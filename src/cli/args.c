@@ -60,6 +60,8 @@ void nn_args_usage(FILE *f) {
           "  --threads T           OpenBLAS threads per rank (default: cores / local ranks)\n"
           "  --cache auto|ram|none image folders: keep the decoded shard in memory (ram), decode\n"
           "                        every batch from disk (none), or ram when it fits (auto)\n"
+          "  --skip-bad            image folders: leave out unreadable files (found by reading\n"
+          "                        every file first, as check-data does) with one warning\n"
           "  --workers K           decoder threads per rank for a streamed folder (default:\n"
           "                        the rank's cores less its OpenBLAS threads, 1..8)\n"
           "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
@@ -226,6 +228,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             used = 0;
         } else if (!strcmp(f, "--no-balance")) {
             t->balance = false;
+            used = 0;
+        } else if (!strcmp(f, "--skip-bad")) {
+            t->skip_bad = true;
             used = 0;
         } else if (!strcmp(f, "--keep-best")) {
             t->keep_best = true;

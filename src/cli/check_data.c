@@ -11,37 +11,6 @@
 #include "nn/data.h"
 #include "nn/error.h"
 
-/* Gather `bytes` bytes from every rank at rank 0 (collective). Rank 0 gets
- * them packed in rank order in *all (malloc'd) and their total in *total. */
-static int gather0(nn_dist *d, const void *buf, int bytes, char **all, size_t *total) {
-    const int n = d->size;
-    double *len = calloc((size_t)n, sizeof *len);
-    int *sb = calloc((size_t)n, sizeof *sb), *rb = calloc((size_t)n, sizeof *rb);
-    int rc = len && sb && rb ? NN_OK : nn_fail("out of memory");
-    if (rc == NN_OK) len[d->rank] = bytes;
-    rc = nn_dist_check(d, rc);
-    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(d, len, (size_t)n);
-    size_t sum = 0;
-    for (int r = 0; rc == NN_OK && r < n; r++) {
-        rb[r] = d->rank == 0 ? (int)len[r] : 0;
-        sum += (size_t)len[r];
-    }
-    if (rc == NN_OK) sb[0] = bytes;
-    char *out = rc == NN_OK && d->rank == 0 ? malloc(sum + 1) : NULL;
-    if (rc == NN_OK && d->rank == 0 && !out) rc = nn_fail("out of memory gathering %zu bytes", sum);
-    rc = nn_dist_check(d, rc);
-    char none[1] = {0};
-    if (rc == NN_OK) rc = nn_dist_alltoallv(d, buf ? buf : none, sb, out ? out : none, rb);
-    free(len), free(sb), free(rb);
-    if (rc != NN_OK) {
-        free(out);
-        return NN_ERR;
-    }
-    *all = out;
-    *total = sum;
-    return NN_OK;
-}
-
 /* One split: gathered and printed by rank 0; *problems += its count. */
 static int check_split(const nn_args *a, nn_dist *d, const char *split, size_t *problems) {
     nn_data_report r;
@@ -59,7 +28,7 @@ static int check_split(const nn_args *a, nn_dist *d, const char *split, size_t *
     char *sizes = NULL, *probs = NULL;
     size_t nsizes = 0, nprobs = 0;
     if (rc == NN_OK)
-        rc = gather0(d, r.sizes, r.nsizes * (int)sizeof *r.sizes, &sizes, &nsizes);
+        rc = nn_dist_gatherv(d, r.sizes, (size_t)r.nsizes * sizeof *r.sizes, 0, &sizes, &nsizes);
     size_t plen = 0;
     for (size_t i = 0; i < r.nproblems; i++) plen += strlen(r.problems[i]) + 1;
     char *mine = malloc(plen + 1), *p = mine;
@@ -69,7 +38,7 @@ static int check_split(const nn_args *a, nn_dist *d, const char *split, size_t *
         p += n;
     }
     if (rc == NN_OK) rc = nn_dist_check(d, mine ? NN_OK : nn_fail("out of memory"));
-    if (rc == NN_OK) rc = gather0(d, mine, (int)plen, &probs, &nprobs);
+    if (rc == NN_OK) rc = nn_dist_gatherv(d, mine, plen, 0, &probs, &nprobs);
     free(mine);
     if (rc == NN_OK && d->rank == 0) {
         double total = 0;

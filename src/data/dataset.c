@@ -230,7 +230,7 @@ int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_
     /* IDX, CIFAR: the loaders check everything at open; then count labels. */
     nn_dataset d;
     nn_err_clear();
-    if (nn_data_open(&d, spec, split, (nn_part){rank, nranks, 0, NN_CACHE_AUTO, 1}) != NN_OK) {
+    if (nn_data_open(&d, spec, split, (nn_part){.rank = rank, .nranks = nranks, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}) != NN_OK) {
         if (rank != 0) return NN_OK; /* the same failure on every rank: rank 0 says it */
         r->problems = nn_calloc(1, sizeof *r->problems, "problem list");
         if (r->problems) r->problems[0] = strdup(nn_errmsg());

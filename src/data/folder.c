@@ -94,15 +94,36 @@ static void strvec_free(strvec *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Record "path: reason" (check-data's findings). */
-static int problem(strvec *problems, const char *path, const char *reason) {
+/* check-data's findings: "path: reason", and the paths alone. */
+typedef struct {
+    strvec msgs, paths;
+} problems;
+
+/* Record path with reason; a reason that already starts with the path (a
+ * decoder's message) is kept whole. */
+static int problem(problems *pr, const char *path, const char *reason) {
     size_t n = strlen(path) + strlen(reason) + 3;
     char *s = nn_alloc(n, "problem list");
     if (!s) return NN_ERR;
-    snprintf(s, n, "%s: %s", path, reason);
-    int rc = strvec_push(problems, s);
+    if (!strncmp(reason, path, strlen(path)))
+        snprintf(s, n, "%s", reason);
+    else
+        snprintf(s, n, "%s: %s", path, reason);
+    int rc = strvec_push(&pr->msgs, s);
     free(s);
-    return rc;
+    return rc == NN_OK ? strvec_push(&pr->paths, path) : rc;
+}
+
+static int in_sorted(char *const *v, size_t n, const char *s) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid], s);
+        if (!c) return 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -136,10 +157,11 @@ static int has_image_ext(const char *name) {
  * or image files (names with an image extension, which must be regular
  * files: a FIFO, device or folder named x.jpg is an error naming it, not a
  * silently dropped sample). Names starting with '.' are skipped. With
- * problems (check-data), such an entry is recorded there as "path: reason"
+ * `found` (check-data), such an entry is recorded there as "path: reason"
  * and left out instead, and an entry that cannot be stat'ed (a symlink loop,
  * a dangling link) is recorded even among the sub-folders. */
-static int list_dir(const char *dir, int want_dirs, strvec *out, strvec *problems) {
+static int list_dir(const char *dir, int want_dirs, strvec *out, problems *found,
+                    char *const *skip, size_t nskip) {
     DIR *dp = opendir(dir);
     if (!dp) return nn_fail("%s: cannot open folder: %s", dir, strerror(errno));
     int rc = NN_OK;
@@ -152,18 +174,22 @@ static int list_dir(const char *dir, int want_dirs, strvec *out, strvec *problem
             rc = NN_ERR;
             break;
         }
+        if (nskip && in_sorted(skip, nskip, full)) { /* --skip-bad */
+            free(full);
+            continue;
+        }
         struct stat st;
         int ok;
-        if (problems && stat(full, &st) != 0) {
+        if (found && stat(full, &st) != 0) {
             char msg[64];
             snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
             ok = 0;
-            rc = problem(problems, full, msg);
-        } else if (problems && !want_dirs && !S_ISREG(st.st_mode)) {
+            rc = problem(found, full, msg);
+        } else if (found && !want_dirs && !S_ISREG(st.st_mode)) {
             char msg[96];
             snprintf(msg, sizeof msg, "not a regular file (%s)", nn_file_kind(st.st_mode));
             ok = 0;
-            rc = problem(problems, full, msg);
+            rc = problem(found, full, msg);
         } else if (want_dirs) {
             ok = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
         } else if (stat(full, &st) != 0) {
@@ -547,7 +573,9 @@ typedef struct {
     strvec *files; /* (classes.n) */
     size_t count;
     size_t *order; /* (count) global sample number -> position class by class */
-    strvec *problems; /* check-data: record bad entries here instead of failing */
+    problems *problems; /* check-data: record bad entries here instead of failing */
+    char *const *skip;  /* --skip-bad: these paths (sorted) are left out */
+    size_t nskip;
 } listing;
 
 static void listing_free(listing *l) {
@@ -567,7 +595,7 @@ static int list_folders(const char *root, const char *split, const char *dir, li
         return nn_fail("%s: no such folder (split '%s' of image-folder data set %s, expected "
                        "%s/<class>/<image>.{jpg,jpeg,png})",
                        dir, split, root, dir);
-    NN_TRY(list_dir(dir, 1, &l->classes, l->problems));
+    NN_TRY(list_dir(dir, 1, &l->classes, l->problems, l->skip, l->nskip));
     if (l->classes.n == 0)
         return nn_fail("%s: no class folders; expected %s/<class>/<image>.{jpg,jpeg,png}", dir,
                        dir);
@@ -579,7 +607,7 @@ static int list_folders(const char *root, const char *split, const char *dir, li
     for (size_t c = 0; c < l->classes.n; c++) {
         char *cdir = path_join(dir, l->classes.v[c]);
         if (!cdir) return NN_ERR;
-        int rc = list_dir(cdir, 0, &l->files[c], l->problems);
+        int rc = list_dir(cdir, 0, &l->files[c], l->problems, l->skip, l->nskip);
         if (rc == NN_OK && l->files[c].n == 0 && l->problems)
             rc = problem(l->problems, cdir, "empty class folder: no readable .jpg, .jpeg or .png");
         else if (rc == NN_OK && l->files[c].n == 0)
@@ -646,6 +674,7 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     size_t held = 0;
     int stream = 0;
     int rc = job && p ? NN_OK : NN_ERR;
+    l.skip = part.skip, l.nskip = part.nskip;
     if (rc == NN_OK) rc = list_folders(root, split, dir, &l);
 
     /* Channels and size from the first image of the first class (the same
@@ -737,10 +766,10 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
     memset(r, 0, sizeof *r);
     char *dir = path_join(root, split);
     if (!dir) return NN_ERR;
-    strvec problems = {0};
+    problems pr = {0};
     listing l;
     memset(&l, 0, sizeof l);
-    l.problems = &problems;
+    l.problems = &pr;
     int rc = list_folders(root, split, dir, &l);
     filebuf fb = {0};
     jpeg_job *job = rc == NN_OK ? nn_calloc(1, sizeof *job, "JPEG decoder") : NULL;
@@ -753,8 +782,8 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
     }
     /* The listing's problems are the same on every rank: rank 0 keeps them. */
     if (rank != 0) {
-        strvec_free(&problems);
-        memset(&problems, 0, sizeof problems);
+        strvec_free(&pr.msgs);
+        strvec_free(&pr.paths);
     }
     /* This rank's part of the files, in listing order; each is read whole
      * and decoded in its own channels, so corrupt data is found too. */
@@ -776,10 +805,7 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
             r->class_count[cls] += 1;
             rc = add_size(r, img.c, img.h, img.w);
         } else {
-            /* The decoders' messages start with the path: keep them whole. */
-            const char *m = nn_errmsg();
-            rc = strncmp(m, path, strlen(path)) ? problem(&problems, path, m)
-                                                 : strvec_push(&problems, m);
+            rc = problem(&pr, path, nn_errmsg());
         }
         free(path);
     }
@@ -787,8 +813,9 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
         r->class_names[c] = l.classes.v[c];
         l.classes.v[c] = NULL;
     }
-    r->problems = problems.v;
-    r->nproblems = problems.n;
+    r->problems = pr.msgs.v;
+    r->problem_paths = pr.paths.v;
+    r->nproblems = pr.msgs.n;
     free(fb.data);
     free(job);
     listing_free(&l);
@@ -806,7 +833,11 @@ void nn_data_report_free(nn_data_report *r) {
     free(r->class_names);
     free(r->class_count);
     free(r->sizes);
-    for (size_t k = 0; k < r->nproblems; k++) free(r->problems[k]);
+    for (size_t k = 0; k < r->nproblems; k++) {
+        free(r->problems[k]);
+        if (r->problem_paths) free(r->problem_paths[k]);
+    }
     free(r->problems);
+    free(r->problem_paths);
     memset(r, 0, sizeof *r);
 }

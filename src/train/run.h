@@ -98,6 +98,8 @@ struct nn_run {
     struct nn_prefetch *pf;
     int pf_depth, pf_workers;
     uint64_t *pf_ids;
+    char **skip[2]; /* --skip-bad: the bad paths of train, test (sorted) */
+    size_t nskip[2];
     int *owned, *flow, *send_bytes, *recv_bytes; /* slice balancing, per rank */
     unsigned char *xfer;                         /* samples in transit */
     int lock_fd;                                 /* OUT/.lock, held while training (rank 0) */

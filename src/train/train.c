@@ -65,6 +65,10 @@ static void run_free(nn_run *r) {
     nn_history_free(&r->hist);
     free(r->x), free(r->labels), free(r->ids), free(r->order), free(r->pf_ids);
     free(r->owned), free(r->xfer);
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < r->nskip[s]; i++) free(r->skip[s][i]);
+        free(r->skip[s]);
+    }
     if (r->lock_fd >= 0) {
         unlink(r->lock);
         close(r->lock_fd);
@@ -219,6 +223,57 @@ static int pick_resume(nn_run *r) {
     return NN_OK;
 }
 
+static int cmp_path(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --skip-bad: read every file of the split once, spread over the ranks
+ * (nn_data_check), and agree on the bad ones: *skip (sorted) and *n on
+ * every rank; rank 0 prints one warning that counts them. */
+static int find_bad(nn_run *r, const char *split, char ***skip, size_t *n) {
+    nn_dist *d = r->dist;
+    nn_data_report rep;
+    int rc = nn_data_check(r->cfg->data, split, d->rank, d->size, &rep);
+    NN_TRY(nn_dist_check(d, rc));
+    size_t len = 0;
+    for (size_t i = 0; rep.problem_paths && i < rep.nproblems; i++)
+        len += strlen(rep.problem_paths[i]) + 1;
+    char *mine = malloc(len + 1), *p = mine;
+    for (size_t i = 0; mine && rep.problem_paths && i < rep.nproblems; i++) {
+        memcpy(p, rep.problem_paths[i], strlen(rep.problem_paths[i]) + 1);
+        p += strlen(rep.problem_paths[i]) + 1;
+    }
+    /* IDX and CIFAR problems have no path to leave out: the open reports them. */
+    rc = nn_dist_check(d, mine ? NN_OK : nn_fail("out of memory"));
+    char *all = NULL;
+    size_t total = 0;
+    if (rc == NN_OK) rc = nn_dist_gatherv(d, mine, len, -1, &all, &total);
+    free(mine);
+    nn_data_report_free(&rep);
+    NN_TRY(rc);
+    size_t k = 0;
+    for (size_t i = 0; i < total; i++) k += all[i] == 0;
+    char **v = nn_calloc(k ? k : 1, sizeof *v, "skip list");
+    for (size_t i = 0, j = 0; v && i < total; i += strlen(all + i) + 1) v[j++] = strdup(all + i);
+    free(all);
+    for (size_t i = 0; v && i < k; i++)
+        if (!v[i]) rc = nn_fail("out of memory");
+    if (!v) rc = NN_ERR;
+    if (rc == NN_OK && k > 1) qsort(v, k, sizeof *v, cmp_path);
+    if (rc == NN_OK && k && d->rank == 0)
+        printf("warning: --skip-bad: %zu unreadable file(s) or folder(s) of the %s split left out "
+               "(nntrain check-data --data %s lists them with the reasons)\n",
+               k, split, r->cfg->data);
+    if (rc != NN_OK) {
+        for (size_t i = 0; v && i < k; i++) free(v[i]);
+        free(v);
+        return NN_ERR;
+    }
+    *skip = v;
+    *n = k;
+    return NN_OK;
+}
+
 /* Open this rank's shards, build the mode's nets (from the checkpoint when
  * resuming) and the batch buffers. Collective: all ranks succeed or fail. */
 static int run_setup(nn_run *r) {
@@ -228,9 +283,15 @@ static int run_setup(nn_run *r) {
     NN_TRY(nn_dist_check(dist, rc));
     NN_TRY(pick_resume(r));
 
-    nn_part part = {dist->rank, dist->size, 0, cfg->cache, dist->local_size};
+    nn_part part = {.rank = dist->rank, .nranks = dist->size, .limit = 0, .cache = cfg->cache, .local_ranks = dist->local_size};
     nn_part train_part = part;
     train_part.limit = cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0;
+    if (cfg->skip_bad) {
+        NN_TRY(find_bad(r, "train", &r->skip[0], &r->nskip[0]));
+        NN_TRY(find_bad(r, "test", &r->skip[1], &r->nskip[1]));
+        train_part.skip = r->skip[0], train_part.nskip = r->nskip[0];
+        part.skip = r->skip[1], part.nskip = r->nskip[1];
+    }
     rc = nn_data_open(&r->train, cfg->data, "train", train_part);
     if (rc == NN_OK) rc = nn_data_open(&r->test, cfg->data, "test", part);
     if (rc == NN_OK) rc = check_splits(r);

@@ -89,4 +89,18 @@ head -c 1000 "$f" > "$T/cut" && mv "$T/cut" "$f"
 rc=0; $NN check-data --data "mnist:$T/mn" > "$T/cdm2.log" 2>&1 || rc=$?
 check "check-data on IDX: a truncated file named, exit 1" bash -c "test $rc = 1 && grep -q 'BAD .*t10k-images.*truncated' $T/cdm2.log"
 
+# --- train --skip-bad ------------------------------------------------------------------
+make_folder "$T/sk" train:a,b,c:8x8x3 test:a,b,c:8x8x3
+: > "$T/sk/train/a/zero.png"
+echo "hello" > "$T/sk/train/b/text.jpg"
+head -c 60 "$T/sk/train/c/1.png" > "$T/sk/test/c/cut.png"
+SK=(--data "folder:$T/sk:3x8x8" --model "dense 3" --epochs 2 --batch 4 --no-plot)
+expect_fail "without --skip-bad: the first bad file named" "sk/train/(a/zero.png|b/text.jpg)" $NN train "${SK[@]}" --out "$T/sk0"
+for c in ram none; do
+    check "--skip-bad --cache $c: trains on the 12 good train images and 12 test images" bash -c "$NN train ${SK[*]@Q} --skip-bad --cache $c --out $T/sk-$c > $T/sk-$c.log && grep -q 'train 12 / test 12 samples' $T/sk-$c.log"
+    check "  one warning per split, counting the files" bash -c "grep -q '^warning: --skip-bad: 2 unreadable file(s) or folder(s) of the train split left out' $T/sk-$c.log && grep -q '^warning: --skip-bad: 1 unreadable .* test split' $T/sk-$c.log"
+done
+check "  streamed and cached agree" same_weights "$T/sk-ram/checkpoint.h5" "$T/sk-none/checkpoint.h5"
+check "--skip-bad on a clean folder: no warning" bash -c "$NN train --data folder:$T/f:3x8x12 --model $T/net.spec --epochs 1 --batch 3 --skip-bad --no-plot --out $T/skc > $T/skc.log && ! grep -q warning $T/skc.log"
+
 summary "stream tests"

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    nn_part part = {0, (data[0] & 3) + 1, (size_t)(data[0] >> 4)};
+    nn_part part = {.rank = 0, .nranks = (data[0] & 3) + 1, .limit = (size_t)(data[0] >> 4)};
     part.rank = ((data[0] >> 2) & 3) % part.nranks;
     const char *dir = fuzz_tmpdir(), *file = fuzz_path("test_batch.bin");
     fuzz_write(file, data + 1, size - 1);

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data += 4, size -= 4;
     size_t li = w & 0xffffff;
     if (li > size) li = size;
-    nn_part part = {0, (int)((w >> 24) & 3) + 1, (w >> 28) & 15};
+    nn_part part = {.rank = 0, .nranks = (int)((w >> 24) & 3) + 1, .limit = (w >> 28) & 15};
     part.rank = (int)((w >> 26) & 3) % part.nranks;
     const char *img = fuzz_path("images-idx3-ubyte"), *lbl = fuzz_path("labels-idx1-ubyte");
     fuzz_write(img, data, li);

@@ -210,5 +210,11 @@ rm -f "$T/sf/train/b/2.png"
 wait $pid; rc=$?
 check "np=2: a training file deleted mid-run: exit 1 naming it" bash -c "test -n '$stopped' && test $rc = 1 && grep -q 'sf/train/b/2.png: cannot open' $T/sfd.log"
 check "  the last checkpoint is intact" bash -c "$NN eval --data folder:$T/sf:3x8x12 --checkpoint $T/sfd/checkpoint.h5 | grep -q '^accuracy'"
+# --skip-bad: the bad files are found by both ranks' reads, agreed, left out.
+cp -r "$T/sf" "$T/sfb"
+: > "$T/sfb/train/a/0.png"
+echo text > "$T/sfb/train/c/x.jpg"
+check "folder --skip-bad np=1" $NN train ${SF/sf:/sfb:} --skip-bad --cache ram --out "$T/sfb1"
+check "folder --skip-bad np=2 (streamed): the same weights (1e-5)" bash -c "$MPIRUN -np 2 $NN train ${SF/sf:/sfb:} --skip-bad --cache none --out $T/sfb2 > $T/sfb2.log && grep -q 'warning: --skip-bad: 2 unreadable' $T/sfb2.log && $(declare -f weights_close); NN=$NN weights_close $T/sfb1/checkpoint.h5 $T/sfb2/checkpoint.h5"
 
 summary "mpi tests"

@@ -577,7 +577,7 @@ static void test_sharding(void) {
             size_t expect_begin = 0;
             for (int r = 0; r < nranks; r++) {
                 nn_dataset d;
-                CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, (nn_part){r, nranks, 0, NN_CACHE_AUTO, 1}),
+                CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, (nn_part){.rank = r, .nranks = nranks, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}),
                                       NN_OK);
                 CU_ASSERT_EQUAL(d.count, N_SAMPLES); /* global count, not the shard's */
                 CU_ASSERT_EQUAL(d.shard.begin, expect_begin);
@@ -657,7 +657,7 @@ static void test_data_open_gz(void) {
     }
     nn_dataset_free(&d);
 
-    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "test", (nn_part){1, 2, 0, NN_CACHE_AUTO, 1}), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "test", (nn_part){.rank = 1, .nranks = 2, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
     CU_ASSERT(ends_with(d.name, "/t10k-images-idx3-ubyte.gz"));
     CU_ASSERT_EQUAL(d.count, 7);
     CU_ASSERT_EQUAL(d.shard.begin, 3);

@@ -201,10 +201,10 @@ static void test_cifar_bad_files(void) {
     CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", NN_PART_ALL), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "label 10 of record 1", "expected 0..9"));
     /* Only the shard's records are read: the last third (8..11) does not see it. */
-    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){2, 3, 0, NN_CACHE_AUTO, 1}), NN_OK);
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){.rank = 2, .nranks = 3, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
     nn_dataset_free(&d);
     nn_err_clear();
-    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){1, 3, 0, NN_CACHE_AUTO, 1}), NN_ERR);
+    CU_ASSERT_EQUAL(nn_cifar_open(&d, dir, "train", (nn_part){.rank = 1, .nranks = 3, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_ERR);
     CU_ASSERT(MSG_HAS(path, "label 10", NULL));
 }
 
@@ -277,7 +277,7 @@ static void test_cifar_shards(void) {
         int covered[CIFAR_TRAIN] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
-            CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, nranks, 0, NN_CACHE_AUTO, 1}), NN_OK);
+            CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){.rank = r, .nranks = nranks, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
             check_shard_reads(&d, &all, r, nranks, covered, dir);
             nn_dataset_free(&d);
         }
@@ -293,7 +293,7 @@ static void test_cifar_names(void) {
     write_cifar_dir(join2(sub, sizeof sub, dir, "cifar-10-batches-bin"));
     snprintf(spec, sizeof spec, "cifar10:%s", dir);
     nn_dataset d;
-    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0, NN_CACHE_AUTO, 1}), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){.rank = 1, .nranks = 2, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
     CU_ASSERT_EQUAL(d.count, CIFAR_TRAIN);
     CU_ASSERT_EQUAL(d.shard.begin, 6);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.name, "cifar-10-batches-bin"));
@@ -917,7 +917,7 @@ static void test_folder_shards(void) {
         int covered[FX_N] = {0};
         for (int r = 0; r < nranks; r++) {
             nn_dataset d;
-            CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, 0, (nn_part){r, nranks, 0, NN_CACHE_AUTO, 1}),
+            CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 0, 0, (nn_part){.rank = r, .nranks = nranks, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}),
                                   NN_OK);
             CU_ASSERT_EQUAL(d.classes, 3);
             CU_ASSERT_EQUAL(d.shape.h, FH); /* from the first image, on every rank */
@@ -941,7 +941,7 @@ static void test_folder_names(void) {
     CU_ASSERT_EQUAL(d.shape.w, FW);
     nn_dataset_free(&d);
     snprintf(spec, sizeof spec, "folder:%s:1x8", root);
-    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){1, 2, 0, NN_CACHE_AUTO, 1}), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_data_open(&d, spec, "train", (nn_part){.rank = 1, .nranks = 2, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
     CU_ASSERT_EQUAL(d.shape.c, 1);
     CU_ASSERT_EQUAL(d.shape.h, 8);
     CU_ASSERT_EQUAL(d.shape.w, 8);
@@ -1187,7 +1187,7 @@ static void test_channel_sums(void) {
     /* Over 3 shards the sums add up to the same. */
     double ts[3] = {0}, tq[3] = {0}, tn[3] = {0};
     for (int r = 0; r < 3; r++) {
-        CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){r, 3, 0, NN_CACHE_AUTO, 1}), NN_OK);
+        CU_ASSERT_EQUAL_FATAL(nn_cifar_open(&d, dir, "train", (nn_part){.rank = r, .nranks = 3, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}), NN_OK);
         CU_ASSERT_EQUAL(nn_dataset_channel_sums(&d, s, q, n), NN_OK);
         for (int c = 0; c < 3; c++) ts[c] += s[c], tq[c] += q[c], tn[c] += n[c];
         nn_dataset_free(&d);
@@ -1222,7 +1222,7 @@ static void test_folder_streamed(void) {
     for (int z = 0; z < 4; z++)
         for (int nranks = 1; nranks <= 3; nranks++)
             for (int rank = 0; rank < nranks; rank++) {
-                nn_part pr = {rank, nranks, 0, NN_CACHE_RAM, 1}, pn = pr;
+                nn_part pr = {.rank = rank, .nranks = nranks, .limit = 0, .cache = NN_CACHE_RAM, .local_ranks = 1}, pn = pr;
                 pn.cache = NN_CACHE_NONE;
                 nn_dataset a, b;
                 CU_ASSERT_EQUAL_FATAL(nn_folder_open(&a, root, "train", sizes[z][0], sizes[z][1],
@@ -1250,7 +1250,7 @@ static void test_folder_streamed(void) {
     /* Gone or cut after the open: get() names the file. */
     nn_dataset d;
     CU_ASSERT_EQUAL_FATAL(nn_folder_open(&d, root, "train", 3, 4, 4,
-                                         (nn_part){0, 1, 0, NN_CACHE_NONE, 1}),
+                                         (nn_part){.rank = 0, .nranks = 1, .limit = 0, .cache = NN_CACHE_NONE, .local_ranks = 1}),
                           NN_OK);
     float x[48];
     int label;
