@@ -54,6 +54,12 @@ check "loss of an untrained net is near ln 10" bash -c "$NN loss $D --batch 100 
 check "eval prints accuracy and confusion" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-csv $T/conf.csv > $T/eval.txt && grep -q '^accuracy: [01]\.[0-9]\{4\}' $T/eval.txt && grep -q 'confusion' $T/eval.txt"
 check "eval draws the confusion heat map" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-png $T/conf.png > /dev/null && file $T/conf.png | grep -q PNG"
 check "confusion CSV sums to the test count" bash -c "awk -F, 'NR>1{for(i=2;i<=NF;i++)s+=\$i} END{exit !(s==100)}' $T/conf.csv"
+# Metrics for imbalanced classes: after accuracy/loss/samples (kept as they were).
+check "eval: accuracy, loss, samples, then balanced_accuracy and macro_f1" bash -c "sed -n 1,5p $T/eval.txt | cut -d: -f1 | tr '\n' ' ' | grep -qx 'accuracy loss samples balanced_accuracy macro_f1 ' && grep -q '^balanced_accuracy: [01]\.[0-9]\{4\}$' $T/eval.txt && grep -q '^macro_f1: [01]\.[0-9]\{4\}$' $T/eval.txt"
+check "eval: one line per class (precision, recall, f1 in [0,1]) whose supports sum to the samples" bash -c "
+  awk '/^  class +precision +recall +f1 +support\$/{t=1; next} t && /^confusion/{t=0} t{n++; s+=\$5; for(i=2;i<=4;i++) if(\$i<0||\$i>1) bad=1} END{exit !(n==10 && s==100 && !bad)}' $T/eval.txt"
+check "eval: balanced_accuracy is the mean recall of the per-class lines" bash -c "
+  awk '/^balanced_accuracy:/{b=\$2} /^  class +precision/{t=1; next} t && /^confusion/{t=0} t && \$5>0{r+=\$3; n++} END{d=b-r/n; if(d<0)d=-d; exit !(d<1e-3)}' $T/eval.txt"
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
 

@@ -62,6 +62,11 @@ check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
   b=\$($MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
   echo \"\$a\"; echo \"\$b\"; test \"\$a\" = \"\$b\""
+# Balanced accuracy, macro F1 and the per-class lines come from the confusion
+# matrix summed over ranks: the whole output is the same for any N.
+check "eval under np=3: per-class metrics identical to np=1" bash -c "
+  $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e1.txt && $MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e3.txt &&
+  grep -q '^balanced_accuracy: ' $T/e3.txt && cmp $T/e1.txt $T/e3.txt"
 
 # BatchNorm + Dropout: with --bn sync the statistics span the global batch and
 # dropout masks follow sample ids, so N ranks reproduce one rank.

@@ -39,5 +39,6 @@ TU_REGISTER(register_sampler_tests);
 TU_REGISTER(register_optim_tests);
 TU_REGISTER(register_image_tests);
 TU_REGISTER(register_gan_tests);
+TU_REGISTER(register_metrics_tests);
 
 #endif
