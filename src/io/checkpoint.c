@@ -1079,11 +1079,13 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     return 1;
 }
 
-/* /history/table: (rows, NN_H_COLS) with rows <= state/epoch (when the state
- * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0. *v is
- * malloc'd (NULL and *rows 0 when there is no table). */
-static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, double **v,
-                        size_t *rows) {
+/* /history/table: (rows, ncols) with rows <= state/epoch (when the state
+ * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0; or, as
+ * older builds wrote it, (rows, min_cols): the columns they lack come back
+ * NaN. *v (rows, ncols) is malloc'd (NULL and *rows 0 when there is no
+ * table). ncols < 0: any width (then min_cols is ignored). */
+static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, int min_cols,
+                        double **v, size_t *rows) {
     *v = NULL;
     *rows = 0;
     htri_t ex = H5Lexists(f, "history", H5P_DEFAULT);
@@ -1098,17 +1100,26 @@ static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, dou
     H5Sclose(s);
     H5T_class_t cls = H5Tget_class(t);
     H5Tclose(t);
-    if (ncols < 0) ncols = nd == 2 && dims[1] > 0 && dims[1] < 64 ? (int)dims[1] : 1; /* any */
-    char got[96], want[96];
+    if (ncols < 0) ncols = min_cols = nd == 2 && dims[1] > 0 && dims[1] < 64 ? (int)dims[1] : 1; /* any */
+    if (min_cols <= 0 || min_cols > ncols) min_cols = ncols;
+    /* The width stored: ncols, or min_cols in a table of an older build. */
+    const int stored = nd == 2 && dims[1] == (hsize_t)min_cols ? min_cols : ncols;
+    char got[96], want[96], older[96] = "";
     fmt_dims(got, sizeof got, nd > 8 ? 8 : (nd < 0 ? 0 : nd), dims);
     hsize_t wd[2] = {nd >= 1 ? dims[0] : 0, (hsize_t)ncols};
     if (epoch >= 0 && wd[0] > (hsize_t)epoch) wd[0] = (hsize_t)epoch;
     fmt_dims(want, sizeof want, 2, wd);
+    if (min_cols < ncols) {
+        hsize_t od[2] = {wd[0], (hsize_t)min_cols};
+        char o[64];
+        fmt_dims(o, sizeof o, 2, od);
+        snprintf(older, sizeof older, " (or %s as older builds wrote it)", o);
+    }
     int rc = NN_OK;
-    if (nd != 2 || dims[1] != (hsize_t)ncols || cls != H5T_FLOAT)
-        rc = nn_fail("%s: history/table has shape %s%s but expected %s: one row of %d float "
+    if (nd != 2 || dims[1] != (hsize_t)stored || cls != H5T_FLOAT)
+        rc = nn_fail("%s: history/table has shape %s%s but expected %s%s: one row of %d float "
                      "columns per completed epoch",
-                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, ncols);
+                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, older, ncols);
     else if (epoch >= 0 && dims[0] > (hsize_t)epoch)
         rc = nn_fail("%s: history/table has shape %s but expected at most %s: one row per "
                      "completed epoch, and state/epoch is %lld",
@@ -1122,6 +1133,12 @@ static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, dou
             rc = nn_fail("%s: cannot read history/table (corrupt file?)", path);
     }
     H5Dclose(d);
+    /* An older table: spread its rows to ncols, from the last row back (in
+     * place), NaN in the columns it lacks. */
+    for (hsize_t r = dims[0]; rc == NN_OK && stored < ncols && r-- > 0;) {
+        memmove(buf + r * (hsize_t)ncols, buf + r * (hsize_t)stored, (size_t)stored * sizeof *buf);
+        for (int c = stored; c < ncols; c++) buf[r * (hsize_t)ncols + (hsize_t)c] = NAN;
+    }
     double prev = 0;
     for (hsize_t r = 0; rc == NN_OK && r < dims[0]; r++) {
         double e = buf[r * (hsize_t)ncols];
@@ -1180,8 +1197,8 @@ static int load_net(hid_t f, const char *path, nn_net *net, nn_optim *optim) {
 
 /* The run's record at the root: class names (`classes` of them), state,
  * history of ncols columns; checked whole, whatever the caller asked for. */
-static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train_state *st,
-                     nn_history *hist) {
+static int load_root(hid_t f, const char *path, int classes, int ncols, int min_cols,
+                     nn_train_state *st, nn_history *hist) {
     /* The whole record is checked, whatever the caller asked for. */
     char **names = NULL;
     NN_TRY(read_names(f, path, classes, &names));
@@ -1192,7 +1209,7 @@ static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train
     if (st && !have) return nn_fail("%s: state/ (epoch, step, seed) missing", path);
     double *rows = NULL;
     size_t nrows = 0;
-    NN_TRY(read_history(f, path, have ? r.epoch : -1, ncols, &rows, &nrows));
+    NN_TRY(read_history(f, path, have ? r.epoch : -1, ncols, min_cols, &rows, &nrows));
     /* Nothing of state and history is filled before all of it passed. */
     if (st) {
         st->epoch = (int)r.epoch;
@@ -1242,10 +1259,11 @@ int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *p
         rc = g < 0 ? NN_ERR : load_net(g, path, parts[i].net, parts[i].optim);
         if (g >= 0 && g != f) H5Gclose(g);
     }
-    const int ncols = hist ? nn_history_ncols(hist)
-                           : !strcmp(kind, NN_CKPT_CLASSIFIER) ? NN_H_COLS : -1;
+    const bool classifier = !strcmp(kind, NN_CKPT_CLASSIFIER);
+    const int ncols = hist ? nn_history_ncols(hist) : classifier ? NN_H_COLS : -1;
+    const int min_cols = hist ? nn_history_min_cols(hist) : classifier ? NN_H_COLS_V1 : -1;
     if (rc == NN_OK)
-        rc = load_root(f, path, (int)nn_net_out_size(parts[0].net), ncols, st, hist);
+        rc = load_root(f, path, (int)nn_net_out_size(parts[0].net), ncols, min_cols, st, hist);
     H5Fclose(f);
     for (int i = 0; backup && i < nparts; i++) {
         nn_net *net = parts[i].net;

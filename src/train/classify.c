@@ -11,6 +11,7 @@
 #include "nn/error.h"
 #include "nn/guard.h"
 #include "nn/loss.h"
+#include "nn/metrics.h"
 #include "run.h"
 
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r) {
@@ -69,6 +70,7 @@ typedef struct {
     nn_net net;
     nn_optim opt;
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
+    double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
 
 static int cl_draw(const nn_train_cfg *cfg) { return cfg->batch; }
@@ -111,6 +113,8 @@ static int cl_create(nn_run *r) {
     float *shared = nn_dist_shared_buffer(r->dist, c->net.nparams + NN_NET_METRICS);
     if (shared) nn_net_use_grads(&c->net, shared);
     c->shared_grads = shared != NULL;
+    c->conf = nn_calloc((size_t)classes * (size_t)classes, sizeof *c->conf, "confusion matrix");
+    NN_TRY(nn_dist_check(r->dist, c->conf ? NN_OK : NN_ERR));
     return NN_OK;
 }
 
@@ -255,22 +259,27 @@ static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
     }
     double te = nn_run_now();
     nn_guard_progress(r->st.step, "evaluation");
-    nn_eval_result ev = {0};
+    nn_eval_result ev = {.confusion = c->conf};
     NN_TRY(nn_evaluate(net, &r->test, r->dist, &ev));
     nn_run_prof(r, P_EVAL, te);
+    /* From the confusion matrix summed over ranks: the same for any N. */
+    nn_metrics tm;
+    nn_confusion_metrics(ev.confusion, ev.classes, NULL, &tm);
     row[NN_H_EPOCH] = epoch + 1;
     row[NN_H_TRAIN_LOSS] = m[0] / m[2];
     row[NN_H_TRAIN_ACC] = m[1] / m[2];
     row[NN_H_TEST_LOSS] = ev.loss_sum / ev.count;
     row[NN_H_TEST_ACC] = ev.correct / ev.count;
+    row[NN_H_TEST_BAL_ACC] = tm.balanced_accuracy;
     return NN_OK;
 }
 
 static void cl_print_row(const nn_run *r, const double *row) {
     (void)r;
-    printf("%5.0f %10.4f %9.4f %10.4f %9.4f %8.2f %10.0f %8.1f%%\n", row[NN_H_EPOCH],
+    printf("%5.0f %10.4f %9.4f %10.4f %9.4f %8.2f %10.0f %8.1f%% %8.4f\n", row[NN_H_EPOCH],
            row[NN_H_TRAIN_LOSS], row[NN_H_TRAIN_ACC], row[NN_H_TEST_LOSS], row[NN_H_TEST_ACC],
-           row[NN_H_SECONDS], row[NN_H_IMAGES_PER_S], 100.0 * row[NN_H_WAIT_SHARE]);
+           row[NN_H_SECONDS], row[NN_H_IMAGES_PER_S], 100.0 * row[NN_H_WAIT_SHARE],
+           row[NN_H_TEST_BAL_ACC]);
 }
 
 static int cl_save(nn_run *r, const char *path) {
@@ -307,6 +316,7 @@ static void cl_free(nn_run *r) {
     if (!c) return;
     nn_net_free(&c->net);
     nn_optim_free(&c->opt);
+    free(c->conf);
     free(c);
     r->m = NULL;
 }
@@ -315,6 +325,7 @@ const nn_mode nn_mode_classify = {
     .name = "train",
     .cols = nn_history_classify,
     .ncols = NN_H_COLS,
+    .seconds_col = NN_H_SECONDS,
     .kind = NN_CKPT_CLASSIFIER,
     .draw = cl_draw,
     .create = cl_create,
@@ -324,7 +335,8 @@ const nn_mode nn_mode_classify = {
     .step = cl_step,
     .epoch_row = cl_epoch_row,
     .print_row = cl_print_row,
-    .header = "epoch train_loss train_acc  test_loss  test_acc  seconds   images/s allreduce",
+    .header = "epoch train_loss train_acc  test_loss  test_acc  seconds   images/s allreduce  "
+              "bal_acc",
     .best_col = NN_H_TEST_ACC,
     .save = cl_save,
     .ckpt_bytes = cl_ckpt_bytes,

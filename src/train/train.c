@@ -595,12 +595,12 @@ int nn_run_train(const nn_mode *mode, const nn_train_cfg *cfg, nn_dist *dist) {
         double row[32] = {0};
         rc = mode->epoch_row(&r, epoch, m, row);
         if (rc != NN_OK) break;
-        /* The columns every mode ends with: seconds, images/s, allreduce share, lr. */
-        const int nc = mode->ncols;
-        row[nc - 4] = secs;
-        row[nc - 3] = (double)r.train_count / secs;
-        row[nc - 2] = wait / secs;
-        row[nc - 1] = lr;
+        /* The columns every mode has: seconds, images/s, allreduce share, lr. */
+        const int sc = mode->seconds_col;
+        row[sc] = secs;
+        row[sc + 1] = (double)r.train_count / secs;
+        row[sc + 2] = wait / secs;
+        row[sc + 3] = lr;
         r.st.epoch = epoch + 1;
         nn_guard_progress(r.st.step, "writing the checkpoint");
         rc = nn_dist_check(dist, end_epoch(&r, epoch, row));

@@ -60,6 +60,11 @@ check "eval: one line per class (precision, recall, f1 in [0,1]) whose supports 
   awk '/^  class +precision +recall +f1 +support\$/{t=1; next} t && /^confusion/{t=0} t{n++; s+=\$5; for(i=2;i<=4;i++) if(\$i<0||\$i>1) bad=1} END{exit !(n==10 && s==100 && !bad)}' $T/eval.txt"
 check "eval: balanced_accuracy is the mean recall of the per-class lines" bash -c "
   awk '/^balanced_accuracy:/{b=\$2} /^  class +precision/{t=1; next} t && /^confusion/{t=0} t && \$5>0{r+=\$3; n++} END{d=b-r/n; if(d<0)d=-d; exit !(d<1e-3)}' $T/eval.txt"
+check "history.csv ends with test_bal_acc, a balanced accuracy per epoch" bash -c "head -1 $T/run/history.csv | grep -q ',lr,test_bal_acc\$' && awk -F, 'NR>1{if(!(\$10>=0 && \$10<=1)) exit 1}' $T/run/history.csv"
+check "the last epoch's test_bal_acc is eval's balanced_accuracy" bash -c "
+  a=\$(awk -F, 'END{printf \"%.4f\", \$10}' $T/run/history.csv); b=\$(awk '/^balanced_accuracy:/{print \$2}' $T/eval.txt); echo \"\$a \$b\"; test \"\$a\" = \"\$b\""
+check "plot --compare test_bal_acc" bash -c "$NN plot --compare test_bal_acc --png $T/bal.png $T/run && file $T/bal.png | grep -q PNG"
+
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
 

@@ -67,6 +67,7 @@ check "eval under np=3 is exact (same as np=1)" bash -c "
 check "eval under np=3: per-class metrics identical to np=1" bash -c "
   $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e1.txt && $MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e3.txt &&
   grep -q '^balanced_accuracy: ' $T/e3.txt && cmp $T/e1.txt $T/e3.txt"
+check "np=2 history: test_bal_acc as np=1's" bash -c "cmp <(cut -d, -f10 $T/n1/history.csv) <(cut -d, -f10 $T/n2/history.csv)"
 
 # BatchNorm + Dropout: with --bn sync the statistics span the global batch and
 # dropout masks follow sample ids, so N ranks reproduce one rank.
