@@ -36,6 +36,9 @@ typedef struct {
     bool flip;           /* augmentation: random horizontal flip */
     bool balance;        /* even out the ranks' slices of each batch (nn_balance_plan) */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
+    int class_weight;    /* train: NN_CLASS_WEIGHT_NONE (default) or _BALANCED (loss.h):
+                            each sample's cross-entropy times its class's weight, from the
+                            label counts of the whole training set (after --limit) */
     /* gan only: */
     const char *generator, *discriminator; /* presets (dcgan-mnist, dcgan-cifar), files or
                                               inline specs; NULL = the preset for the data */

@@ -26,6 +26,7 @@
 
 #include "nn/error.h"
 #include "nn/fileutil.h"
+#include "nn/loss.h"
 
 /* The ranges a loaded /state must respect: the CLI's own limits. */
 #define CKPT_MAX_EPOCH 1000000            /* --epochs */
@@ -73,6 +74,7 @@ typedef struct {
     int64_t epoch, step, seed, epoch_step, batch, train_limit;
     double partial[4], partial_extra[3], best_acc;
     char data[sizeof ((nn_train_state *)0)->data];
+    char class_weight[sizeof ((nn_train_state *)0)->class_weight];
 } raw_state;
 
 static const char *const partial_what[4] = {"train loss sum", "correct", "samples", "seconds"};
@@ -113,6 +115,11 @@ static int check_state(const raw_state *r) {
                        r->partial[1], r->partial[2]);
     if (!(r->best_acc == -1 || (r->best_acc >= 0 && r->best_acc <= 1)))
         return nn_fail("state/best_acc is %g, expected -1 (none yet) or 0..1", r->best_acc);
+    if (r->class_weight[0] && nn_class_weight_parse(r->class_weight) < 0) {
+        char q[64];
+        return nn_fail("state/class_weight is '%s', expected none or balanced",
+                       nn_escaped(r->class_weight, 20, q, sizeof q));
+    }
     return NN_OK;
 }
 
@@ -318,6 +325,7 @@ static raw_state raw_of(const nn_train_state *st) {
     memcpy(r.partial_extra, st->partial_extra, sizeof r.partial_extra);
     r.best_acc = st->best_acc;
     memcpy(r.data, st->data, sizeof r.data);
+    memcpy(r.class_weight, st->class_weight, sizeof r.class_weight);
     return r;
 }
 
@@ -384,6 +392,8 @@ static int save_root(const char *file, hid_t f, const char *kind, const nn_train
         if (rc == NN_OK) rc = attr_i64(file, sg, "train_limit", &r.train_limit, 1);
         if (rc == NN_OK) rc = attr_str(file, sg, "data", r.data);
         if (rc == NN_OK) rc = attr_f64(file, sg, "best_acc", &r.best_acc, 1);
+        if (rc == NN_OK && r.class_weight[0])
+            rc = attr_str(file, sg, "class_weight", r.class_weight);
         H5Gclose(sg);
         NN_TRY(rc);
     }
@@ -428,6 +438,9 @@ static int check_savable(const nn_net *net, const nn_optim *optim, const nn_trai
         if (memchr(st->data, 0, sizeof st->data) == NULL)
             return nn_fail("state/data is not a terminated string of at most %zu bytes",
                            sizeof st->data - 1);
+        if (memchr(st->class_weight, 0, sizeof st->class_weight) == NULL)
+            return nn_fail("state/class_weight is not a terminated string of at most %zu bytes",
+                           sizeof st->class_weight - 1);
         raw_state r = raw_of(st);
         NN_TRY(check_state(&r));
         if (hist && hist->rows > (size_t)st->epoch)
@@ -1062,15 +1075,23 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     if (rc == NN_OK &&
         opt_num(sg, path, "best_acc", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->best_acc, 1) < 0)
         rc = NN_ERR;
-    if (rc == NN_OK && H5Aexists(sg, "data") > 0) {
+    /* Optional strings: state/data, state/class_weight. */
+    struct {
+        const char *name;
+        char *dst;
+        size_t cap;
+    } strs[2] = {{"data", r->data, sizeof r->data},
+                 {"class_weight", r->class_weight, sizeof r->class_weight}};
+    for (int i = 0; rc == NN_OK && i < 2; i++) {
+        if (H5Aexists(sg, strs[i].name) <= 0) continue;
         char *s = NULL;
-        if (read_attr_str(sg, "data", &s) != NN_OK)
-            rc = nn_fail("%s: state/data is not a string", path);
-        else if (strlen(s) >= sizeof r->data)
-            rc = nn_fail("%s: state/data has %zu characters, expected at most %zu", path,
-                         strlen(s), sizeof r->data - 1);
+        if (read_attr_str(sg, strs[i].name, &s) != NN_OK)
+            rc = nn_fail("%s: state/%s is not a string", path, strs[i].name);
+        else if (strlen(s) >= strs[i].cap)
+            rc = nn_fail("%s: state/%s has %zu characters, expected at most %zu", path,
+                         strs[i].name, strlen(s), strs[i].cap - 1);
         else
-            memcpy(r->data, s, strlen(s) + 1);
+            memcpy(strs[i].dst, s, strlen(s) + 1);
         free(s);
     }
     H5Gclose(sg);
@@ -1222,6 +1243,7 @@ static int load_root(hid_t f, const char *path, int classes, int ncols, int min_
         st->train_limit = (long)r.train_limit;
         memcpy(st->data, r.data, sizeof st->data);
         st->best_acc = r.best_acc;
+        memcpy(st->class_weight, r.class_weight, sizeof st->class_weight);
     }
     int rc = NN_OK;
     for (size_t i = 0; hist && rc == NN_OK && i < nrows; i++)

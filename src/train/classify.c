@@ -70,8 +70,25 @@ typedef struct {
     nn_net net;
     nn_optim opt;
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
+    float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
+
+/* --class-weight balanced: every rank counts the labels of its shard, the
+ * counts are summed over ranks (once, at start-up), so every rank derives the
+ * same weights from the whole training set whatever N (collective). */
+static int class_weights(nn_run *r, classify *c) {
+    if (r->cfg->class_weight == NN_CLASS_WEIGHT_NONE) return NN_OK;
+    const int k = r->train.classes;
+    double *counts = nn_calloc((size_t)k, sizeof *counts, "label counts");
+    c->class_w = nn_alloc((size_t)k * sizeof *c->class_w, "class weights");
+    int rc = counts && c->class_w ? nn_dataset_label_counts(&r->train, counts) : NN_ERR;
+    rc = nn_dist_check(r->dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, counts, (size_t)k);
+    if (rc == NN_OK) nn_class_weights_balanced(counts, k, c->class_w);
+    free(counts);
+    return rc;
+}
 
 static int cl_draw(const nn_train_cfg *cfg) { return cfg->batch; }
 
@@ -115,7 +132,7 @@ static int cl_create(nn_run *r) {
     c->shared_grads = shared != NULL;
     c->conf = nn_calloc((size_t)classes * (size_t)classes, sizeof *c->conf, "confusion matrix");
     NN_TRY(nn_dist_check(r->dist, c->conf ? NN_OK : NN_ERR));
-    return NN_OK;
+    return class_weights(r, c);
 }
 
 /* A net that starts with `normalize` learns its per-channel mean and std
@@ -207,8 +224,9 @@ static int cl_step(nn_run *r, nn_step *s) {
     if (rc == NN_OK) {
         long correct = 0;
         float *dlogits = net->dbuf[net->nlayers & 1];
-        double loss = nn_softmax_xent(logits, r->labels, s->n, k, 1.0f / (float)s->global_n,
-                                      dlogits, &correct);
+        /* With --class-weight balanced the loss reported is the weighted one. */
+        double loss = nn_softmax_xent_weighted(logits, r->labels, c->class_w, s->n, k,
+                                               1.0f / (float)s->global_n, dlogits, &correct);
         if (!isfinite(loss)) rc = diagnose_nonfinite(r, s, loss);
         metrics[M_LOSS] = (float)loss;
         metrics[M_CORRECT] = (float)correct;
@@ -305,6 +323,16 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
     const classify *c = r->m;
     snprintf(buf, n, "%zu parameters, optimizer %s", c->net.nparams,
              nn_optim_name(r->cfg->optim.kind));
+    if (c->class_w) {
+        const int k = (int)nn_net_out_size(&c->net);
+        float lo = c->class_w[0], hi = c->class_w[0];
+        for (int j = 1; j < k; j++) {
+            lo = c->class_w[j] < lo ? c->class_w[j] : lo;
+            hi = c->class_w[j] > hi ? c->class_w[j] : hi;
+        }
+        snprintf(buf + strlen(buf), n - strlen(buf),
+                 ", class weights balanced (%.3g..%.3g; train loss weighted)", lo, hi);
+    }
     if (r->dist->size > 1)
         snprintf(buf + strlen(buf), n - strlen(buf), "\ngradients summed %s; slices %s",
                  c->shared_grads ? "through node-shared memory" : "with MPI_Allreduce",
@@ -316,6 +344,7 @@ static void cl_free(nn_run *r) {
     if (!c) return;
     nn_net_free(&c->net);
     nn_optim_free(&c->opt);
+    free(c->class_w);
     free(c->conf);
     free(c);
     r->m = NULL;

@@ -22,6 +22,7 @@
 #include "nn/fileutil.h"
 #include "nn/guard.h"
 #include "nn/history.h"
+#include "nn/loss.h"
 #include "nn/plot.h"
 #include "nn/sampler.h"
 #include "run.h"
@@ -188,6 +189,12 @@ static int check_resume(const nn_run *r) {
                        s->train_limit, cfg->train_limit);
     if (s->data[0] && strcmp(s->data, cfg->data) != 0)
         return nn_fail("%s: trained on --data %s, this run has --data %s", f, s->data, cfg->data);
+    /* Builds before --class-weight recorded none, and trained with none. */
+    const char *cw = s->class_weight[0] ? s->class_weight : "none";
+    if (strcmp(cw, nn_class_weight_name(cfg->class_weight)) != 0)
+        return nn_fail("%s: trained with --class-weight %s, this run has --class-weight %s; "
+                       "HINT: pass --class-weight %s, or start a new run in another --out",
+                       f, cw, nn_class_weight_name(cfg->class_weight), cw);
     const size_t nb = nn_sampler_batches(r->train_count, (size_t)r->draw);
     if (s->epoch_step >= nb)
         return nn_fail("%s: state/epoch_step %llu is past the epoch's %zu batches", f,
@@ -255,6 +262,8 @@ static int run_setup(nn_run *r) {
      * none of it). */
     r->st.batch = cfg->batch, r->st.train_limit = cfg->train_limit;
     snprintf(r->st.data, sizeof r->st.data, "%s", cfg->data);
+    snprintf(r->st.class_weight, sizeof r->st.class_weight, "%s",
+             nn_class_weight_name(cfg->class_weight));
     NN_TRY(r->mode->bcast(r));
 
     const size_t dim = nn_shape_size(r->train.shape);
@@ -272,9 +281,11 @@ static int run_setup(nn_run *r) {
         r->recv_bytes = r->send_bytes + dist->size;
     }
     snprintf(r->config, sizeof r->config,
-             "%s data=%s epochs=%d batch=%d optim=%s lr=%g seed=%llu train_limit=%ld",
+             "%s data=%s epochs=%d batch=%d optim=%s lr=%g seed=%llu train_limit=%ld "
+             "class_weight=%s",
              r->mode->name, cfg->data, cfg->epochs, cfg->batch, nn_optim_name(cfg->optim.kind),
-             cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit);
+             cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit,
+             nn_class_weight_name(cfg->class_weight));
     return nn_dist_check(dist, rc);
 }
 

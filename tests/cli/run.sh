@@ -65,6 +65,25 @@ check "the last epoch's test_bal_acc is eval's balanced_accuracy" bash -c "
   a=\$(awk -F, 'END{printf \"%.4f\", \$10}' $T/run/history.csv); b=\$(awk '/^balanced_accuracy:/{print \$2}' $T/eval.txt); echo \"\$a \$b\"; test \"\$a\" = \"\$b\""
 check "plot --compare test_bal_acc" bash -c "$NN plot --compare test_bal_acc --png $T/bal.png $T/run && file $T/bal.png | grep -q PNG"
 
+# --- --class-weight balanced, on an image folder with imbalanced classes --------
+# Train: 4 of "big", 4 of "mid", 1 of "rare one" (weights 9/12, 9/12, 3); the
+# class names show in eval's table, confusion matrix and CSV.
+make_folder "$T/imb" train:big,mid,"rare one":8x8 test:big,mid,"rare one":8x8
+rm "$T/imb/train/rare one/"[123].png
+F="--data folder:$T/imb --model mlp --hidden 8 --epochs 2 --batch 3 --lr 0.5 --no-plot"
+check "train --class-weight balanced" bash -c "$NN train $F --class-weight balanced --out $T/cw > $T/cw.log && grep -q 'class weights balanced (0.75..3; train loss weighted)' $T/cw.log"
+check "  history.csv has test_bal_acc" bash -c "awk -F, 'NR==3{exit !(\$10>=0 && \$10<=1)}' $T/cw/history.csv"
+check "  the weighted train loss differs from --class-weight none's" bash -c "$NN train $F --out $T/cw0 --quiet && test \"\$(sed -n 2p $T/cw/history.csv | cut -d, -f2)\" != \"\$(sed -n 2p $T/cw0/history.csv | cut -d, -f2)\""
+check "  the default is --class-weight none (bit-identical weights)" bash -c "$NN train $F --class-weight none --out $T/cwn --quiet && $NN compare $T/cw0/checkpoint.h5 $T/cwn/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "  the config and state record it" bash -c "h5dump -a /config $T/cw/checkpoint.h5 | grep -q 'class_weight=balanced' && h5dump -a /state/class_weight $T/cw/checkpoint.h5 | grep -q '\"balanced\"'"
+check "eval names the classes (folder names)" bash -c "$NN eval --data folder:$T/imb --checkpoint $T/cw/checkpoint.h5 --confusion-csv $T/cw.csv > $T/cw-eval.txt && grep -q '^  rare one  ' $T/cw-eval.txt && grep -q '^  mid  ' $T/cw-eval.txt && grep -A1 '^confusion' $T/cw-eval.txt | tail -1 | grep -q 'big  *mid  *rare one' && grep -q '^ *rare one  *[0-9]  *[0-9]  *[0-9]\$' $T/cw-eval.txt"
+check "  and so does the confusion CSV" bash -c "head -1 $T/cw.csv | grep -qx 'true.pred,big,mid,rare one' && cut -d, -f1 $T/cw.csv | tail -3 | tr '\n' ' ' | grep -qx 'big mid rare one '"
+check "resume with the same --class-weight" $NN train ${F/--epochs 2/--epochs 3} --class-weight balanced --resume auto --out "$T/cw" --quiet
+expect_fail "resume with another --class-weight is refused" "trained with --class-weight balanced, this run has --class-weight none.*HINT: pass --class-weight balanced" \
+    $NN train ${F/--epochs 2/--epochs 4} --resume auto --out "$T/cw"
+expect_fail "unknown --class-weight value" "--class-weight balancd: expected none .* or balanced" $NN train $F --class-weight balancd --out "$T/cwx"
+expect_fail "--class-weight without a value" "--class-weight \(missing\): expected none" $NN train $F --class-weight
+expect_fail "gan --class-weight balanced is refused" "--class-weight is for train" $NN gan $F --class-weight balanced --out "$T/cwg"
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
 

@@ -495,7 +495,8 @@ static nn_train_state full_state(void) {
                          .partial = {1.5, 3, 4, 0.25},
                          .batch = 50,
                          .train_limit = 1000,
-                         .best_acc = 0.875};
+                         .best_acc = 0.875,
+                         .class_weight = "balanced"};
     snprintf(st.data, sizeof st.data, "%s", "folder:/data/it's here:3x32");
     return st;
 }
@@ -548,6 +549,14 @@ static void set_attr(const char *path, const char *obj, const char *name, hid_t 
 
 static void set_i64(const char *path, const char *obj, const char *name, int64_t v) {
     set_attr(path, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, 1);
+}
+
+/* A fixed-length string attribute, as nntrain writes them. */
+static void set_str(const char *path, const char *obj, const char *name, const char *v) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    set_attr(path, obj, name, t, t, v, 1);
+    H5Tclose(t);
 }
 
 static void del_attr(const char *path, const char *obj, const char *name) {
@@ -627,7 +636,8 @@ static int same_state(const nn_train_state *a, const nn_train_state *b) {
     return a->epoch == b->epoch && a->step == b->step && a->seed == b->seed &&
            a->epoch_step == b->epoch_step && !memcmp(a->partial, b->partial, sizeof a->partial) &&
            a->batch == b->batch && a->train_limit == b->train_limit &&
-           !strcmp(a->data, b->data) && a->best_acc == b->best_acc;
+           !strcmp(a->data, b->data) && a->best_acc == b->best_acc &&
+           !strcmp(a->class_weight, b->class_weight);
 }
 
 static void test_full_state_round_trip(void) {
@@ -648,6 +658,7 @@ static void test_full_state_round_trip(void) {
     CU_ASSERT_EQUAL(got.train_limit, 1000);
     CU_ASSERT_STRING_EQUAL(got.data, "folder:/data/it's here:3x32");
     CU_ASSERT_EQUAL(got.best_acc, 0.875);
+    CU_ASSERT_STRING_EQUAL(got.class_weight, "balanced");
     CU_ASSERT_EQUAL(got.partial[3], 0.25);
     CU_ASSERT_EQUAL(h.rows, 2);
 
@@ -881,6 +892,11 @@ static void test_state_validated(void) {
     make_net(&plain, SPEC, 1);
     EXPECT_FAIL(nn_ckpt_load(path, &plain, NULL, NULL, NULL), path, "history/table", "(2, 10)");
     nn_net_free(&plain);
+    /* --class-weight is recorded as none or balanced, nothing else. */
+    copy_file(ref, path);
+    set_str(path, "state", "class_weight", "balancd");
+    expect_rejected(path, "state/class_weight is 'balancd'", "expected none or balanced",
+                    __LINE__);
 
     /* A save refuses a state a load would refuse; the old file stays. */
     nn_net n2;
