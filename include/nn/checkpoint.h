@@ -9,10 +9,12 @@
  * /optimizer_weights/<slot>/<layer>/<tensor>   attr t (steps)
  * /state                  attrs (int64 unless noted): epoch (completed), step,
  *                         seed; epoch_step, partial[4] (float64), batch,
- *                         train_limit, data (string), best_acc (float64)
+ *                         train_limit, data (string), best_acc (float64),
+ *                         class_weight (string)
  * /class_names            (classes) fixed-length UTF-8 strings, when the data
  *                         set names its classes
- * /history/table          (epochs, columns) float64, attr columns
+ * /history/table          (epochs, columns) float64, attr columns: a classifier's
+ *                         NN_H_COLS (10; 9 before test_bal_acc), a GAN's NN_HG_COLS
  *
  * On disk the HDF5 data follows a 512-byte envelope ("nntrain-ckpt", the
  * data's length and CRC-32; HDF5 tools see it as a user block): a truncated,
@@ -26,9 +28,12 @@
  * of another shape or holding NaN/Inf; a /state field out of range (epoch
  * 0..1000000, step >= 0, seed 0..2^31-1, epoch_step 0..step, batch 0..2^20,
  * train_limit >= 0, partial[] finite >= 0 with correct <= samples, best_acc -1
- * or 0..1); a history table not (rows, 9) with rows <= state/epoch; class
- * names of another count. The /state attributes after seed are optional
- * (checkpoints of older builds load with 0 / "" / best_acc -1). A save refuses
+ * or 0..1, class_weight none or balanced); a classifier's history table not
+ * (rows, NN_H_COLS) = (rows, 10) with rows <= state/epoch, except (rows, 9)
+ * as older builds wrote it, whose missing test_bal_acc column loads as NaN
+ * (history.h); class names of another count. The /state attributes after seed
+ * are optional (checkpoints of older builds load with 0 / "" / best_acc -1;
+ * class_weight "" means none). A save refuses
  * (naming the tensor or field, writing nothing) what a load would refuse, and
  * a failed write names the OS reason ("No space left on device"). */
 #ifndef NN_CHECKPOINT_H
@@ -62,6 +67,8 @@ typedef struct {
     long train_limit;    /* --limit (0 = all) */
     char data[512];      /* --data as given */
     double best_acc;     /* best test accuracy so far (--keep-best); -1 = none yet */
+    char class_weight[16]; /* --class-weight: "none", "balanced"; "" = not recorded
+                              (older builds, which had none) */
 } nn_train_state;
 
 /* optim, state, hist, config and class_names may be NULL; class_names has

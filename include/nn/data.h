@@ -100,6 +100,9 @@ int nn_class_names_check(const char *what_a, char *const *a, const char *what_b,
                          int k);
 /* Read n samples by global index into x (n, C*H*W) and labels (n). */
 int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float *x, int *labels);
+/* counts[c] = samples of class c in this process's shard (d->classes entries;
+ * one pass over the shard). Sum over ranks for the whole set. */
+int nn_dataset_label_counts(const nn_dataset *d, double *counts);
 
 /* IDX files (MNIST, Fashion-MNIST): images (magic 0x00000803, dims N x H x W)
  * and labels (0x00000801, N); plain or gzip (detected from the content).

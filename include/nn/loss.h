@@ -11,6 +11,27 @@
  * (if dlogits is not NULL). scale is 1/global batch size for a mean loss. */
 double nn_softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
                        float *dlogits, long *correct);
+/* The same with a weight per class, w (k entries; NULL = nn_softmax_xent,
+ * bit for bit): returns the SUM over the samples of w[label] * -log
+ * softmax(logits)[label] and writes dlogits = w[label] * (softmax - onehot) *
+ * scale. With scale = 1/global batch the loss is the batch MEAN of the
+ * weighted terms (divided by the batch size, not by the sum of the batch's
+ * weights as PyTorch's weighted mean is: the gradient then needs no second
+ * reduction, and balanced weights average 1 over the training set). */
+double nn_softmax_xent_weighted(const float *logits, const int *labels, const float *w, int n,
+                                int k, float scale, float *dlogits, long *correct);
+
+/* --class-weight: how train weights each class in the loss. */
+enum { NN_CLASS_WEIGHT_NONE, NN_CLASS_WEIGHT_BALANCED };
+/* "none", "balanced"; nn_class_weight_parse gives -1 for another name. */
+const char *nn_class_weight_name(int kind);
+int nn_class_weight_parse(const char *name);
+/* Balanced weights from the label counts of the WHOLE training set (k
+ * classes): w[c] = N / (K n_c) with N = sum of the counts and K = k, so a
+ * class's total weight N/K is the same for every class; 0 for a class with
+ * n_c = 0 (it has no samples to weigh). scikit-learn's "balanced", except
+ * that K counts every class of the model, present or not. */
+void nn_class_weights_balanced(const double *counts, int k, float *w);
 /* Sigmoid cross-entropy on logits (a GAN's discriminator loss): logits z (n),
  * targets t (n) in [0, 1] (0/1 labels or smoothed ones). Returns the SUM over
  * the n values of -[t log s(z) + (1-t) log(1-s(z))], s the logistic sigmoid,

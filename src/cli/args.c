@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "nn/error.h"
+#include "nn/loss.h"
 
 void nn_args_usage(FILE *f) {
     fputs("usage: nntrain COMMAND [options]\n"
           "commands:\n"
           "  train     train a model; one line per epoch; writes OUT/history.csv, "
           "OUT/checkpoint.h5\n"
-          "  eval      accuracy and confusion matrix on the test set\n"
+          "  eval      accuracy, balanced accuracy, macro F1, per-class precision/recall/F1\n"
+          "            and the confusion matrix on the test set\n"
           "  predict   read a test-image index from stdin (or --index), print the predicted "
           "class\n"
           "  loss      mean cross-entropy of --batch random training images\n"
@@ -44,6 +46,9 @@ void nn_args_usage(FILE *f) {
           "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
+          "  --class-weight W      train: none (default) or balanced: each sample's loss\n"
+          "                        times N / (K n_c) for its class c (n_c of N training\n"
+          "                        samples, K classes); the reported train loss is weighted\n"
           "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
           "                        or each rank's slice (local)\n"
           "  --out DIR             where train writes (results/run)\n"
@@ -171,6 +176,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;
         else if (!strcmp(f, "--compare")) a->compare_col = v;
         else if (!strcmp(f, "--png")) a->png = v;
+        else if (!strcmp(f, "--class-weight")) {
+            t->class_weight = nn_class_weight_parse(v);
+            if (t->class_weight < 0)
+                return nn_fail("--class-weight %s: expected none (every sample weighs 1) or "
+                               "balanced (w_c = N / (K n_c) from the training set's label "
+                               "counts)",
+                               v ? v : "(missing)");
+        }
         else if (!strcmp(f, "--bn")) {
             if (!v || (strcmp(v, "sync") && strcmp(v, "local")))
                 return nn_fail("--bn %s: expected sync or local", v ? v : "(missing)");
@@ -264,6 +277,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         if (a->beta1 < 0) a->beta1 = 0.5f;
     }
     if (gan && !batch_given) t->batch = 128;
+    if (gan && t->class_weight != NN_CLASS_WEIGHT_NONE)
+        return nn_fail("--class-weight is for train (a classifier's softmax cross-entropy); "
+                       "gan has no classes to weigh");
     if (a->lr >= 0) o->lr = a->lr;
     if (a->momentum >= 0) o->momentum = a->momentum;
     if (a->rho >= 0) o->rho = a->rho;

@@ -13,6 +13,7 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 #include "nn/loss.h"
+#include "nn/metrics.h"
 #include "nn/plot.h"
 #include "nn/image.h"
 #include "nn/rng.h"
@@ -174,19 +175,91 @@ static int cmd_loss(const nn_args *a) {
     return rc;
 }
 
-static int write_confusion_csv(const char *path, const double *conf, int k) {
+/* A class name as a CSV field: quoted (quotes doubled) when it holds a comma,
+ * a quote or a line break (RFC 4180); digits when the data set names none. */
+static void csv_name(FILE *f, char *const *names, int i) {
+    if (!names) {
+        fprintf(f, "%d", i);
+        return;
+    }
+    const char *s = names[i];
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_confusion_csv(const char *path, const double *conf, int k, char *const *names) {
     char tmp[1100];
     FILE *f = nn_open_temp(path, tmp, sizeof tmp);
     if (!f) return NN_ERR;
     fputs("true\\pred", f);
-    for (int j = 0; j < k; j++) fprintf(f, ",%d", j);
+    for (int j = 0; j < k; j++) {
+        fputc(',', f);
+        csv_name(f, names, j);
+    }
     fputc('\n', f);
     for (int i = 0; i < k; i++) {
-        fprintf(f, "%d", i);
+        csv_name(f, names, i);
         for (int j = 0; j < k; j++) fprintf(f, ",%.0f", conf[i * k + j]);
         fputc('\n', f);
     }
     return nn_commit_temp(f, tmp, path);
+}
+
+/* Class i's name for the tables: the data set's, else its number. */
+static const char *class_label(char *const *names, int i, char *buf, size_t n) {
+    if (names) return names[i];
+    snprintf(buf, n, "%d", i);
+    return buf;
+}
+
+/* What eval prints after accuracy, loss and samples: balanced accuracy and
+ * macro F1, one line per class (precision, recall, F1, support), then the
+ * confusion matrix with the classes named (metrics.h: 0/0 counts as 0). */
+static int print_eval_metrics(const double *conf, int k, char *const *names) {
+    nn_class_metrics *per = nn_alloc((size_t)k * sizeof *per, "per-class metrics");
+    if (!per) return NN_ERR;
+    nn_metrics m;
+    nn_confusion_metrics(conf, k, per, &m);
+    printf("balanced_accuracy: %.4f\nmacro_f1: %.4f\n", m.balanced_accuracy, m.macro_f1);
+    char buf[16];
+    int w = 5; /* the widest class name, for the row labels */
+    for (int i = 0; i < k; i++) {
+        int len = (int)strlen(class_label(names, i, buf, sizeof buf));
+        if (len > w) w = len;
+    }
+    if (w > 40) w = 40;
+    printf("per class (0/0 counts as 0; balanced_accuracy = mean recall over the %d class(es) "
+           "with support, macro_f1 = mean F1 over the %d in the test set or the predictions):\n",
+           m.classes_with_support, m.classes_seen);
+    printf("  %-*s %9s %9s %9s %9s\n", w, "class", "precision", "recall", "f1", "support");
+    for (int i = 0; i < k; i++)
+        printf("  %-*s %9.4f %9.4f %9.4f %9.0f\n", w, class_label(names, i, buf, sizeof buf),
+               per[i].precision, per[i].recall, per[i].f1, per[i].support);
+    /* Columns as wide as their names up to 12 characters (longer ones cut). */
+    int cw = 5;
+    for (int j = 0; j < k; j++) {
+        int len = (int)strlen(class_label(names, j, buf, sizeof buf));
+        if (len > cw) cw = len;
+    }
+    if (cw > 12) cw = 12;
+    printf("confusion matrix (rows = true class, columns = predicted):\n%*s", w, "");
+    for (int j = 0; j < k; j++) printf(" %*.*s", cw, cw, class_label(names, j, buf, sizeof buf));
+    printf("\n");
+    for (int i = 0; i < k; i++) {
+        printf("%*s", w, class_label(names, i, buf, sizeof buf));
+        for (int j = 0; j < k; j++) printf(" %*.0f", cw, conf[i * k + j]);
+        printf("\n");
+    }
+    free(per);
+    return NN_OK;
 }
 
 static int cmd_eval(const nn_args *a, nn_dist *dist) {
@@ -209,19 +282,15 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
     if (rc == NN_OK && dist->rank == 0) {
         printf("accuracy: %.4f\nloss: %.4f\nsamples: %.0f\n", r.correct / r.count,
                r.loss_sum / r.count, r.count);
-        printf("confusion matrix (rows = true class, columns = predicted):\n     ");
-        for (int j = 0; j < k; j++) printf(" %5d", j);
-        printf("\n");
-        for (int i = 0; i < k; i++) {
-            printf("%5d", i);
-            for (int j = 0; j < k; j++) printf(" %5.0f", r.confusion[i * k + j]);
-            printf("\n");
-        }
-        if (a->confusion_csv) rc = write_confusion_csv(a->confusion_csv, r.confusion, k);
+        rc = print_eval_metrics(r.confusion, k, test.class_names);
+        if (rc == NN_OK && a->confusion_csv)
+            rc = write_confusion_csv(a->confusion_csv, r.confusion, k, test.class_names);
         if (rc == NN_OK && a->confusion_png) {
+            nn_metrics m;
+            nn_confusion_metrics(r.confusion, k, NULL, &m);
             char title[300];
-            snprintf(title, sizeof title, "%s: accuracy %.4f", a->checkpoint,
-                     r.correct / r.count);
+            snprintf(title, sizeof title, "%s: accuracy %.4f, balanced %.4f", a->checkpoint,
+                     r.correct / r.count, m.balanced_accuracy);
             rc = nn_plot_confusion(a->confusion_png, r.confusion, k, title, test.class_names);
         }
     }

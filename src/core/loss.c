@@ -4,9 +4,16 @@
 #include "nn/loss.h"
 
 #include <math.h>
+#include <string.h>
 
 double nn_softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
                        float *dlogits, long *correct) {
+    return nn_softmax_xent_weighted(logits, labels, NULL, n, k, scale, dlogits, correct);
+}
+
+/* Without weights every product below is the unweighted one: the same bits. */
+double nn_softmax_xent_weighted(const float *logits, const int *labels, const float *w, int n,
+                                int k, float scale, float *dlogits, long *correct) {
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * k;
@@ -17,17 +24,36 @@ double nn_softmax_xent(const float *logits, const int *labels, int n, int k, flo
         double sum = 0.0;
         for (int j = 0; j < k; j++) sum += exp((double)(z[j] - max));
         double lse = log(sum) + max;
-        total += lse - z[labels[i]];
+        const double li = lse - z[labels[i]];
+        total += w ? w[labels[i]] * li : li;
         if (correct && best == labels[i]) (*correct)++;
         if (dlogits) {
             float *d = dlogits + (size_t)i * k;
+            const float s = w ? w[labels[i]] * scale : scale;
             for (int j = 0; j < k; j++) {
                 float p = (float)exp((double)z[j] - lse);
-                d[j] = (p - (j == labels[i] ? 1.0f : 0.0f)) * scale;
+                d[j] = (p - (j == labels[i] ? 1.0f : 0.0f)) * s;
             }
         }
     }
     return total;
+}
+
+const char *nn_class_weight_name(int kind) {
+    return kind == NN_CLASS_WEIGHT_BALANCED ? "balanced" : "none";
+}
+
+int nn_class_weight_parse(const char *name) {
+    if (name && !strcmp(name, "none")) return NN_CLASS_WEIGHT_NONE;
+    if (name && !strcmp(name, "balanced")) return NN_CLASS_WEIGHT_BALANCED;
+    return -1;
+}
+
+void nn_class_weights_balanced(const double *counts, int k, float *w) {
+    double total = 0;
+    for (int c = 0; c < k; c++) total += counts[c];
+    for (int c = 0; c < k; c++)
+        w[c] = counts[c] > 0 ? (float)(total / ((double)k * counts[c])) : 0.0f;
 }
 
 /* s(z) in double without overflow: exp of a non-positive number only. */

@@ -26,6 +26,7 @@
 
 #include "nn/error.h"
 #include "nn/fileutil.h"
+#include "nn/loss.h"
 
 /* The ranges a loaded /state must respect: the CLI's own limits. */
 #define CKPT_MAX_EPOCH 1000000            /* --epochs */
@@ -73,6 +74,7 @@ typedef struct {
     int64_t epoch, step, seed, epoch_step, batch, train_limit;
     double partial[4], partial_extra[3], best_acc;
     char data[sizeof ((nn_train_state *)0)->data];
+    char class_weight[sizeof ((nn_train_state *)0)->class_weight];
 } raw_state;
 
 static const char *const partial_what[4] = {"train loss sum", "correct", "samples", "seconds"};
@@ -113,6 +115,11 @@ static int check_state(const raw_state *r) {
                        r->partial[1], r->partial[2]);
     if (!(r->best_acc == -1 || (r->best_acc >= 0 && r->best_acc <= 1)))
         return nn_fail("state/best_acc is %g, expected -1 (none yet) or 0..1", r->best_acc);
+    if (r->class_weight[0] && nn_class_weight_parse(r->class_weight) < 0) {
+        char q[64];
+        return nn_fail("state/class_weight is '%s', expected none or balanced",
+                       nn_escaped(r->class_weight, 20, q, sizeof q));
+    }
     return NN_OK;
 }
 
@@ -318,6 +325,7 @@ static raw_state raw_of(const nn_train_state *st) {
     memcpy(r.partial_extra, st->partial_extra, sizeof r.partial_extra);
     r.best_acc = st->best_acc;
     memcpy(r.data, st->data, sizeof r.data);
+    memcpy(r.class_weight, st->class_weight, sizeof r.class_weight);
     return r;
 }
 
@@ -384,6 +392,8 @@ static int save_root(const char *file, hid_t f, const char *kind, const nn_train
         if (rc == NN_OK) rc = attr_i64(file, sg, "train_limit", &r.train_limit, 1);
         if (rc == NN_OK) rc = attr_str(file, sg, "data", r.data);
         if (rc == NN_OK) rc = attr_f64(file, sg, "best_acc", &r.best_acc, 1);
+        if (rc == NN_OK && r.class_weight[0])
+            rc = attr_str(file, sg, "class_weight", r.class_weight);
         H5Gclose(sg);
         NN_TRY(rc);
     }
@@ -428,6 +438,9 @@ static int check_savable(const nn_net *net, const nn_optim *optim, const nn_trai
         if (memchr(st->data, 0, sizeof st->data) == NULL)
             return nn_fail("state/data is not a terminated string of at most %zu bytes",
                            sizeof st->data - 1);
+        if (memchr(st->class_weight, 0, sizeof st->class_weight) == NULL)
+            return nn_fail("state/class_weight is not a terminated string of at most %zu bytes",
+                           sizeof st->class_weight - 1);
         raw_state r = raw_of(st);
         NN_TRY(check_state(&r));
         if (hist && hist->rows > (size_t)st->epoch)
@@ -1062,15 +1075,23 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     if (rc == NN_OK &&
         opt_num(sg, path, "best_acc", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->best_acc, 1) < 0)
         rc = NN_ERR;
-    if (rc == NN_OK && H5Aexists(sg, "data") > 0) {
+    /* Optional strings: state/data, state/class_weight. */
+    struct {
+        const char *name;
+        char *dst;
+        size_t cap;
+    } strs[2] = {{"data", r->data, sizeof r->data},
+                 {"class_weight", r->class_weight, sizeof r->class_weight}};
+    for (int i = 0; rc == NN_OK && i < 2; i++) {
+        if (H5Aexists(sg, strs[i].name) <= 0) continue;
         char *s = NULL;
-        if (read_attr_str(sg, "data", &s) != NN_OK)
-            rc = nn_fail("%s: state/data is not a string", path);
-        else if (strlen(s) >= sizeof r->data)
-            rc = nn_fail("%s: state/data has %zu characters, expected at most %zu", path,
-                         strlen(s), sizeof r->data - 1);
+        if (read_attr_str(sg, strs[i].name, &s) != NN_OK)
+            rc = nn_fail("%s: state/%s is not a string", path, strs[i].name);
+        else if (strlen(s) >= strs[i].cap)
+            rc = nn_fail("%s: state/%s has %zu characters, expected at most %zu", path,
+                         strs[i].name, strlen(s), strs[i].cap - 1);
         else
-            memcpy(r->data, s, strlen(s) + 1);
+            memcpy(strs[i].dst, s, strlen(s) + 1);
         free(s);
     }
     H5Gclose(sg);
@@ -1079,11 +1100,13 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     return 1;
 }
 
-/* /history/table: (rows, NN_H_COLS) with rows <= state/epoch (when the state
- * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0. *v is
- * malloc'd (NULL and *rows 0 when there is no table). */
-static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, double **v,
-                        size_t *rows) {
+/* /history/table: (rows, ncols) with rows <= state/epoch (when the state
+ * is there, epoch >= 0) and epochs 1, 2, ... increasing in column 0; or, as
+ * older builds wrote it, (rows, min_cols): the columns they lack come back
+ * NaN. *v (rows, ncols) is malloc'd (NULL and *rows 0 when there is no
+ * table). ncols < 0: any width (then min_cols is ignored). */
+static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, int min_cols,
+                        double **v, size_t *rows) {
     *v = NULL;
     *rows = 0;
     htri_t ex = H5Lexists(f, "history", H5P_DEFAULT);
@@ -1098,17 +1121,26 @@ static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, dou
     H5Sclose(s);
     H5T_class_t cls = H5Tget_class(t);
     H5Tclose(t);
-    if (ncols < 0) ncols = nd == 2 && dims[1] > 0 && dims[1] < 64 ? (int)dims[1] : 1; /* any */
-    char got[96], want[96];
+    if (ncols < 0) ncols = min_cols = nd == 2 && dims[1] > 0 && dims[1] < 64 ? (int)dims[1] : 1; /* any */
+    if (min_cols <= 0 || min_cols > ncols) min_cols = ncols;
+    /* The width stored: ncols, or min_cols in a table of an older build. */
+    const int stored = nd == 2 && dims[1] == (hsize_t)min_cols ? min_cols : ncols;
+    char got[96], want[96], older[96] = "";
     fmt_dims(got, sizeof got, nd > 8 ? 8 : (nd < 0 ? 0 : nd), dims);
     hsize_t wd[2] = {nd >= 1 ? dims[0] : 0, (hsize_t)ncols};
     if (epoch >= 0 && wd[0] > (hsize_t)epoch) wd[0] = (hsize_t)epoch;
     fmt_dims(want, sizeof want, 2, wd);
+    if (min_cols < ncols) {
+        hsize_t od[2] = {wd[0], (hsize_t)min_cols};
+        char o[64];
+        fmt_dims(o, sizeof o, 2, od);
+        snprintf(older, sizeof older, " (or %s as older builds wrote it)", o);
+    }
     int rc = NN_OK;
-    if (nd != 2 || dims[1] != (hsize_t)ncols || cls != H5T_FLOAT)
-        rc = nn_fail("%s: history/table has shape %s%s but expected %s: one row of %d float "
+    if (nd != 2 || dims[1] != (hsize_t)stored || cls != H5T_FLOAT)
+        rc = nn_fail("%s: history/table has shape %s%s but expected %s%s: one row of %d float "
                      "columns per completed epoch",
-                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, ncols);
+                     path, got, cls != H5T_FLOAT ? " and is not float" : "", want, older, ncols);
     else if (epoch >= 0 && dims[0] > (hsize_t)epoch)
         rc = nn_fail("%s: history/table has shape %s but expected at most %s: one row per "
                      "completed epoch, and state/epoch is %lld",
@@ -1122,6 +1154,12 @@ static int read_history(hid_t f, const char *path, int64_t epoch, int ncols, dou
             rc = nn_fail("%s: cannot read history/table (corrupt file?)", path);
     }
     H5Dclose(d);
+    /* An older table: spread its rows to ncols, from the last row back (in
+     * place), NaN in the columns it lacks. */
+    for (hsize_t r = dims[0]; rc == NN_OK && stored < ncols && r-- > 0;) {
+        memmove(buf + r * (hsize_t)ncols, buf + r * (hsize_t)stored, (size_t)stored * sizeof *buf);
+        for (int c = stored; c < ncols; c++) buf[r * (hsize_t)ncols + (hsize_t)c] = NAN;
+    }
     double prev = 0;
     for (hsize_t r = 0; rc == NN_OK && r < dims[0]; r++) {
         double e = buf[r * (hsize_t)ncols];
@@ -1180,8 +1218,8 @@ static int load_net(hid_t f, const char *path, nn_net *net, nn_optim *optim) {
 
 /* The run's record at the root: class names (`classes` of them), state,
  * history of ncols columns; checked whole, whatever the caller asked for. */
-static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train_state *st,
-                     nn_history *hist) {
+static int load_root(hid_t f, const char *path, int classes, int ncols, int min_cols,
+                     nn_train_state *st, nn_history *hist) {
     /* The whole record is checked, whatever the caller asked for. */
     char **names = NULL;
     NN_TRY(read_names(f, path, classes, &names));
@@ -1192,7 +1230,7 @@ static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train
     if (st && !have) return nn_fail("%s: state/ (epoch, step, seed) missing", path);
     double *rows = NULL;
     size_t nrows = 0;
-    NN_TRY(read_history(f, path, have ? r.epoch : -1, ncols, &rows, &nrows));
+    NN_TRY(read_history(f, path, have ? r.epoch : -1, ncols, min_cols, &rows, &nrows));
     /* Nothing of state and history is filled before all of it passed. */
     if (st) {
         st->epoch = (int)r.epoch;
@@ -1205,6 +1243,7 @@ static int load_root(hid_t f, const char *path, int classes, int ncols, nn_train
         st->train_limit = (long)r.train_limit;
         memcpy(st->data, r.data, sizeof st->data);
         st->best_acc = r.best_acc;
+        memcpy(st->class_weight, r.class_weight, sizeof st->class_weight);
     }
     int rc = NN_OK;
     for (size_t i = 0; hist && rc == NN_OK && i < nrows; i++)
@@ -1242,10 +1281,11 @@ int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *p
         rc = g < 0 ? NN_ERR : load_net(g, path, parts[i].net, parts[i].optim);
         if (g >= 0 && g != f) H5Gclose(g);
     }
-    const int ncols = hist ? nn_history_ncols(hist)
-                           : !strcmp(kind, NN_CKPT_CLASSIFIER) ? NN_H_COLS : -1;
+    const bool classifier = !strcmp(kind, NN_CKPT_CLASSIFIER);
+    const int ncols = hist ? nn_history_ncols(hist) : classifier ? NN_H_COLS : -1;
+    const int min_cols = hist ? nn_history_min_cols(hist) : classifier ? NN_H_COLS_V1 : -1;
     if (rc == NN_OK)
-        rc = load_root(f, path, (int)nn_net_out_size(parts[0].net), ncols, st, hist);
+        rc = load_root(f, path, (int)nn_net_out_size(parts[0].net), ncols, min_cols, st, hist);
     H5Fclose(f);
     for (int i = 0; backup && i < nparts; i++) {
         nn_net *net = parts[i].net;

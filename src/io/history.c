@@ -12,7 +12,8 @@
 const nn_hcol nn_history_classify[NN_H_COLS] = {
     {"epoch", "%.0f"},          {"train_loss", "%.6f"},   {"train_acc", "%.6f"},
     {"test_loss", "%.6f"},      {"test_acc", "%.6f"},     {"seconds", "%.3f"},
-    {"images_per_s", "%.0f"},   {"allreduce_share", "%.4f"}, {"lr", "%.6g"}};
+    {"images_per_s", "%.0f"},   {"allreduce_share", "%.4f"}, {"lr", "%.6g"},
+    {"test_bal_acc", "%.6f"}};
 
 const nn_hcol nn_history_gan[NN_HG_COLS] = {
     {"epoch", "%.0f"},        {"d_loss", "%.6f"}, {"g_loss", "%.6f"},
@@ -29,6 +30,10 @@ int nn_history_ncols(const nn_history *h) { return h->cols ? h->ncols : NN_H_COL
 
 const nn_hcol *nn_history_cols(const nn_history *h) {
     return h->cols ? h->cols : nn_history_classify;
+}
+
+int nn_history_min_cols(const nn_history *h) {
+    return nn_history_cols(h) == nn_history_classify ? NN_H_COLS_V1 : nn_history_ncols(h);
 }
 
 int nn_history_add(nn_history *h, const double *row) {

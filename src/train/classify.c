@@ -11,6 +11,7 @@
 #include "nn/error.h"
 #include "nn/guard.h"
 #include "nn/loss.h"
+#include "nn/metrics.h"
 #include "run.h"
 
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r) {
@@ -69,7 +70,25 @@ typedef struct {
     nn_net net;
     nn_optim opt;
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
+    float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
+    double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
+
+/* --class-weight balanced: every rank counts the labels of its shard, the
+ * counts are summed over ranks (once, at start-up), so every rank derives the
+ * same weights from the whole training set whatever N (collective). */
+static int class_weights(nn_run *r, classify *c) {
+    if (r->cfg->class_weight == NN_CLASS_WEIGHT_NONE) return NN_OK;
+    const int k = r->train.classes;
+    double *counts = nn_calloc((size_t)k, sizeof *counts, "label counts");
+    c->class_w = nn_alloc((size_t)k * sizeof *c->class_w, "class weights");
+    int rc = counts && c->class_w ? nn_dataset_label_counts(&r->train, counts) : NN_ERR;
+    rc = nn_dist_check(r->dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, counts, (size_t)k);
+    if (rc == NN_OK) nn_class_weights_balanced(counts, k, c->class_w);
+    free(counts);
+    return rc;
+}
 
 static int cl_draw(const nn_train_cfg *cfg) { return cfg->batch; }
 
@@ -111,7 +130,9 @@ static int cl_create(nn_run *r) {
     float *shared = nn_dist_shared_buffer(r->dist, c->net.nparams + NN_NET_METRICS);
     if (shared) nn_net_use_grads(&c->net, shared);
     c->shared_grads = shared != NULL;
-    return NN_OK;
+    c->conf = nn_calloc((size_t)classes * (size_t)classes, sizeof *c->conf, "confusion matrix");
+    NN_TRY(nn_dist_check(r->dist, c->conf ? NN_OK : NN_ERR));
+    return class_weights(r, c);
 }
 
 /* A net that starts with `normalize` learns its per-channel mean and std
@@ -203,8 +224,9 @@ static int cl_step(nn_run *r, nn_step *s) {
     if (rc == NN_OK) {
         long correct = 0;
         float *dlogits = net->dbuf[net->nlayers & 1];
-        double loss = nn_softmax_xent(logits, r->labels, s->n, k, 1.0f / (float)s->global_n,
-                                      dlogits, &correct);
+        /* With --class-weight balanced the loss reported is the weighted one. */
+        double loss = nn_softmax_xent_weighted(logits, r->labels, c->class_w, s->n, k,
+                                               1.0f / (float)s->global_n, dlogits, &correct);
         if (!isfinite(loss)) rc = diagnose_nonfinite(r, s, loss);
         metrics[M_LOSS] = (float)loss;
         metrics[M_CORRECT] = (float)correct;
@@ -255,22 +277,27 @@ static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
     }
     double te = nn_run_now();
     nn_guard_progress(r->st.step, "evaluation");
-    nn_eval_result ev = {0};
+    nn_eval_result ev = {.confusion = c->conf};
     NN_TRY(nn_evaluate(net, &r->test, r->dist, &ev));
     nn_run_prof(r, P_EVAL, te);
+    /* From the confusion matrix summed over ranks: the same for any N. */
+    nn_metrics tm;
+    nn_confusion_metrics(ev.confusion, ev.classes, NULL, &tm);
     row[NN_H_EPOCH] = epoch + 1;
     row[NN_H_TRAIN_LOSS] = m[0] / m[2];
     row[NN_H_TRAIN_ACC] = m[1] / m[2];
     row[NN_H_TEST_LOSS] = ev.loss_sum / ev.count;
     row[NN_H_TEST_ACC] = ev.correct / ev.count;
+    row[NN_H_TEST_BAL_ACC] = tm.balanced_accuracy;
     return NN_OK;
 }
 
 static void cl_print_row(const nn_run *r, const double *row) {
     (void)r;
-    printf("%5.0f %10.4f %9.4f %10.4f %9.4f %8.2f %10.0f %8.1f%%\n", row[NN_H_EPOCH],
+    printf("%5.0f %10.4f %9.4f %10.4f %9.4f %8.2f %10.0f %8.1f%% %8.4f\n", row[NN_H_EPOCH],
            row[NN_H_TRAIN_LOSS], row[NN_H_TRAIN_ACC], row[NN_H_TEST_LOSS], row[NN_H_TEST_ACC],
-           row[NN_H_SECONDS], row[NN_H_IMAGES_PER_S], 100.0 * row[NN_H_WAIT_SHARE]);
+           row[NN_H_SECONDS], row[NN_H_IMAGES_PER_S], 100.0 * row[NN_H_WAIT_SHARE],
+           row[NN_H_TEST_BAL_ACC]);
 }
 
 static int cl_save(nn_run *r, const char *path) {
@@ -296,6 +323,16 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
     const classify *c = r->m;
     snprintf(buf, n, "%zu parameters, optimizer %s", c->net.nparams,
              nn_optim_name(r->cfg->optim.kind));
+    if (c->class_w) {
+        const int k = (int)nn_net_out_size(&c->net);
+        float lo = c->class_w[0], hi = c->class_w[0];
+        for (int j = 1; j < k; j++) {
+            lo = c->class_w[j] < lo ? c->class_w[j] : lo;
+            hi = c->class_w[j] > hi ? c->class_w[j] : hi;
+        }
+        snprintf(buf + strlen(buf), n - strlen(buf),
+                 ", class weights balanced (%.3g..%.3g; train loss weighted)", lo, hi);
+    }
     if (r->dist->size > 1)
         snprintf(buf + strlen(buf), n - strlen(buf), "\ngradients summed %s; slices %s",
                  c->shared_grads ? "through node-shared memory" : "with MPI_Allreduce",
@@ -307,6 +344,8 @@ static void cl_free(nn_run *r) {
     if (!c) return;
     nn_net_free(&c->net);
     nn_optim_free(&c->opt);
+    free(c->class_w);
+    free(c->conf);
     free(c);
     r->m = NULL;
 }
@@ -315,6 +354,7 @@ const nn_mode nn_mode_classify = {
     .name = "train",
     .cols = nn_history_classify,
     .ncols = NN_H_COLS,
+    .seconds_col = NN_H_SECONDS,
     .kind = NN_CKPT_CLASSIFIER,
     .draw = cl_draw,
     .create = cl_create,
@@ -324,7 +364,8 @@ const nn_mode nn_mode_classify = {
     .step = cl_step,
     .epoch_row = cl_epoch_row,
     .print_row = cl_print_row,
-    .header = "epoch train_loss train_acc  test_loss  test_acc  seconds   images/s allreduce",
+    .header = "epoch train_loss train_acc  test_loss  test_acc  seconds   images/s allreduce  "
+              "bal_acc",
     .best_col = NN_H_TEST_ACC,
     .save = cl_save,
     .ckpt_bytes = cl_ckpt_bytes,

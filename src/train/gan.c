@@ -426,6 +426,7 @@ const nn_mode nn_mode_gan = {
     .name = "gan",
     .cols = nn_history_gan,
     .ncols = NN_HG_COLS,
+    .seconds_col = NN_HG_SECONDS,
     .kind = NN_CKPT_GAN,
     .draw = gan_draw,
     .create = gan_create,

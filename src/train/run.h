@@ -45,6 +45,10 @@ typedef struct {
     const char *name;    /* the command: "train", "gan" */
     const nn_hcol *cols; /* history.csv columns */
     int ncols;
+    /* The skeleton's columns in it: seconds, then images/s, allreduce share
+     * and lr (columns appended later, e.g. the classifier's test_bal_acc,
+     * follow them). */
+    int seconds_col;
     const char *kind;    /* checkpoint kind (NN_CKPT_*) */
     /* Real samples each step draws from the data, for a global batch B. */
     int (*draw)(const nn_train_cfg *cfg);

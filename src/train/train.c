@@ -22,6 +22,7 @@
 #include "nn/fileutil.h"
 #include "nn/guard.h"
 #include "nn/history.h"
+#include "nn/loss.h"
 #include "nn/plot.h"
 #include "nn/prefetch.h"
 #include "nn/sampler.h"
@@ -195,6 +196,12 @@ static int check_resume(const nn_run *r) {
                        s->train_limit, cfg->train_limit);
     if (s->data[0] && strcmp(s->data, cfg->data) != 0)
         return nn_fail("%s: trained on --data %s, this run has --data %s", f, s->data, cfg->data);
+    /* Builds before --class-weight recorded none, and trained with none. */
+    const char *cw = s->class_weight[0] ? s->class_weight : "none";
+    if (strcmp(cw, nn_class_weight_name(cfg->class_weight)) != 0)
+        return nn_fail("%s: trained with --class-weight %s, this run has --class-weight %s; "
+                       "HINT: pass --class-weight %s, or start a new run in another --out",
+                       f, cw, nn_class_weight_name(cfg->class_weight), cw);
     const size_t nb = nn_sampler_batches(r->train_count, (size_t)r->draw);
     if (s->epoch_step >= nb)
         return nn_fail("%s: state/epoch_step %llu is past the epoch's %zu batches", f,
@@ -320,6 +327,8 @@ static int run_setup(nn_run *r) {
      * none of it). */
     r->st.batch = cfg->batch, r->st.train_limit = cfg->train_limit;
     snprintf(r->st.data, sizeof r->st.data, "%s", cfg->data);
+    snprintf(r->st.class_weight, sizeof r->st.class_weight, "%s",
+             nn_class_weight_name(cfg->class_weight));
     NN_TRY(r->mode->bcast(r));
 
     const size_t dim = nn_shape_size(r->train.shape);
@@ -348,9 +357,11 @@ static int run_setup(nn_run *r) {
         r->recv_bytes = r->send_bytes + dist->size;
     }
     snprintf(r->config, sizeof r->config,
-             "%s data=%s epochs=%d batch=%d optim=%s lr=%g seed=%llu train_limit=%ld",
+             "%s data=%s epochs=%d batch=%d optim=%s lr=%g seed=%llu train_limit=%ld "
+             "class_weight=%s",
              r->mode->name, cfg->data, cfg->epochs, cfg->batch, nn_optim_name(cfg->optim.kind),
-             cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit);
+             cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit,
+             nn_class_weight_name(cfg->class_weight));
     return nn_dist_check(dist, rc);
 }
 
@@ -708,12 +719,12 @@ int nn_run_train(const nn_mode *mode, const nn_train_cfg *cfg, nn_dist *dist) {
         double row[32] = {0};
         rc = mode->epoch_row(&r, epoch, m, row);
         if (rc != NN_OK) break;
-        /* The columns every mode ends with: seconds, images/s, allreduce share, lr. */
-        const int nc = mode->ncols;
-        row[nc - 4] = secs;
-        row[nc - 3] = (double)r.train_count / secs;
-        row[nc - 2] = wait / secs;
-        row[nc - 1] = lr;
+        /* The columns every mode has: seconds, images/s, allreduce share, lr. */
+        const int sc = mode->seconds_col;
+        row[sc] = secs;
+        row[sc + 1] = (double)r.train_count / secs;
+        row[sc + 2] = wait / secs;
+        row[sc + 3] = lr;
         r.st.epoch = epoch + 1;
         nn_guard_progress(r.st.step, "writing the checkpoint");
         rc = nn_dist_check(dist, end_epoch(&r, epoch, row));

@@ -154,7 +154,7 @@ expect_fail "plot of an empty history.csv" "history\.csv: empty" $NN plot "$T/p1
 printf '\033[2Jepoch\n' > "$T/p1/history.csv"
 no_raw_escape "plot escapes binary bytes of a history.csv" $NN plot "$T/p1"
 { head -2 "$T/run/history.csv"; echo "2,0.5,0.5"; } > "$T/p1/history.csv"
-expect_fail "plot of a short row" "line 3: 3 fields, but the header names 9 columns" $NN plot "$T/p1"
+expect_fail "plot of a short row" "line 3: 3 fields, but the header names 10 columns" $NN plot "$T/p1"
 check "no PNG after any of these" test ! -e "$T/p1/loss.png"
 sed -i '2s/,[0-9.]*$/,x/' "$T/p1/history.csv"
 expect_fail "plot --compare checks every run" "p1/history\.csv line 2" $NN plot --compare test_acc --png "$T/cmp.png" "$T/run" "$T/p1"

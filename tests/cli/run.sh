@@ -54,6 +54,36 @@ check "loss of an untrained net is near ln 10" bash -c "$NN loss $D --batch 100 
 check "eval prints accuracy and confusion" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-csv $T/conf.csv > $T/eval.txt && grep -q '^accuracy: [01]\.[0-9]\{4\}' $T/eval.txt && grep -q 'confusion' $T/eval.txt"
 check "eval draws the confusion heat map" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --confusion-png $T/conf.png > /dev/null && file $T/conf.png | grep -q PNG"
 check "confusion CSV sums to the test count" bash -c "awk -F, 'NR>1{for(i=2;i<=NF;i++)s+=\$i} END{exit !(s==100)}' $T/conf.csv"
+# Metrics for imbalanced classes: after accuracy/loss/samples (kept as they were).
+check "eval: accuracy, loss, samples, then balanced_accuracy and macro_f1" bash -c "sed -n 1,5p $T/eval.txt | cut -d: -f1 | tr '\n' ' ' | grep -qx 'accuracy loss samples balanced_accuracy macro_f1 ' && grep -q '^balanced_accuracy: [01]\.[0-9]\{4\}$' $T/eval.txt && grep -q '^macro_f1: [01]\.[0-9]\{4\}$' $T/eval.txt"
+check "eval: one line per class (precision, recall, f1 in [0,1]) whose supports sum to the samples" bash -c "
+  awk '/^  class +precision +recall +f1 +support\$/{t=1; next} t && /^confusion/{t=0} t{n++; s+=\$5; for(i=2;i<=4;i++) if(\$i<0||\$i>1) bad=1} END{exit !(n==10 && s==100 && !bad)}' $T/eval.txt"
+check "eval: balanced_accuracy is the mean recall of the per-class lines" bash -c "
+  awk '/^balanced_accuracy:/{b=\$2} /^  class +precision/{t=1; next} t && /^confusion/{t=0} t && \$5>0{r+=\$3; n++} END{d=b-r/n; if(d<0)d=-d; exit !(d<1e-3)}' $T/eval.txt"
+check "history.csv ends with test_bal_acc, a balanced accuracy per epoch" bash -c "head -1 $T/run/history.csv | grep -q ',lr,test_bal_acc\$' && awk -F, 'NR>1{if(!(\$10>=0 && \$10<=1)) exit 1}' $T/run/history.csv"
+check "the last epoch's test_bal_acc is eval's balanced_accuracy" bash -c "
+  a=\$(awk -F, 'END{printf \"%.4f\", \$10}' $T/run/history.csv); b=\$(awk '/^balanced_accuracy:/{print \$2}' $T/eval.txt); echo \"\$a \$b\"; test \"\$a\" = \"\$b\""
+check "plot --compare test_bal_acc" bash -c "$NN plot --compare test_bal_acc --png $T/bal.png $T/run && file $T/bal.png | grep -q PNG"
+
+# --- --class-weight balanced, on an image folder with imbalanced classes --------
+# Train: 4 of "big", 4 of "mid", 1 of "rare one" (weights 9/12, 9/12, 3); the
+# class names show in eval's table, confusion matrix and CSV.
+make_folder "$T/imb" train:big,mid,"rare one":8x8 test:big,mid,"rare one":8x8
+rm "$T/imb/train/rare one/"[123].png
+F="--data folder:$T/imb --model mlp --hidden 8 --epochs 2 --batch 3 --lr 0.5 --no-plot"
+check "train --class-weight balanced" bash -c "$NN train $F --class-weight balanced --out $T/cw > $T/cw.log && grep -q 'class weights balanced (0.75..3; train loss weighted)' $T/cw.log"
+check "  history.csv has test_bal_acc" bash -c "awk -F, 'NR==3{exit !(\$10>=0 && \$10<=1)}' $T/cw/history.csv"
+check "  the weighted train loss differs from --class-weight none's" bash -c "$NN train $F --out $T/cw0 --quiet && test \"\$(sed -n 2p $T/cw/history.csv | cut -d, -f2)\" != \"\$(sed -n 2p $T/cw0/history.csv | cut -d, -f2)\""
+check "  the default is --class-weight none (bit-identical weights)" bash -c "$NN train $F --class-weight none --out $T/cwn --quiet && $NN compare $T/cw0/checkpoint.h5 $T/cwn/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "  the config and state record it" bash -c "h5dump -a /config $T/cw/checkpoint.h5 | grep -q 'class_weight=balanced' && h5dump -a /state/class_weight $T/cw/checkpoint.h5 | grep -q '\"balanced\"'"
+check "eval names the classes (folder names)" bash -c "$NN eval --data folder:$T/imb --checkpoint $T/cw/checkpoint.h5 --confusion-csv $T/cw.csv > $T/cw-eval.txt && grep -q '^  rare one  ' $T/cw-eval.txt && grep -q '^  mid  ' $T/cw-eval.txt && grep -A1 '^confusion' $T/cw-eval.txt | tail -1 | grep -q 'big  *mid  *rare one' && grep -q '^ *rare one  *[0-9]  *[0-9]  *[0-9]\$' $T/cw-eval.txt"
+check "  and so does the confusion CSV" bash -c "head -1 $T/cw.csv | grep -qx 'true.pred,big,mid,rare one' && cut -d, -f1 $T/cw.csv | tail -3 | tr '\n' ' ' | grep -qx 'big mid rare one '"
+check "resume with the same --class-weight" $NN train ${F/--epochs 2/--epochs 3} --class-weight balanced --resume auto --out "$T/cw" --quiet
+expect_fail "resume with another --class-weight is refused" "trained with --class-weight balanced, this run has --class-weight none.*HINT: pass --class-weight balanced" \
+    $NN train ${F/--epochs 2/--epochs 4} --resume auto --out "$T/cw"
+expect_fail "unknown --class-weight value" "--class-weight balancd: expected none .* or balanced" $NN train $F --class-weight balancd --out "$T/cwx"
+expect_fail "--class-weight without a value" "--class-weight \(missing\): expected none" $NN train $F --class-weight
+expect_fail "gan --class-weight balanced is refused" "--class-weight is for train" $NN gan $F --class-weight balanced --out "$T/cwg"
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"
 check "summary of a checkpoint" bash -c "$NN summary $D --checkpoint $T/run/checkpoint.h5 | grep -q dense_2"
 

@@ -62,6 +62,19 @@ check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
   b=\$($MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
   echo \"\$a\"; echo \"\$b\"; test \"\$a\" = \"\$b\""
+# Balanced accuracy, macro F1 and the per-class lines come from the confusion
+# matrix summed over ranks: the whole output is the same for any N.
+check "eval under np=3: per-class metrics identical to np=1" bash -c "
+  $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e1.txt && $MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 > $T/e3.txt &&
+  grep -q '^balanced_accuracy: ' $T/e3.txt && cmp $T/e1.txt $T/e3.txt"
+check "np=2 history: test_bal_acc as np=1's" bash -c "cmp <(cut -d, -f10 $T/n1/history.csv) <(cut -d, -f10 $T/n2/history.csv)"
+# --class-weight balanced: the label counts are summed over the ranks' shards
+# once, so every rank weighs with the whole training set's counts.
+check "--class-weight balanced np=1" $NN train $ARGS --class-weight balanced --out "$T/w1" --quiet
+check "--class-weight balanced np=2" bash -c "$MPIRUN -np 2 $NN train $ARGS --class-weight balanced --out $T/w2 > $T/w2.log 2>&1 && grep -q 'identical on all 2' $T/w2.log"
+check "  per-epoch (weighted) losses match np=1 (1e-5 rel)" rel_close "$T/w1/history.csv" "$T/w2/history.csv" 1e-5
+check "  final weights match np=1 (1e-5 rel)" weights_close "$T/w1/checkpoint.h5" "$T/w2/checkpoint.h5"
+check "  and differ from --class-weight none's" bash -c "! $NN compare $T/n1/checkpoint.h5 $T/w1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 
 # BatchNorm + Dropout: with --bn sync the statistics span the global batch and
 # dropout masks follow sample ids, so N ranks reproduce one rank.

@@ -17,6 +17,7 @@ int main(void) {
     register_image_tests();
     register_gan_tests();
     register_prefetch_tests();
+    register_metrics_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();

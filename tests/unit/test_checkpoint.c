@@ -495,7 +495,8 @@ static nn_train_state full_state(void) {
                          .partial = {1.5, 3, 4, 0.25},
                          .batch = 50,
                          .train_limit = 1000,
-                         .best_acc = 0.875};
+                         .best_acc = 0.875,
+                         .class_weight = "balanced"};
     snprintf(st.data, sizeof st.data, "%s", "folder:/data/it's here:3x32");
     return st;
 }
@@ -548,6 +549,14 @@ static void set_attr(const char *path, const char *obj, const char *name, hid_t 
 
 static void set_i64(const char *path, const char *obj, const char *name, int64_t v) {
     set_attr(path, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, 1);
+}
+
+/* A fixed-length string attribute, as nntrain writes them. */
+static void set_str(const char *path, const char *obj, const char *name, const char *v) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    set_attr(path, obj, name, t, t, v, 1);
+    H5Tclose(t);
 }
 
 static void del_attr(const char *path, const char *obj, const char *name) {
@@ -627,7 +636,8 @@ static int same_state(const nn_train_state *a, const nn_train_state *b) {
     return a->epoch == b->epoch && a->step == b->step && a->seed == b->seed &&
            a->epoch_step == b->epoch_step && !memcmp(a->partial, b->partial, sizeof a->partial) &&
            a->batch == b->batch && a->train_limit == b->train_limit &&
-           !strcmp(a->data, b->data) && a->best_acc == b->best_acc;
+           !strcmp(a->data, b->data) && a->best_acc == b->best_acc &&
+           !strcmp(a->class_weight, b->class_weight);
 }
 
 static void test_full_state_round_trip(void) {
@@ -648,6 +658,7 @@ static void test_full_state_round_trip(void) {
     CU_ASSERT_EQUAL(got.train_limit, 1000);
     CU_ASSERT_STRING_EQUAL(got.data, "folder:/data/it's here:3x32");
     CU_ASSERT_EQUAL(got.best_acc, 0.875);
+    CU_ASSERT_STRING_EQUAL(got.class_weight, "balanced");
     CU_ASSERT_EQUAL(got.partial[3], 0.25);
     CU_ASSERT_EQUAL(h.rows, 2);
 
@@ -858,21 +869,34 @@ static void test_state_validated(void) {
     del_attr(path, "state", "epoch");
     expect_rejected(path, "state/epoch", "missing", __LINE__);
 
-    /* The history table must be (rows, 9) with rows <= state/epoch (3). */
+    /* The history table must be (rows, 10), or (rows, 9) as older builds
+     * wrote it, with rows <= state/epoch (3). */
     copy_file(ref, path);
     set_history(path, 2, 7);
-    expect_rejected(path, "history/table has shape (2, 7)", "expected (2, 9)", __LINE__);
+    expect_rejected(path, "history/table has shape (2, 7)", "expected (2, 10) (or (2, 9)",
+                    __LINE__);
+    copy_file(ref, path);
+    set_history(path, 2, NN_H_COLS + 1);
+    expect_rejected(path, "history/table has shape (2, 11)", "expected (2, 10)", __LINE__);
     copy_file(ref, path);
     set_history(path, 5, NN_H_COLS);
-    expect_rejected(path, "history/table has shape (5, 9)", "(3, 9)", __LINE__);
+    expect_rejected(path, "history/table has shape (5, 10)", "(3, 10)", __LINE__);
+    copy_file(ref, path);
+    set_history(path, 5, NN_H_COLS_V1);
+    expect_rejected(path, "history/table has shape (5, 9)", "(3, 10)", __LINE__);
     copy_file(ref, path);
     set_i64(path, "state", "epoch", 1); /* 2 rows but 1 epoch completed */
-    expect_rejected(path, "history/table has shape (2, 9)", "state/epoch is 1", __LINE__);
+    expect_rejected(path, "history/table has shape (2, 10)", "state/epoch is 1", __LINE__);
     /* ... whether or not the caller asked for the history. */
     nn_net plain;
     make_net(&plain, SPEC, 1);
-    EXPECT_FAIL(nn_ckpt_load(path, &plain, NULL, NULL, NULL), path, "history/table", "(2, 9)");
+    EXPECT_FAIL(nn_ckpt_load(path, &plain, NULL, NULL, NULL), path, "history/table", "(2, 10)");
     nn_net_free(&plain);
+    /* --class-weight is recorded as none or balanced, nothing else. */
+    copy_file(ref, path);
+    set_str(path, "state", "class_weight", "balancd");
+    expect_rejected(path, "state/class_weight is 'balancd'", "expected none or balanced",
+                    __LINE__);
 
     /* A save refuses a state a load would refuse; the old file stays. */
     nn_net n2;
@@ -889,6 +913,143 @@ static void test_state_validated(void) {
     free(before);
     free(after);
     nn_net_free(&n2);
+}
+
+/* ---- the history table of older builds: (epochs, 9), before test_bal_acc ---- */
+
+/* Rewrite /history/table keeping its values but only the first `keep`
+ * columns, as a build before test_bal_acc wrote it. */
+static void drop_history_columns(const char *path, int keep) {
+    hid_t f, g = open_rw(path, "history", &f);
+    hid_t d = H5Dopen2(g, "table", H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[2];
+    CU_ASSERT_FATAL(H5Sget_simple_extent_ndims(s) == 2);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    CU_ASSERT_FATAL(dims[1] >= (hsize_t)keep);
+    double *v = malloc(dims[0] * dims[1] * sizeof *v + 1);
+    CU_ASSERT(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    for (hsize_t r = 0; r < dims[0]; r++)
+        memmove(v + r * (hsize_t)keep, v + r * dims[1], (size_t)keep * sizeof *v);
+    H5Ldelete(g, "table", H5P_DEFAULT);
+    hsize_t nd[2] = {dims[0], (hsize_t)keep};
+    s = H5Screate_simple(2, nd, NULL);
+    d = H5Dcreate2(g, "table", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    CU_ASSERT(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    free(v);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Oclose(g);
+    H5Fclose(f);
+    edited(path);
+}
+
+/* A table of the 9 columns before test_bal_acc loads: those 9 as stored,
+ * NaN in test_bal_acc; saved again (a resumed run's next save), it is a
+ * (rows, 10) table with the NaN kept, and a new row's value beside them. */
+static void test_history_v1_loads(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path("ckpt_hist_v1.h5"));
+    copy_file(full_checkpoint(), path);
+    drop_history_columns(path, NN_H_COLS_V1);
+    nn_net net;
+    nn_optim o;
+    make_net(&net, SPEC, 1);
+    make_optim(&o, "adam", &net, 0.0f, 0);
+    nn_train_state st;
+    nn_history h, want;
+    nn_history_init(&h, nn_history_classify, NN_H_COLS);
+    make_history(&want);
+    int rc = nn_ckpt_load(path, &net, &o, &st, &h);
+    if (rc != NN_OK) printf("\n    load: %s\n", nn_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
+    CU_ASSERT_EQUAL_FATAL(h.rows, 2);
+    for (size_t r = 0; r < 2; r++) {
+        CU_ASSERT(!memcmp(h.v + r * NN_H_COLS, want.v + r * NN_H_COLS,
+                          NN_H_COLS_V1 * sizeof(double)));
+        CU_ASSERT(isnan(h.v[r * NN_H_COLS + NN_H_TEST_BAL_ACC]));
+    }
+    /* history.csv says "nan" there: not measured. */
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s", tu_path("hist_v1.csv"));
+    CU_ASSERT_EQUAL(nn_history_write_csv(&h, csv), NN_OK);
+    size_t n = 0;
+    char *text = (char *)slurp(csv, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    text[n ? n - 1 : 0] = 0;
+    CU_ASSERT(strstr(text, ",lr,test_bal_acc\n") != NULL);
+    CU_ASSERT(strstr(text, ",nan\n2,") != NULL);
+    free(text);
+    /* The next epoch, saved and loaded again. */
+    double row[NN_H_COLS] = {3, 0.5, 0.9, 0.6, 0.8, 1, 1000, 0.1, 0.01, 0.75};
+    CU_ASSERT_EQUAL(nn_history_add(&h, row), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_save(path, &net, &o, &st, &h, CONFIG, 1, NULL), NN_OK);
+    nn_history h2;
+    nn_history_init(&h2, nn_history_classify, NN_H_COLS);
+    CU_ASSERT_EQUAL_FATAL(nn_ckpt_load(path, &net, &o, &st, &h2), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(h2.rows, 3);
+    CU_ASSERT(isnan(h2.v[NN_H_TEST_BAL_ACC]));
+    CU_ASSERT(isnan(h2.v[NN_H_COLS + NN_H_TEST_BAL_ACC]));
+    CU_ASSERT_EQUAL(h2.v[2 * NN_H_COLS + NN_H_TEST_BAL_ACC], 0.75);
+    CU_ASSERT_EQUAL(h2.v[2 * NN_H_COLS + NN_H_LR], 0.01);
+    /* A GAN's table has always had its 9 columns: no shorter one is accepted. */
+    nn_history g;
+    nn_history_init(&g, nn_history_gan, NN_HG_COLS);
+    CU_ASSERT_EQUAL(nn_history_min_cols(&g), NN_HG_COLS);
+    nn_history_free(&h2);
+    nn_history_free(&want);
+    nn_history_free(&h);
+    nn_optim_free(&o);
+    nn_net_free(&net);
+}
+
+/* `nntrain train --resume` from a checkpoint whose history has the 9
+ * columns of the builds before test_bal_acc: the resumed run trains on, and
+ * its history keeps the old epochs (NaN in test_bal_acc) and measures the
+ * new one. Runs the binary the suite is given (NNTRAIN, set by make). */
+static void test_resume_history_v1(void) {
+    const char *nn = getenv("NNTRAIN");
+    if (!nn || access(nn, X_OK) != 0) {
+        printf("\n    NNTRAIN (the nntrain binary; make unit-test sets it) is not set or not "
+               "executable: '%s'\n", nn ? nn : "");
+        CU_FAIL_FATAL("NNTRAIN not set");
+    }
+    char data[512], out[512], cmd[2048], ckpt[600];
+    snprintf(data, sizeof data, "%s", tu_path("resume_v1_data"));
+    snprintf(out, sizeof out, "%s", tu_path("resume_v1_run"));
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", out);
+    tu_write_mnist_like(data, 60, 20, 6, 6, 0);
+    const char *args = "--model 'dense 10' --batch 20 --lr 0.3 --quiet --no-plot";
+    snprintf(cmd, sizeof cmd, "'%s' train --data 'mnist:%s' %s --epochs 1 --out '%s' >/dev/null",
+             nn, data, args, out);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    drop_history_columns(ckpt, NN_H_COLS_V1);
+    snprintf(cmd, sizeof cmd,
+             "'%s' train --data 'mnist:%s' %s --epochs 2 --resume auto --out '%s' >/dev/null",
+             nn, data, args, out);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    nn_net net;
+    CU_ASSERT_EQUAL_FATAL(nn_net_create(&net, "dense 10", "test", (nn_shape){1, 6, 6}, 10, 1,
+                                        nn_backend_cpu()),
+                          NN_OK);
+    nn_train_state st;
+    nn_history h;
+    nn_history_init(&h, nn_history_classify, NN_H_COLS);
+    int rc = nn_ckpt_load(ckpt, &net, NULL, &st, &h);
+    if (rc != NN_OK) printf("\n    load: %s\n", nn_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
+    CU_ASSERT_EQUAL(st.epoch, 2);
+    CU_ASSERT_EQUAL_FATAL(h.rows, 2);
+    CU_ASSERT(isnan(h.v[NN_H_TEST_BAL_ACC]));
+    const double b = h.v[NN_H_COLS + NN_H_TEST_BAL_ACC];
+    CU_ASSERT(b >= 0 && b <= 1);
+    CU_ASSERT(h.v[NN_H_TEST_ACC] >= 0 && h.v[NN_H_TEST_ACC] <= 1); /* kept from epoch 1 */
+    nn_history_free(&h);
+    nn_net_free(&net);
 }
 
 /* ---- non-finite tensors ---- */
@@ -1183,6 +1344,10 @@ void register_checkpoint_tests(void) {
     CU_add_test(s, "every state field and class names round trip", test_full_state_round_trip);
     CU_add_test(s, "a checkpoint of an older build loads with defaults", test_legacy_checkpoint_loads);
     CU_add_test(s, "state fields and history shape are validated", test_state_validated);
+    CU_add_test(s, "a 9-column history (before test_bal_acc) loads with NaN there",
+                test_history_v1_loads);
+    CU_add_test(s, "train resumes from a checkpoint with a 9-column history",
+                test_resume_history_v1);
     CU_add_test(s, "non-finite tensors are rejected on load", test_nonfinite_rejected_on_load);
     CU_add_test(s, "non-finite tensors are refused on save", test_nonfinite_refused_on_save);
     CU_add_test(s, "a model spec over 64 KB is stored and read", test_large_spec);

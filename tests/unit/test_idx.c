@@ -697,9 +697,41 @@ static void test_data_open_missing_dir(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(nn_errmsg(), "unknown"));
 }
 
+/* Label counts (--class-weight balanced): per shard, and the shards of 3
+ * ranks (with --limit 50) sum to the counts of the first 50 labels in the file. */
+static void test_label_counts(void) {
+    char dir[512], img[600], lbl[600];
+    snprintf(dir, sizeof dir, "%s", tu_path("label_counts"));
+    tu_write_mnist_like(dir, 71, 5, 4, 4, 0);
+    snprintf(img, sizeof img, "%s/train-images-idx3-ubyte", dir);
+    snprintf(lbl, sizeof lbl, "%s/train-labels-idx1-ubyte", dir);
+    FILE *f = fopen(lbl, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    unsigned char raw[8 + 71];
+    CU_ASSERT_FATAL(fread(raw, 1, sizeof raw, f) == sizeof raw);
+    fclose(f);
+    double want[10] = {0}, all[10] = {0}, sum[10] = {0};
+    for (int i = 0; i < 50; i++) want[raw[8 + i]] += 1;
+    for (int i = 0; i < 71; i++) all[raw[8 + i]] += 1;
+    nn_dataset d;
+    CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, NN_PART_ALL), NN_OK);
+    double got[10];
+    CU_ASSERT_EQUAL(nn_dataset_label_counts(&d, got), NN_OK);
+    CU_ASSERT(memcmp(got, all, sizeof got) == 0);
+    nn_dataset_free(&d);
+    for (int r = 0; r < 3; r++) {
+        CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, (nn_part){r, 3, 50}), NN_OK);
+        CU_ASSERT_EQUAL(nn_dataset_label_counts(&d, got), NN_OK);
+        for (int c = 0; c < 10; c++) sum[c] += got[c];
+        nn_dataset_free(&d);
+    }
+    CU_ASSERT(memcmp(sum, want, sizeof sum) == 0);
+}
+
 void register_idx_tests(void) {
     CU_pSuite s = CU_add_suite("idx", NULL, NULL);
     CU_add_test(s, "valid plain IDX loads", test_valid_plain);
+    CU_add_test(s, "label counts per shard sum to the file's", test_label_counts);
     CU_add_test(s, "valid gzip IDX loads, equal to plain", test_valid_gz);
     CU_add_test(s, "pixel scaling is exactly byte/255", test_pixel_scaling_exact);
     CU_add_test(s, "truncated pixels fail", test_truncated_pixels);

@@ -586,6 +586,63 @@ static void test_softmax_xent(void) {
     }
 }
 
+/* Weighted softmax-CE (--class-weight): the loss is the sum of w[label] times
+ * each sample's cross-entropy, dlogits matches finite differences of the
+ * weighted mean, a weight-0 class contributes nothing, weights of 1 and no
+ * weights give the unweighted results bit for bit; and the balanced weights
+ * N / (K n_c) of a label histogram with an empty class. */
+static void test_softmax_xent_weighted(void) {
+    const int n = 4, k = 4;
+    float z[16] = {1, 2, 3, 4, -1, 0, 5, 0.5f, 100, -100, 3, 2, 0.2f, -0.3f, 0.1f, 0.7f};
+    int y[4] = {3, 0, 2, 1};
+    const float w[4] = {0.5f, 2.0f, 0.0f, 1.25f};
+    float d[16], d0[16], d1[16];
+    long correct = 0, correct0 = 0;
+    double loss = nn_softmax_xent_weighted(z, y, w, n, k, 1.0f / n, d, &correct);
+    double want = 0;
+    for (int i = 0; i < n; i++)
+        want += w[y[i]] * nn_softmax_xent(z + i * k, y + i, 1, k, 0, NULL, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(loss, want, 1e-12 * fabs(want));
+    /* Sample 2 (class 2, weight 0): no loss and no gradient. */
+    for (int j = 0; j < k; j++) CU_ASSERT_EQUAL(d[2 * k + j], 0.0f);
+    /* Weights change the loss, never the count of correct predictions. */
+    nn_softmax_xent(z, y, n, k, 1.0f / n, d0, &correct0);
+    CU_ASSERT_EQUAL(correct, correct0);
+    const float h = 1e-2f;
+    for (int i = 0; i < n * k; i++) {
+        float keep = z[i];
+        z[i] = keep + h;
+        double lp = nn_softmax_xent_weighted(z, y, w, n, k, 0, NULL, NULL) / n;
+        z[i] = keep - h;
+        double lm = nn_softmax_xent_weighted(z, y, w, n, k, 0, NULL, NULL) / n;
+        z[i] = keep;
+        CU_ASSERT_DOUBLE_EQUAL(d[i], (lp - lm) / (2 * h), 2e-3);
+    }
+    /* No weights (NULL) and weights of 1: exactly the unweighted loss. */
+    const float ones[4] = {1, 1, 1, 1};
+    double l0 = nn_softmax_xent(z, y, n, k, 1.0f / n, d0, NULL);
+    CU_ASSERT(nn_softmax_xent_weighted(z, y, NULL, n, k, 1.0f / n, d1, NULL) == l0);
+    CU_ASSERT(memcmp(d0, d1, sizeof d0) == 0);
+    CU_ASSERT(nn_softmax_xent_weighted(z, y, ones, n, k, 1.0f / n, d1, NULL) == l0);
+    CU_ASSERT(memcmp(d0, d1, sizeof d0) == 0);
+
+    /* Balanced weights: N = 8 samples, K = 4 classes, n = (3, 1, 0, 4). */
+    const double counts[4] = {3, 1, 0, 4};
+    float bw[4];
+    nn_class_weights_balanced(counts, 4, bw);
+    CU_ASSERT_DOUBLE_EQUAL(bw[0], 8.0 / 12, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(bw[1], 2.0, 1e-7);
+    CU_ASSERT_EQUAL(bw[2], 0.0f); /* no samples: weight 0 */
+    CU_ASSERT_DOUBLE_EQUAL(bw[3], 0.5, 1e-7);
+    /* Each present class then weighs N/K in all: 3 * 2/3 = 1 * 2 = 4 * 1/2. */
+    CU_ASSERT_DOUBLE_EQUAL(counts[0] * bw[0], counts[3] * bw[3], 1e-6);
+    CU_ASSERT_EQUAL(nn_class_weight_parse("balanced"), NN_CLASS_WEIGHT_BALANCED);
+    CU_ASSERT_EQUAL(nn_class_weight_parse("none"), NN_CLASS_WEIGHT_NONE);
+    CU_ASSERT_EQUAL(nn_class_weight_parse("Balanced"), -1);
+    CU_ASSERT_EQUAL(nn_class_weight_parse(NULL), -1);
+    CU_ASSERT_STRING_EQUAL(nn_class_weight_name(NN_CLASS_WEIGHT_BALANCED), "balanced");
+}
+
 /* Sigmoid cross-entropy on logits against -[t log s + (1-t) log(1-s)] in
  * double, dlogits against finite differences of the mean, and |z| = 100,
  * where log(s(z)) in float is log(0) = -inf, against the asymptotic values. */
@@ -713,6 +770,8 @@ void register_layer_tests(void) {
     CU_add_test(s, "maxpool values and routing", test_pool_values);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
+    CU_add_test(s, "weighted softmax cross-entropy, balanced class weights",
+                test_softmax_xent_weighted);
     CU_add_test(s, "sigmoid cross-entropy (stable at |z| = 100)", test_sigmoid_xent);
     CU_add_test(s, "model spec errors", test_spec_errors);
     CU_add_test(s, "weight init N(0,1/fan_in)", test_init_stats);

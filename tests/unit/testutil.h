@@ -40,5 +40,6 @@ TU_REGISTER(register_optim_tests);
 TU_REGISTER(register_image_tests);
 TU_REGISTER(register_gan_tests);
 TU_REGISTER(register_prefetch_tests);
+TU_REGISTER(register_metrics_tests);
 
 #endif
