@@ -589,14 +589,12 @@ static void poke(const char *path, const char *dset, const float *v, int count) 
     edited(path);
 }
 
-/* Replace /history/table with a (rows, cols) table whose column 0 counts
- * 1, 2, ... */
-static void set_history(const char *path, hsize_t rows, hsize_t cols) {
-    hid_t f, g = open_rw(path, "history", &f);
+/* Replace group g's "table" by (rows, cols) float64 values v (freed), close
+ * g and the file f, and seal the edit. */
+static void replace_table(const char *path, hid_t f, hid_t g, hsize_t rows, hsize_t cols,
+                          double *v) {
     H5Ldelete(g, "table", H5P_DEFAULT);
     hsize_t dims[2] = {rows, cols};
-    double *v = calloc(rows * cols + 1, sizeof *v);
-    for (hsize_t r = 0; r < rows; r++) v[r * cols] = (double)(r + 1);
     hid_t s = H5Screate_simple(2, dims, NULL);
     hid_t d = H5Dcreate2(g, "table", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     CU_ASSERT_FATAL(d >= 0);
@@ -607,6 +605,15 @@ static void set_history(const char *path, hsize_t rows, hsize_t cols) {
     H5Oclose(g);
     H5Fclose(f);
     edited(path);
+}
+
+/* Replace /history/table with a (rows, cols) table whose column 0 counts
+ * 1, 2, ... */
+static void set_history(const char *path, hsize_t rows, hsize_t cols) {
+    hid_t f, g = open_rw(path, "history", &f);
+    double *v = calloc(rows * cols + 1, sizeof *v);
+    for (hsize_t r = 0; r < rows; r++) v[r * cols] = (double)(r + 1);
+    replace_table(path, f, g, rows, cols, v);
 }
 
 /* A checkpoint of SPEC with the full state, adam, history and class names. */
@@ -934,18 +941,7 @@ static void drop_history_columns(const char *path, int keep) {
     H5Dclose(d);
     for (hsize_t r = 0; r < dims[0]; r++)
         memmove(v + r * (hsize_t)keep, v + r * dims[1], (size_t)keep * sizeof *v);
-    H5Ldelete(g, "table", H5P_DEFAULT);
-    hsize_t nd[2] = {dims[0], (hsize_t)keep};
-    s = H5Screate_simple(2, nd, NULL);
-    d = H5Dcreate2(g, "table", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    CU_ASSERT_FATAL(d >= 0);
-    CU_ASSERT(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
-    free(v);
-    H5Dclose(d);
-    H5Sclose(s);
-    H5Oclose(g);
-    H5Fclose(f);
-    edited(path);
+    replace_table(path, f, g, dims[0], (hsize_t)keep, v);
 }
 
 /* A table of the 9 columns before test_bal_acc loads: those 9 as stored,
