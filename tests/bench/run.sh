@@ -9,6 +9,7 @@
 #     python3-torch; BENCH_TORCH=0 skips it): ../shared/anchors/torch_mnist.py
 # Writes results/bench/bench.txt. Needs MNIST (datasets/fetch mnist).
 # BENCH_EPOCHS=N changes the epochs per configuration (default 3; the best is kept).
+# BENCH_STREAM=1 adds tests/bench/stream.sh (streamed vs cached image folders).
 # RSS of an np=2 run is mpirun's own, not a rank's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -114,6 +115,8 @@ fi
 echo
 NNTRAIN=$NN bash tests/bench/gan.sh
 echo
+# Streamed image folders (about 15 min: it writes 45,000 JPEGs): BENCH_STREAM=1.
+if [ "${BENCH_STREAM:-0}" = 1 ]; then NNTRAIN=$NN bash tests/bench/stream.sh; echo; fi
 echo "-- allreduce of the gradient buffer (params + 4 metrics), np=2, this machine"
 mpicc -O2 tests/bench/allreduce.c -o "$T/allreduce"
 mpirun -np 2 "$T/allreduce" 79514 795014 1625870 | tee "$T/ar.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/bench/stream.sh: image folders streamed from disk against decoded into
-# memory, in one run (issue 11's figures; part of make bench with BENCH_STREAM=1,
-# or alone: bash tests/bench/stream.sh). Writes results/bench/stream.txt.
+# memory, in one run (part of make bench with BENCH_STREAM=1, or alone:
+# bash tests/bench/stream.sh). Writes results/bench/stream.txt.
 #   1. peak RSS of one training epoch on generated 218 x 178 colour JPEG
 #      folders (tests/bench/make_faces.c, in a temp folder) of 5,000 and
 #      40,000 images: streamed (--cache none), and the 5,000 cached;
