@@ -59,6 +59,9 @@ typedef struct {
     int (*get)(const nn_dataset *d, size_t i, float *x, int *label);
     /* Optional: the file sample i (held by this process) came from, or NULL. */
     const char *(*source)(const nn_dataset *d, size_t i);
+    /* Optional: sample i's label alone, without its pixels (a streamed folder
+     * would otherwise decode the file); NULL = through get(). */
+    int (*label)(const nn_dataset *d, size_t i, int *label);
     void (*free)(nn_dataset *d);
 } nn_dataset_ops;
 

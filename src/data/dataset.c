@@ -54,12 +54,12 @@ int nn_dataset_get_batch(const nn_dataset *d, const uint64_t *ids, int n, float 
 
 int nn_dataset_label_counts(const nn_dataset *d, double *counts) {
     for (int c = 0; c < d->classes; c++) counts[c] = 0;
-    float *x = nn_alloc(nn_shape_size(d->shape) * sizeof *x, "label counts");
-    if (!x) return NN_ERR;
+    float *x = d->ops->label ? NULL : nn_alloc(nn_shape_size(d->shape) * sizeof *x, "label counts");
+    if (!d->ops->label && !x) return NN_ERR;
     int rc = NN_OK;
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i++) {
         int label = -1;
-        rc = d->ops->get(d, i, x, &label);
+        rc = d->ops->label ? d->ops->label(d, i, &label) : d->ops->get(d, i, x, &label);
         if (rc == NN_OK && (label < 0 || label >= d->classes))
             rc = nn_fail("%s: sample %zu has label %d, expected 0..%d", d->name, i, label,
                          d->classes - 1);

@@ -564,8 +564,16 @@ static const char *folder_source(const nn_dataset *d, size_t i) {
     return i >= p->begin && i < p->end ? p->paths[i - p->begin] : NULL;
 }
 
+static int folder_label(const nn_dataset *d, size_t i, int *label) {
+    const folder_priv *p = d->priv;
+    size_t k;
+    NN_TRY(nn_dataset_held(d, i, p->begin, p->end, &k));
+    *label = p->labels[k];
+    return NN_OK;
+}
+
 static const nn_dataset_ops g_folder_ops = {
-    .get = folder_get, .source = folder_source, .free = folder_free};
+    .get = folder_get, .source = folder_source, .label = folder_label, .free = folder_free};
 
 /* The listing: class names and, per class, its sorted image file names. */
 typedef struct {

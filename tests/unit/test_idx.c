@@ -720,7 +720,7 @@ static void test_label_counts(void) {
     CU_ASSERT(memcmp(got, all, sizeof got) == 0);
     nn_dataset_free(&d);
     for (int r = 0; r < 3; r++) {
-        CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, (nn_part){r, 3, 50}), NN_OK);
+        CU_ASSERT_EQUAL_FATAL(nn_idx_open(&d, img, lbl, 10, (nn_part){.rank = r, .nranks = 3, .limit = 50}), NN_OK);
         CU_ASSERT_EQUAL(nn_dataset_label_counts(&d, got), NN_OK);
         for (int c = 0; c < 10; c++) sum[c] += got[c];
         nn_dataset_free(&d);

@@ -1271,6 +1271,11 @@ static void test_folder_streamed(void) {
             CU_ASSERT_EQUAL(rc, NN_OK);
         }
     }
+    /* Label counts come from the listing, without decoding: the gone and the
+     * cut file count too (ant 2, cat 2, dog 2). */
+    double counts[3] = {0};
+    CU_ASSERT_EQUAL(nn_dataset_label_counts(&d, counts), NN_OK);
+    CU_ASSERT(counts[0] == 2 && counts[1] == 2 && counts[2] == 2);
     nn_dataset_free(&d);
     /* folder:DIR:CxHxW and its errors. */
     char spec[700];
