@@ -53,6 +53,8 @@
 #endif
 #define MAX_IMAGE_PIXELS ((unsigned long long)NN_MAX_IMAGE_PIXELS)
 #define MAX_SIDE 65535u
+/* decode_file's want_c for "in the file's own channels" (check-data). */
+#define NATIVE_C (-1)
 /* Largest image file read (bytes). */
 #define MAX_IMAGE_FILE_BYTES (1ull << 30)
 
@@ -306,7 +308,8 @@ typedef struct {
     jpeg_err err;
 } jpeg_job;
 
-/* want_c: 1 or 3 = decode to that; 0 = read the header only (img->c = 1 for
+/* want_c: 1 or 3 = decode to that; NATIVE_C = decode in the file's own
+ * channels (1 for grayscale JPEGs, else 3); 0 = read the header only (img->c = 1 for
  * grayscale JPEGs, else 3). */
 static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *img, jpeg_job *j) {
     j->ci.err = jpeg_std_error(&j->err.pub);
@@ -327,20 +330,22 @@ static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *im
     }
     img->w = (int)j->ci.image_width;
     img->h = (int)j->ci.image_height;
+    const int native = j->ci.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
     if (!want_c) {
-        img->c = j->ci.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+        img->c = native;
         jpeg_destroy_decompress(&j->ci);
         return NN_OK;
     }
-    j->ci.out_color_space = want_c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    const int c = want_c == NATIVE_C ? native : want_c;
+    j->ci.out_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&j->ci);
-    img->c = want_c;
-    if ((int)j->ci.output_components != want_c) {
+    img->c = c;
+    if ((int)j->ci.output_components != c) {
         jpeg_destroy_decompress(&j->ci);
         return nn_fail("%s: JPEG decoder gave %d components, expected %d", path,
-                       j->ci.output_components, want_c);
+                       j->ci.output_components, c);
     }
-    const size_t stride = (size_t)img->w * (size_t)want_c;
+    const size_t stride = (size_t)img->w * (size_t)c;
     img->px = nn_alloc(stride * (size_t)img->h, "decoded image");
     if (!img->px) {
         jpeg_destroy_decompress(&j->ci);
@@ -381,6 +386,7 @@ static int decode_png(const char *path, const filebuf *b, int want_c, image *img
         png_image_free(&im);
         return NN_OK;
     }
+    if (want_c == NATIVE_C) want_c = native;
     im.format = native == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     const size_t n = (size_t)im.width * im.height;
     uint8_t *px = nn_alloc(n * (size_t)(want_c > native ? want_c : native), "decoded image");
@@ -410,7 +416,7 @@ static int decode_png(const char *path, const filebuf *b, int want_c, image *img
     return NN_OK;
 }
 
-/* Read and decode path into img (want_c 1 or 3; 0 = header only). */
+/* Read and decode path into img (want_c 1, 3 or NATIVE_C; 0 = header only). */
 static int decode_file(const char *path, filebuf *b, int want_c, image *img, jpeg_job *j) {
     NN_TRY(read_file(path, b));
     if (b->n == 0) return nn_fail("%s: empty file (JPEG or PNG image expected)", path);
@@ -805,8 +811,7 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
         }
         image img = {0};
         nn_err_clear();
-        int ok = decode_file(path, &fb, 0, &img, job);
-        if (ok == NN_OK) ok = decode_file(path, &fb, img.c, &img, job);
+        int ok = decode_file(path, &fb, NATIVE_C, &img, job);
         free(img.px);
         r->checked++;
         if (ok == NN_OK) {
