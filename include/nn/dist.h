@@ -36,6 +36,10 @@ int nn_dist_alltoallv(nn_dist *d, const void *send, const int *send_bytes, void 
  * every rank (root < 0) or on rank root only (others get NULL, 0). */
 int nn_dist_gatherv(nn_dist *d, const void *buf, size_t bytes, int root, char **all,
                     size_t *total);
+/* The same for n strings per rank: *all holds every rank's, each
+ * NUL-terminated, in rank order; *count of them, *total bytes. */
+int nn_dist_gather_strings(nn_dist *d, char *const *v, size_t n, int root, char **all,
+                           size_t *total, size_t *count);
 /* Collective error check: every rank passes its own status. If any rank
  * failed, all return NN_ERR and the message is that of the lowest failing
  * rank, prefixed with "rank R: " when there are several ranks. */

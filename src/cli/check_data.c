@@ -29,22 +29,12 @@ static int check_split(const nn_args *a, nn_dist *d, const char *split, size_t *
     size_t nsizes = 0, nprobs = 0;
     if (rc == NN_OK)
         rc = nn_dist_gatherv(d, r.sizes, (size_t)r.nsizes * sizeof *r.sizes, 0, &sizes, &nsizes);
-    size_t plen = 0;
-    for (size_t i = 0; i < r.nproblems; i++) plen += strlen(r.problems[i]) + 1;
-    char *mine = malloc(plen + 1), *p = mine;
-    for (size_t i = 0; mine && i < r.nproblems; i++) {
-        size_t n = strlen(r.problems[i]) + 1;
-        memcpy(p, r.problems[i], n);
-        p += n;
-    }
-    if (rc == NN_OK) rc = nn_dist_check(d, mine ? NN_OK : nn_fail("out of memory"));
-    if (rc == NN_OK) rc = nn_dist_gatherv(d, mine, plen, 0, &probs, &nprobs);
-    free(mine);
+    size_t count = 0;
+    if (rc == NN_OK)
+        rc = nn_dist_gather_strings(d, r.problems, r.nproblems, 0, &probs, &nprobs, &count);
     if (rc == NN_OK && d->rank == 0) {
         double total = 0;
         for (size_t c = 0; c < k; c++) total += sums[c];
-        size_t count = 0;
-        for (size_t i = 0; i < nprobs; i++) count += probs[i] == 0;
         printf("%s: %.0f readable sample(s) in %d class(es), %.0f read, %zu problem(s)\n", split,
                total, r.classes, sums[k], count);
         for (size_t c = 0; c < k; c++) {

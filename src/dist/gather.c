@@ -48,6 +48,24 @@ int nn_dist_gatherv(nn_dist *d, const void *buf, size_t bytes, int root, char **
     }
     if (out) out[sum] = 0;
     *all = out;
-    *total = sum;
+    *total = out ? sum : 0;
     return NN_OK;
+}
+
+int nn_dist_gather_strings(nn_dist *d, char *const *v, size_t n, int root, char **all,
+                           size_t *total, size_t *count) {
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) len += strlen(v[i]) + 1;
+    char *mine = malloc(len + 1), *p = mine;
+    for (size_t i = 0; mine && i < n; i++) {
+        const size_t k = strlen(v[i]) + 1;
+        memcpy(p, v[i], k);
+        p += k;
+    }
+    int rc = nn_dist_check(d, mine ? NN_OK : nn_fail("out of memory"));
+    if (rc == NN_OK) rc = nn_dist_gatherv(d, mine, len, root, all, total);
+    free(mine);
+    *count = 0;
+    for (size_t i = 0; rc == NN_OK && i < *total; i++) *count += (*all)[i] == 0;
+    return rc;
 }

@@ -242,24 +242,13 @@ static int find_bad(nn_run *r, const char *split, char ***skip, size_t *n) {
     nn_data_report rep;
     int rc = nn_data_check(r->cfg->data, split, d->rank, d->size, &rep);
     NN_TRY(nn_dist_check(d, rc));
-    size_t len = 0;
-    for (size_t i = 0; rep.problem_paths && i < rep.nproblems; i++)
-        len += strlen(rep.problem_paths[i]) + 1;
-    char *mine = malloc(len + 1), *p = mine;
-    for (size_t i = 0; mine && rep.problem_paths && i < rep.nproblems; i++) {
-        memcpy(p, rep.problem_paths[i], strlen(rep.problem_paths[i]) + 1);
-        p += strlen(rep.problem_paths[i]) + 1;
-    }
     /* IDX and CIFAR problems have no path to leave out: the open reports them. */
-    rc = nn_dist_check(d, mine ? NN_OK : nn_fail("out of memory"));
     char *all = NULL;
-    size_t total = 0;
-    if (rc == NN_OK) rc = nn_dist_gatherv(d, mine, len, -1, &all, &total);
-    free(mine);
+    size_t total = 0, k = 0;
+    rc = nn_dist_gather_strings(d, rep.problem_paths, rep.problem_paths ? rep.nproblems : 0, -1,
+                                &all, &total, &k);
     nn_data_report_free(&rep);
     NN_TRY(rc);
-    size_t k = 0;
-    for (size_t i = 0; i < total; i++) k += all[i] == 0;
     char **v = nn_calloc(k ? k : 1, sizeof *v, "skip list");
     for (size_t i = 0, j = 0; v && i < total; i += strlen(all + i) + 1) v[j++] = strdup(all + i);
     free(all);
@@ -290,7 +279,8 @@ static int run_setup(nn_run *r) {
     NN_TRY(nn_dist_check(dist, rc));
     NN_TRY(pick_resume(r));
 
-    nn_part part = {.rank = dist->rank, .nranks = dist->size, .limit = 0, .cache = cfg->cache, .local_ranks = dist->local_size};
+    nn_part part = {.rank = dist->rank, .nranks = dist->size, .cache = cfg->cache,
+                    .local_ranks = dist->local_size};
     nn_part train_part = part;
     train_part.limit = cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0;
     if (cfg->skip_bad) {

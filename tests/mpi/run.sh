@@ -223,6 +223,14 @@ rm -f "$T/sf/train/b/2.png"
 wait $pid; rc=$?
 check "np=2: a training file deleted mid-run: exit 1 naming it" bash -c "test -n '$stopped' && test $rc = 1 && grep -q 'sf/train/b/2.png: cannot open' $T/sfd.log"
 check "  the last checkpoint is intact" bash -c "$NN eval --data folder:$T/sf:3x8x12 --checkpoint $T/sfd/checkpoint.h5 | grep -q '^accuracy'"
+# check-data under N=2 reports what N=1 does (each rank reads half; rank 0 prints).
+cp -r "$T/sf" "$T/sfc"
+: > "$T/sfc/train/a/0.png"
+echo text > "$T/sfc/train/c/x.jpg"
+head -c 40 "$T/sfc/test/b/1.png" > "$T/sfc/cut" && mv "$T/sfc/cut" "$T/sfc/test/b/1.png"
+$NN check-data --data "folder:$T/sfc" > "$T/cd1.log" 2>&1; rc1=$?
+$MPIRUN -np 2 $NN check-data --data "folder:$T/sfc" > "$T/cd2.log" 2>&1; rc2=$?
+check "check-data np=2: exit 1 like np=1, the same counts and BAD lines" bash -c "test $rc1 = 1 && test $rc2 = 1 && diff <(grep -E '^(train|test):|^  BAD' $T/cd1.log | sort) <(grep -E '^(train|test):|^  BAD' $T/cd2.log | sort) && test \$(grep -c '^  BAD' $T/cd2.log) = 3 && ! grep -qE 'runtime error|ERROR: AddressSanitizer|Signal:' $T/cd2.log"
 # --skip-bad: the bad files are found by both ranks' reads, agreed, left out.
 cp -r "$T/sf" "$T/sfb"
 : > "$T/sfb/train/a/0.png"
