@@ -266,7 +266,8 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
     if (!a->checkpoint) return nn_fail("eval needs --checkpoint FILE (a trained model)");
     nn_dataset test;
     int rc = nn_data_open(&test, a->train.data, "test",
-                          (nn_part){.rank = dist->rank, .nranks = dist->size, .limit = 0, .cache = a->train.cache, .local_ranks = dist->local_size});
+                          (nn_part){.rank = dist->rank, .nranks = dist->size, .cache = a->train.cache,
+                                    .local_ranks = dist->local_size});
     NN_TRY(nn_dist_check(dist, rc));
     nn_net net;
     rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, test.class_names, 100, &net));

@@ -247,7 +247,8 @@ int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_
     /* IDX, CIFAR: the loaders check everything at open; then count labels. */
     nn_dataset d;
     nn_err_clear();
-    if (nn_data_open(&d, spec, split, (nn_part){.rank = rank, .nranks = nranks, .limit = 0, .cache = NN_CACHE_AUTO, .local_ranks = 1}) != NN_OK) {
+    const nn_part part = {.rank = rank, .nranks = nranks, .local_ranks = 1};
+    if (nn_data_open(&d, spec, split, part) != NN_OK) {
         if (rank != 0) return NN_OK; /* the same failure on every rank: rank 0 says it */
         r->problems = nn_calloc(1, sizeof *r->problems, "problem list");
         if (r->problems) r->problems[0] = strdup(nn_errmsg());
@@ -259,18 +260,11 @@ int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_
         r->nproblems = 1;
         return NN_OK;
     }
-    const size_t dim = nn_shape_size(d.shape);
     r->classes = d.classes;
     r->class_count = nn_calloc((size_t)d.classes, sizeof *r->class_count, "class counts");
     r->sizes = nn_alloc(sizeof *r->sizes, "image size table");
-    float *x = nn_alloc(dim * sizeof *x, "sample");
-    int rc = r->class_count && r->sizes && x ? NN_OK : NN_ERR;
-    for (size_t i = d.shard.begin; rc == NN_OK && i < d.shard.end; i++) {
-        int label;
-        rc = d.ops->get(&d, i, x, &label);
-        if (rc == NN_OK) r->class_count[label] += 1;
-        r->checked++;
-    }
+    int rc = r->class_count && r->sizes ? nn_dataset_label_counts(&d, r->class_count) : NN_ERR;
+    r->checked = d.shard.end - d.shard.begin;
     if (rc == NN_OK) {
         r->nsizes = 1;
         r->sizes[0] = (nn_size_count){d.shape.c, d.shape.h, d.shape.w, r->checked};
@@ -279,7 +273,6 @@ int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_
             d.class_names = NULL;
         }
     }
-    free(x);
     nn_dataset_free(&d);
     if (rc != NN_OK) nn_data_report_free(r);
     return rc;
