@@ -42,6 +42,16 @@ int nn_write_errno(int err, const char *path);
 /* What a stat mode that is not a regular file is, for messages ("a FIFO
  * (named pipe)", "a folder", ...). */
 const char *nn_file_kind(unsigned mode);
+/* A whole file in memory; the buffer is reused (grown) between reads. */
+typedef struct {
+    unsigned char *data;
+    size_t n, cap;
+} nn_filebuf;
+/* Read the regular file at path (at most max bytes) into b. A FIFO, device
+ * or folder is refused without blocking ("not a regular file ...; expected
+ * <expected>"), as is a larger file; errors name the path. */
+int nn_read_regular(const char *path, unsigned long long max, const char *expected,
+                    nn_filebuf *b);
 /* printf into a malloc'd string; NULL + message when out of memory. */
 char *nn_strfmt(const char *fmt, ...) NN_PRINTF(1, 2);
 

@@ -215,49 +215,10 @@ static int list_dir(const char *dir, int want_dirs, strvec *out, problems *found
 }
 
 /* A whole file in memory (reused between files). */
-typedef struct {
-    uint8_t *data;
-    size_t n, cap;
-} filebuf;
+typedef nn_filebuf filebuf;
 
-/* The open does not block (O_NONBLOCK: a FIFO put in place of the listed
- * file after the listing would block a plain open), and what was opened is
- * checked with fstat, race-free. */
 static int read_file(const char *path, filebuf *b) {
-    b->n = 0;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return nn_fail("%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int rc = NN_OK;
-    if (fstat(fd, &st) != 0) {
-        rc = nn_fail("%s: cannot stat: %s", path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        rc = nn_fail("%s: not a regular file (%s); expected a JPEG or PNG image", path,
-                     nn_file_kind(st.st_mode));
-    } else if ((unsigned long long)st.st_size > MAX_IMAGE_FILE_BYTES) {
-        rc = nn_fail("%s: %llu bytes, more than the %llu accepted for one image file", path,
-                     (unsigned long long)st.st_size, MAX_IMAGE_FILE_BYTES);
-    } else {
-        size_t size = (size_t)st.st_size;
-        if (size + 1 > b->cap) {
-            uint8_t *d = realloc(b->data, size + 1);
-            if (!d)
-                rc = nn_fail("out of memory reading %s (%zu bytes)", path, size);
-            else
-                b->data = d, b->cap = size + 1;
-        }
-        while (rc == NN_OK && b->n < size) {
-            ssize_t r = read(fd, b->data + b->n, size - b->n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0)
-                rc = nn_fail("%s: read error after %zu of %zu bytes%s%s", path, b->n, size,
-                             r < 0 ? ": " : " (the file shrank)", r < 0 ? strerror(errno) : "");
-            else
-                b->n += (size_t)r;
-        }
-    }
-    close(fd);
-    return rc;
+    return nn_read_regular(path, MAX_IMAGE_FILE_BYTES, "a JPEG or PNG image", b);
 }
 
 /* ---- decoders ---- */

@@ -14,13 +14,11 @@
 #include "nn/checkpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -507,36 +505,14 @@ static void make_envelope(unsigned char env[ENV_SIZE], const unsigned char *data
 /* The whole file at path, malloc'd (a regular file only: a FIFO or a device
  * is refused before a read could block). */
 static unsigned char *slurp_file(const char *path, size_t *n) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        nn_fail("%s: cannot read checkpoint (%s)", path, strerror(errno));
+    nn_filebuf b = {0};
+    if (nn_read_regular(path, ~0ull, "an nntrain checkpoint", &b) != NN_OK) {
+        nn_fail_ctx("cannot read checkpoint");
+        free(b.data);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        nn_fail("%s: is %s, expected a checkpoint file", path,
-                nn_file_kind(fstat(fd, &st) == 0 ? (unsigned)st.st_mode : 0));
-        close(fd);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) nn_fail("%s: out of memory reading the checkpoint (%zu bytes)", path, size);
-    while (buf && got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            nn_fail("%s: reading the checkpoint failed at byte %zu of %zu (%s)", path, got, size,
-                    r < 0 ? strerror(errno) : "the file shrank");
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *n = size;
-    return buf;
+    *n = b.n;
+    return b.data;
 }
 
 /* Check the envelope of the file image (bytes, n); on success (*data, *len) is

@@ -206,3 +206,44 @@ const char *nn_file_kind(unsigned mode) {
            : S_ISSOCK(m) ? "a socket"
                          : "not a plain file";
 }
+
+/* The open does not block (O_NONBLOCK: a FIFO put in place of the file
+ * would block a plain open), and what was opened is checked with fstat,
+ * race-free. */
+int nn_read_regular(const char *path, unsigned long long max, const char *expected,
+                    nn_filebuf *b) {
+    b->n = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return nn_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = NN_OK;
+    if (fstat(fd, &st) != 0) {
+        rc = nn_fail("%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = nn_fail("%s: not a regular file (%s); expected %s", path, nn_file_kind(st.st_mode),
+                     expected);
+    } else if ((unsigned long long)st.st_size > max) {
+        rc = nn_fail("%s: %llu bytes, more than the %llu accepted for %s", path,
+                     (unsigned long long)st.st_size, max, expected);
+    } else {
+        size_t size = (size_t)st.st_size;
+        if (size + 1 > b->cap) {
+            unsigned char *d = realloc(b->data, size + 1);
+            if (!d)
+                rc = nn_fail("out of memory reading %s (%zu bytes)", path, size);
+            else
+                b->data = d, b->cap = size + 1;
+        }
+        while (rc == NN_OK && b->n < size) {
+            ssize_t r = read(fd, b->data + b->n, size - b->n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0)
+                rc = nn_fail("%s: read error after %zu of %zu bytes%s%s", path, b->n, size,
+                             r < 0 ? ": " : " (the file shrank)", r < 0 ? strerror(errno) : "");
+            else
+                b->n += (size_t)r;
+        }
+    }
+    close(fd);
+    return rc;
+}
