@@ -33,7 +33,7 @@ int nn_prefetch_take(nn_prefetch *p, uint64_t tag, float *x, int *labels);
  * returns when no worker is still writing into the ring. */
 void nn_prefetch_reset(nn_prefetch *p);
 /* Batches queued (pushed, not yet taken). */
-int nn_prefetch_queued(const nn_prefetch *p);
+int nn_prefetch_queued(nn_prefetch *p);
 void nn_prefetch_close(nn_prefetch *p);
 
 /* Decoder threads for a rank: the cores this process may use, less the BLAS

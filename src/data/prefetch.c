@@ -202,11 +202,11 @@ void nn_prefetch_reset(nn_prefetch *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
-int nn_prefetch_queued(const nn_prefetch *p) {
-    pthread_mutex_lock((pthread_mutex_t *)&p->mu);
+int nn_prefetch_queued(nn_prefetch *p) {
+    pthread_mutex_lock(&p->mu);
     int q = 0;
     for (int i = 0; i < p->depth; i++) q += p->slots[i].state != SLOT_FREE;
-    pthread_mutex_unlock((pthread_mutex_t *)&p->mu);
+    pthread_mutex_unlock(&p->mu);
     return q;
 }
 
