@@ -84,6 +84,9 @@ int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
  * model_weights/, optimizer_weights/), with /state and /history at the root. */
 #define NN_CKPT_CLASSIFIER "classifier"
 #define NN_CKPT_GAN "gan"
+/* A GAN checkpoint's moving average of the generator (gan --ema), next to
+ * /generator and /discriminator: parameters and state, no optimizer. */
+#define NN_CKPT_GENERATOR_EMA "generator_ema"
 
 typedef struct {
     const char *name; /* group, e.g. "generator"; NULL = the root */
@@ -101,6 +104,8 @@ int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *p
                        nn_train_state *state, nn_history *hist);
 /* Which kind of checkpoint path is (NN_CKPT_CLASSIFIER or NN_CKPT_GAN). */
 int nn_ckpt_kind(const char *path, const char **kind);
+/* Whether a GAN checkpoint holds the net `name` (*has 1 or 0). */
+int nn_ckpt_has_part(const char *path, const char *name, int *has);
 /* nn_ckpt_read_model for the net in group `name` of a checkpoint of `kind`. */
 int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
                       nn_shape *in, int *classes);

@@ -48,6 +48,14 @@ void nn_optim_free(nn_optim *o);
 /* One step with learning rate lr (the schedule's value for this step). */
 void nn_optim_step(nn_optim *o, float *w, const float *g, float lr);
 
+/* Weight averaging (Polyak / exponential moving average): avg = d avg +
+ * (1 - d) x over n values, for the t-th update (1-based), with
+ * d = min(decay, (1 + t) / (10 + t)) so that the first updates are not
+ * dominated by the starting values. The GAN keeps such an average of its
+ * generator (--ema): the average of a generator that oscillates around a
+ * good one makes sharper, more varied samples than any single step of it. */
+void nn_ema_update(float *avg, const float *x, size_t n, float decay, uint64_t t);
+
 /* Learning-rate schedule: constant, step (multiply by gamma every `every`
  * epochs) or cosine (to 0 at the last step), each with linear warmup. */
 typedef enum { NN_SCHED_CONST, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched_kind;

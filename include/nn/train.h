@@ -49,6 +49,7 @@ typedef struct {
     int z_dim;           /* noise dimensions (100) */
     float g_lr, d_lr;    /* per-net learning rates (0 = optim.lr) */
     float real_label;    /* D's target for real images (1; 0.9 = one-sided label smoothing) */
+    float ema;           /* decay of the generator's moving average (0 = none kept) */
     bool quiet;
 } nn_train_cfg;
 

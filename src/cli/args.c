@@ -82,7 +82,10 @@ void nn_args_usage(FILE *f) {
           "  --z-dim Z             noise dimensions (100)\n"
           "  --g-lr ETA --d-lr ETA per-net learning rates (default --lr)\n"
           "  --real-label T        D's target for real images (1; 0.9: one-sided label smoothing)\n"
+          "  --ema DECAY           keep a moving average of G's weights (0.999: over about the\n"
+          "                        last 1,000 steps; 0: none); grids, sample, gan-score use it\n"
           "  --n N                 sample / gan-score: how many images\n"
+          "  --no-ema              sample / gan-score: the generator itself, not its average\n"
           "  --classifier FILE     gan-score: a trained classifier's checkpoint\n"
           "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
           "  and exit with status 75 (resume with --resume auto); a second signal exits at once\n"
@@ -171,6 +174,13 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--g-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->g_lr));
         else if (!strcmp(f, "--d-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->d_lr));
         else if (!strcmp(f, "--real-label")) NN_TRY(parse_float(f, v, 0.5f, 1, &t->real_label));
+        else if (!strcmp(f, "--ema")) {
+            NN_TRY(parse_float(f, v, 0, 1, &t->ema));
+            if (t->ema >= 1)
+                return nn_fail("--ema %s: expected a decay in [0, 1) (0.999: the average over about "
+                               "the last 1,000 steps; 0: none)",
+                               v);
+        }
         else if (!strcmp(f, "--schedule")) a->schedule = v;
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
         else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;
@@ -238,6 +248,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             t->crop_pad = (int)l;
         } else if (!strcmp(f, "--flip")) {
             t->flip = true;
+            used = 0;
+        } else if (!strcmp(f, "--no-ema")) {
+            a->no_ema = true;
             used = 0;
         } else if (!strcmp(f, "--no-balance")) {
             t->balance = false;

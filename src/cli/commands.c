@@ -345,11 +345,15 @@ static int cmd_compare(const nn_args *a) {
         return nn_fail("compare: %s is a %s checkpoint, %s a %s one", a->compare_a, kind,
                        a->compare_b, kind_b);
     const bool gan = !strcmp(kind, NN_CKPT_GAN);
-    const char *const names[2] = {gan ? "generator" : NULL, "discriminator"};
+    const char *const names[3] = {gan ? "generator" : NULL, "discriminator",
+                                  NN_CKPT_GENERATOR_EMA};
+    int nparts = gan ? 2 : 1, has = 0;
+    if (gan) NN_TRY(nn_ckpt_has_part(a->compare_a, NN_CKPT_GENERATOR_EMA, &has));
+    nparts += has;
     double max_abs = 0, max_rel = 0;
     size_t nonfinite = 0, total = 0;
     int rc = NN_OK;
-    for (int part = 0; rc == NN_OK && part < (gan ? 2 : 1); part++) {
+    for (int part = 0; rc == NN_OK && part < nparts; part++) {
         nn_net na, nb;
         NN_TRY(load_part(a->compare_a, kind, names[part], &na));
         rc = load_part(a->compare_b, kind, names[part], &nb);
@@ -399,16 +403,21 @@ static int cmd_plot(const nn_args *a) {
     return NN_OK;
 }
 
-/* The generator of a GAN checkpoint, built and loaded (max_n images a pass). */
-static int load_generator(const char *path, int max_n, nn_net *g) {
+/* The generator of a GAN checkpoint, built and loaded (max_n images a pass):
+ * its moving average when the checkpoint keeps one (gan --ema) and !raw.
+ * *which names the one taken. */
+static int load_generator(const char *path, int max_n, bool raw, nn_net *g, const char **which) {
     char *spec = NULL;
     nn_shape in;
-    int out;
-    NN_TRY(nn_ckpt_read_part(path, NN_CKPT_GAN, "generator", &spec, &in, &out));
+    int out, has = 0;
+    if (!raw) NN_TRY(nn_ckpt_has_part(path, NN_CKPT_GENERATOR_EMA, &has));
+    const char *name = has ? NN_CKPT_GENERATOR_EMA : "generator";
+    *which = has ? "the generator's moving average" : "the generator";
+    NN_TRY(nn_ckpt_read_part(path, NN_CKPT_GAN, name, &spec, &in, &out));
     int rc = nn_net_create(g, spec, path, in, out, max_n, nn_backend_cpu());
     free(spec);
     NN_TRY(rc);
-    const nn_ckpt_part part = {"generator", g, NULL};
+    const nn_ckpt_part part = {name, g, NULL};
     if (nn_ckpt_load_parts(path, NN_CKPT_GAN, &part, 1, NULL, NULL) != NN_OK) {
         nn_net_free(g);
         return NN_ERR;
@@ -441,15 +450,17 @@ static int cmd_sample(const nn_args *a) {
         return nn_fail("usage: nntrain sample --checkpoint GAN.h5 --png FILE [--n 64] [--seed S]");
     const int n = a->n > 0 ? a->n : 64;
     nn_net g;
-    NN_TRY(load_generator(a->checkpoint, 256, &g));
+    const char *which;
+    NN_TRY(load_generator(a->checkpoint, 256, a->no_ema, &g, &which));
     const nn_layer *last = &g.layers[g.nlayers - 1];
     float *img = generate(&g, n, a->train.seed);
     int rc = img ? NN_OK : NN_ERR;
     int cols = 1;
     while (cols * cols < n) cols++;
     if (rc == NN_OK) rc = nn_png_write_grid(a->png, img, n, last->out, cols, -1, 1);
-    if (rc == NN_OK) printf("wrote %s (%d samples, seed %llu)\n", a->png, n,
-                            (unsigned long long)a->train.seed);
+    if (rc == NN_OK)
+        printf("wrote %s (%d samples, seed %llu, %s)\n", a->png, n,
+               (unsigned long long)a->train.seed, which);
     free(img);
     nn_net_free(&g);
     return rc;
@@ -479,7 +490,9 @@ static int cmd_gan_score(const nn_args *a) {
     const char *what = a->checkpoint;
     if (a->checkpoint) {
         nn_net g;
-        rc = load_generator(a->checkpoint, 500, &g);
+        const char *which;
+        rc = load_generator(a->checkpoint, 500, a->no_ema, &g, &which);
+        if (rc == NN_OK) printf("generator: %s\n", which);
         const bool loaded = rc == NN_OK;
         if (rc == NN_OK && nn_net_out_size(&g) != dim)
             rc = nn_fail("%s makes images of %zu values, the classifier %s takes %zu",

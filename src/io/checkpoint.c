@@ -865,6 +865,14 @@ static hid_t open_part(hid_t f, const char *path, const char *name) {
     return g;
 }
 
+int nn_ckpt_has_part(const char *path, const char *name, int *has) {
+    hid_t f = open_checkpoint(path, NN_CKPT_GAN);
+    if (f < 0) return NN_ERR;
+    *has = H5Lexists(f, name, H5P_DEFAULT) > 0;
+    H5Fclose(f);
+    return NN_OK;
+}
+
 int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
                       nn_shape *in, int *classes) {
     hid_t f = open_checkpoint(path, kind);

@@ -171,3 +171,9 @@ float nn_sched_lr(const nn_sched *s, double e, int total) {
     if (s->warmup_epochs > 0 && e < s->warmup_epochs) lr *= (e + 1e-3) / s->warmup_epochs;
     return (float)lr;
 }
+
+void nn_ema_update(float *avg, const float *x, size_t n, float decay, uint64_t t) {
+    const float warm = (1.0f + (float)t) / (10.0f + (float)t);
+    const float d = warm < decay ? warm : decay, e = 1.0f - d;
+    for (size_t i = 0; i < n; i++) avg[i] = d * avg[i] + e * x[i];
+}

@@ -17,7 +17,12 @@
  * 0..B/2-1 (D step) and 0..B-1 (G step) and split evenly over the ranks; the
  * noise of fake i is a function of (seed, step, which step, i) only, so
  * N = 1, 2, 4 ranks train the same nets (float summation order aside) and a
- * resumed run continues bit for bit. */
+ * resumed run continues bit for bit.
+ *
+ * With --ema DECAY the run also keeps an exponential moving average of G's
+ * parameters and BatchNorm statistics (nn_ema_update), updated after every G
+ * step: a third net, "generator_ema" in the checkpoint, which the sample
+ * grids, `sample` and `gan-score` use. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +69,7 @@ enum { G_LOSS, G_ERROR };
 
 typedef struct {
     nn_net g, d;
+    nn_net ge;      /* the moving average of g (--ema; params NULL when off) */
     nn_optim og, od;
     int z;          /* noise dimensions */
     float *zbuf;    /* (B, z) this rank's noise */
@@ -116,6 +122,13 @@ static char *net_spec(const char *given, int which, nn_shape data, const char **
     return nn_model_resolve(name, 0, 0);
 }
 
+/* The average starts from G itself (a fresh run, or a checkpoint without one). */
+static void ema_reset(gan *g) {
+    if (!g->ge.params) return;
+    memcpy(g->ge.params, g->g.params, g->g.nparams * sizeof(float));
+    memcpy(g->ge.state, g->g.state, g->g.nstate * sizeof(float));
+}
+
 static int gan_create(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
     gan *g = nn_calloc(1, sizeof *g, "GAN");
@@ -136,6 +149,12 @@ static int gan_create(nn_run *r) {
                          "the data set %s has %dx%dx%d",
                          r->resume, gout, din.c, din.h, din.w, cfg->data, img.c, img.h, img.w);
         go = dor = r->resume;
+        int has = 0;
+        if (rc == NN_OK && cfg->ema == 0 && r->dist->rank == 0 &&
+            nn_ckpt_has_part(r->resume, NN_CKPT_GENERATOR_EMA, &has) == NN_OK && has)
+            printf("warning: %s keeps a moving average of the generator; without --ema this run "
+                   "drops it from its checkpoints\n",
+                   r->resume);
     } else {
         gs = net_spec(cfg->generator, 0, img, &go);
         ds = gs ? net_spec(cfg->discriminator, 1, img, &dor) : NULL;
@@ -145,6 +164,8 @@ static int gan_create(nn_run *r) {
     const int gmax = B > FIXED_SAMPLES ? B : FIXED_SAMPLES;
     if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, dim, gmax, nn_backend_cpu());
     if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 1, B, nn_backend_cpu());
+    if (rc == NN_OK && cfg->ema > 0)
+        rc = nn_net_create(&g->ge, gs, go, gin, dim, FIXED_SAMPLES, nn_backend_cpu());
     free(gs), free(ds);
     nn_optim_cfg oc = cfg->optim;
     if (cfg->g_lr > 0) oc.lr = cfg->g_lr;
@@ -166,18 +187,33 @@ static int gan_create(nn_run *r) {
     nn_net_init(&g->d, nn_hash64(cfg->seed, 2));
     for (int i = 0; i < FIXED_SAMPLES; i++)
         noise(g->fixed + (size_t)i * g->z, g->z, cfg->seed, 0, 2, (uint64_t)i);
+    ema_reset(g);
     return NN_OK;
 }
 
-static nn_ckpt_part *parts(gan *g, nn_ckpt_part p[2]) {
+/* The checkpoint's nets: generator, discriminator, and generator_ema when
+ * kept. Returns how many. */
+static int parts(gan *g, nn_ckpt_part p[3]) {
     p[0] = (nn_ckpt_part){"generator", &g->g, &g->og};
     p[1] = (nn_ckpt_part){"discriminator", &g->d, &g->od};
-    return p;
+    p[2] = (nn_ckpt_part){NN_CKPT_GENERATOR_EMA, &g->ge, NULL};
+    return g->ge.params ? 3 : 2;
 }
 
 static int gan_load(nn_run *r) {
-    nn_ckpt_part p[2];
-    return nn_ckpt_load_parts(r->resume, NN_CKPT_GAN, parts(r->m, p), 2, &r->st, &r->hist);
+    gan *g = r->m;
+    nn_ckpt_part p[3];
+    int n = parts(g, p), has = 0;
+    if (n == 3) {
+        NN_TRY(nn_ckpt_has_part(r->resume, NN_CKPT_GENERATOR_EMA, &has));
+        if (!has) n = 2;
+    }
+    NN_TRY(nn_ckpt_load_parts(r->resume, NN_CKPT_GAN, p, n, &r->st, &r->hist));
+    if (g->ge.params && !has) {
+        ema_reset(g);
+        printf("%s has no generator average: --ema starts it from the generator\n", r->resume);
+    }
+    return NN_OK;
 }
 
 static int bcast_net(nn_dist *d, nn_net *net, nn_optim *o) {
@@ -191,7 +227,10 @@ static int bcast_net(nn_dist *d, nn_net *net, nn_optim *o) {
 static int gan_bcast(nn_run *r) {
     gan *g = r->m;
     NN_TRY(bcast_net(r->dist, &g->g, &g->og));
-    return bcast_net(r->dist, &g->d, &g->od);
+    NN_TRY(bcast_net(r->dist, &g->d, &g->od));
+    if (!g->ge.params) return NN_OK;
+    NN_TRY(nn_dist_bcast(r->dist, g->ge.params, g->ge.nparams * sizeof(float), 0));
+    return nn_dist_bcast(r->dist, g->ge.state, g->ge.nstate * sizeof(float), 0);
 }
 
 /* G makes fakes [lo, hi) of a pass (which: 0 = D step, 1 = G step) of
@@ -330,6 +369,10 @@ static int gan_step(nn_run *r, nn_step *s) {
         return nn_fail("the generator's loss became %g at step %llu; HINT: lower --lr",
                        gm[G_LOSS], (unsigned long long)s->step);
     nn_optim_step(&g->og, G->params, G->grads, s->lr * g->og.cfg.lr / r->cfg->optim.lr);
+    if (g->ge.params) { /* the same on every rank: G's parameters and statistics are */
+        nn_ema_update(g->ge.params, G->params, G->nparams, r->cfg->ema, g->og.t);
+        nn_ema_update(g->ge.state, G->state, G->nstate, r->cfg->ema, g->og.t);
+    }
     nn_run_prof(r, P_OPTIM, tp);
     s->m[3] = gm[G_LOSS];
     return NN_OK;
@@ -353,8 +396,9 @@ static void gan_print_row(const nn_run *r, const double *row) {
 }
 
 static int gan_save(nn_run *r, const char *path) {
-    nn_ckpt_part p[2];
-    return nn_ckpt_save_parts(path, NN_CKPT_GAN, parts(r->m, p), 2, &r->st, &r->hist, r->config,
+    nn_ckpt_part p[3];
+    const int n = parts(r->m, p);
+    return nn_ckpt_save_parts(path, NN_CKPT_GAN, p, n, &r->st, &r->hist, r->config,
                               r->dist->size);
 }
 
@@ -370,8 +414,9 @@ int nn_gan_generate(nn_net *gen, const float *z, int n, float *out) {
     return NN_OK;
 }
 
-/* OUT/samples/epoch_NNN.png: 8x8 samples from the fixed noise, G in
- * inference mode (BatchNorm's running statistics). */
+/* OUT/samples/epoch_NNN.png: 8x8 samples from the fixed noise, G (its
+ * moving average with --ema) in inference mode (BatchNorm's running
+ * statistics). */
 static int gan_after_save(nn_run *r, int epoch) {
     gan *g = r->m;
     char *dir = nn_strfmt("%s/samples", r->cfg->out_dir);
@@ -379,7 +424,8 @@ static int gan_after_save(nn_run *r, int epoch) {
     float *img = nn_alloc((size_t)FIXED_SAMPLES * nn_net_out_size(&g->g) * sizeof(float),
                           "samples");
     int rc = png && img ? nn_mkdirs(dir) : NN_ERR;
-    if (rc == NN_OK) rc = nn_gan_generate(&g->g, g->fixed, FIXED_SAMPLES, img);
+    if (rc == NN_OK)
+        rc = nn_gan_generate(g->ge.params ? &g->ge : &g->g, g->fixed, FIXED_SAMPLES, img);
     if (rc == NN_OK) rc = nn_png_write_grid(png, img, FIXED_SAMPLES, r->train.shape, 8, -1, 1);
     free(dir), free(png), free(img);
     return rc;
@@ -387,8 +433,9 @@ static int gan_after_save(nn_run *r, int epoch) {
 
 static double gan_ckpt_bytes(const nn_run *r) {
     const gan *g = r->m;
+    const size_t ema = g->ge.params ? g->ge.nparams + g->ge.nstate : 0;
     return (double)(g->g.nparams * (1 + (size_t)g->og.nslots) + g->g.nstate +
-                    g->d.nparams * (1 + (size_t)g->od.nslots) + g->d.nstate) *
+                    g->d.nparams * (1 + (size_t)g->od.nslots) + g->d.nstate + ema) *
                sizeof(float) + 131072.0;
 }
 
@@ -401,21 +448,24 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t h) {
 static uint64_t gan_hash(const nn_run *r, uint64_t h) {
     const gan *g = r->m;
     h = hash_bytes(g->g.params, g->g.nparams * sizeof(float), h);
+    if (g->ge.params) h = hash_bytes(g->ge.params, g->ge.nparams * sizeof(float), h);
     return hash_bytes(g->d.params, g->d.nparams * sizeof(float), h);
 }
 
 static void gan_describe(const nn_run *r, char *buf, size_t n) {
     const gan *g = r->m;
-    snprintf(buf, n, "generator %zu parameters (z %d), discriminator %zu, optimizer %s, global "
-                     "batch %d (%d real + %d fake for D, %d fake for G)",
-             g->g.nparams, g->z, g->d.nparams, nn_optim_name(r->cfg->optim.kind), r->cfg->batch,
-             r->draw, r->draw, 2 * r->draw);
+    int k = snprintf(buf, n, "generator %zu parameters (z %d), discriminator %zu, optimizer %s, "
+                             "global batch %d (%d real + %d fake for D, %d fake for G)",
+                     g->g.nparams, g->z, g->d.nparams, nn_optim_name(r->cfg->optim.kind),
+                     r->cfg->batch, r->draw, r->draw, 2 * r->draw);
+    if (g->ge.params && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ", generator average (--ema %g)", r->cfg->ema);
 }
 
 static void gan_free(nn_run *r) {
     gan *g = r->m;
     if (!g) return;
-    nn_net_free(&g->g), nn_net_free(&g->d);
+    nn_net_free(&g->g), nn_net_free(&g->d), nn_net_free(&g->ge);
     nn_optim_free(&g->og), nn_optim_free(&g->od);
     free(g->zbuf), free(g->dx), free(g->t), free(g->fixed), free(g->fids);
     free(g);

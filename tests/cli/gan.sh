@@ -15,7 +15,7 @@ make_folder "$T/f8" train:a,b test:a,b
 D="--data mnist:$T/data"
 GEN="dense 392 bias=false; batchnorm; relu; reshape 8x7x7; deconv2d 4 size=4 stride=2 pad=1 bias=false; batchnorm; relu; deconv2d 1 size=4 stride=2 pad=1; tanh"
 DIS="conv2d 4 size=4 stride=2 pad=1; leaky_relu alpha=0.2; conv2d 8 size=4 stride=2 pad=1 bias=false; batchnorm; leaky_relu alpha=0.2; flatten; dense 1"
-GAN=($D --generator "$GEN" --discriminator "$DIS" --z-dim 16 --batch 32 --epochs 2)
+GAN=($D --generator "$GEN" --discriminator "$DIS" --z-dim 16 --batch 32 --epochs 2 --ema 0.99)
 same_weights() { "$NN" compare "$1" "$2" | grep -q 'max_abs_diff: 0\.000e+00'; }
 
 check "gan trains 2 epochs" $NN gan "${GAN[@]}" --out "$T/g"
@@ -25,6 +25,12 @@ check "a sample grid per epoch" bash -c "file $T/g/samples/epoch_001.png | grep 
 check "loss.png and discriminator.png" bash -c "file $T/g/loss.png | grep -q PNG && file $T/g/discriminator.png | grep -q PNG"
 check "the checkpoint holds /generator and /discriminator" bash -c "h5dump -n $T/g/checkpoint.h5 | grep -q '/generator/model_weights/deconv2d_2/kernel' && h5dump -n $T/g/checkpoint.h5 | grep -q '/discriminator/optimizer_weights/m/dense_1/kernel'"
 check "sample draws N images" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 16 --png $T/s.png && file $T/s.png | grep -q 'PNG image data, 122 x 122'"
+check "--ema: the checkpoint also holds /generator_ema (parameters and state, no optimizer)" bash -c "h5dump -n $T/g/checkpoint.h5 | grep -q '/generator_ema/model_weights/deconv2d_2/kernel' && h5dump -n $T/g/checkpoint.h5 | grep -q '/generator_ema/model_weights/batchnorm_1/moving_mean' && ! h5dump -n $T/g/checkpoint.h5 | grep -q '/generator_ema/optimizer_weights'"
+check "--ema: sample draws from the average, --no-ema from the generator, and they differ" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/ea.png | grep -q 'moving average' && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/eb.png --no-ema | grep -q 'the generator)' && ! cmp -s $T/ea.png $T/eb.png"
+check "--ema does not change training: G and D equal those of a run without it" bash -c "$NN gan ${GAN[*]@Q} --ema 0 --no-plot --out $T/noema > /dev/null && $NN compare $T/noema/checkpoint.h5 $T/g/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "--ema: resuming a checkpoint without an average starts it from G" bash -c "cp -r $T/noema $T/noema3 && $NN gan ${GAN[*]@Q} --epochs 3 --resume auto --no-plot --out $T/noema3 > $T/noema3.log && grep -q 'has no generator average: --ema starts it from the generator' $T/noema3.log && h5dump -n $T/noema3/checkpoint.h5 | grep -q /generator_ema/"
+check "--ema: resuming an averaged checkpoint without --ema says it drops the average" bash -c "cp -r $T/g $T/g3 && $NN gan ${GAN[*]@Q} --ema 0 --epochs 3 --resume auto --no-plot --out $T/g3 > $T/g3.log && grep -q 'without --ema this run drops it' $T/g3.log && ! h5dump -n $T/g3/checkpoint.h5 | grep -q /generator_ema/"
+expect_fail "--ema 1 is refused" "expected a decay in \\[0, 1\\)" $NN gan "${GAN[@]}" --ema 1 --out "$T/ema1"
 check "sample is deterministic per --seed" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/a.png --seed 3 && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/b.png --seed 3 && cmp $T/a.png $T/b.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/c.png --seed 4 && ! cmp -s $T/a.png $T/c.png"
 
 check "one-sided label smoothing (--real-label 0.9) changes D's loss" bash -c "$NN gan ${GAN[*]@Q} --epochs 1 --real-label 0.9 --no-plot --out $T/ls && test \"\$(sed -n 2p $T/ls/history.csv | cut -d, -f2)\" != \"\$(sed -n 2p $T/g/history.csv | cut -d, -f2)\""

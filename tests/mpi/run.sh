@@ -179,7 +179,7 @@ GEN="dense 392 bias=false; batchnorm; relu; reshape 8x7x7; deconv2d 4 size=4 str
 DIS="conv2d 4 size=4 stride=2 pad=1; leaky_relu alpha=0.2; conv2d 8 size=4 stride=2 pad=1 bias=false; batchnorm; leaky_relu alpha=0.2; flatten; dense 1"
 printf '%s\n' "$GEN" | tr ';' '\n' > "$T/gen.spec"
 printf '%s\n' "$DIS" | tr ';' '\n' > "$T/dis.spec"
-GANA="$D --generator $T/gen.spec --discriminator $T/dis.spec --z-dim 16 --batch 40 --epochs 1 --limit 600 --seed 4 --quiet --no-plot"
+GANA="$D --generator $T/gen.spec --discriminator $T/dis.spec --z-dim 16 --batch 40 --epochs 1 --limit 600 --seed 4 --ema 0.99 --quiet --no-plot"
 check "gan np=1" $NN gan $GANA --out "$T/gan1"
 for n in 2 4; do
     check "gan np=$n" bash -c "$MPIRUN -np $n $NN gan $GANA --out $T/gan$n > $T/gan$n.log 2>&1"

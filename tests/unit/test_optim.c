@@ -86,10 +86,31 @@ static void test_schedules(void) {
     CU_ASSERT(strstr(nn_errmsg(), "step:EVERY:GAMMA") != NULL);
 }
 
+/* The moving average against the formula, warm-up included: update t uses
+ * d = min(decay, (1+t)/(10+t)). */
+static void test_ema(void) {
+    float avg[2] = {1.0f, -2.0f};
+    const float x[2] = {3.0f, 0.0f};
+    double ref[2] = {1.0, -2.0};
+    for (uint64_t t = 1; t <= 200; t++) {
+        nn_ema_update(avg, x, 2, 0.9f, t);
+        double d = fmin(0.9, (1.0 + (double)t) / (10.0 + (double)t));
+        for (int i = 0; i < 2; i++) ref[i] = d * ref[i] + (1 - d) * x[i];
+        if (t == 1) CU_ASSERT_DOUBLE_EQUAL(avg[0], (2.0 * 1.0 + 9.0 * 3.0) / 11.0, 1e-6); /* d = 2/11 */
+    }
+    CU_ASSERT_DOUBLE_EQUAL(avg[0], ref[0], 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(avg[1], ref[1], 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(avg[0], 3.0, 1e-5); /* a constant input is reached */
+    float a0 = 5.0f;
+    nn_ema_update(&a0, x, 1, 0.0f, 7); /* decay 0: the input itself */
+    CU_ASSERT_EQUAL(a0, 3.0f);
+}
+
 void register_optim_tests(void) {
     CU_pSuite s = CU_add_suite("optim", NULL, NULL);
     CU_add_test(s, "six optimizers vs independent reference", test_reference_steps);
     CU_add_test(s, "defaults and unknown names", test_defaults_and_errors);
     CU_add_test(s, "weight decay", test_weight_decay);
     CU_add_test(s, "lr schedules with warmup", test_schedules);
+    CU_add_test(s, "moving average of weights (--ema)", test_ema);
 }
