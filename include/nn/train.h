@@ -51,7 +51,15 @@ typedef struct {
     float real_label;    /* D's target for real images (1; 0.9 = one-sided label smoothing) */
     float ema;           /* decay of the generator's moving average (0 = none kept) */
     bool quiet;
+    /* Weak scaling: --batch-per-rank B makes the global batch B x ranks, and
+     * --lr-scale multiplies the learning rate(s) by ranks (linear) or
+     * sqrt(ranks) (sqrt): the rates given are those for one rank's B.
+     * nn_train_command resolves both into batch and the rates. */
+    int batch_per_rank;  /* 0: --batch is the global batch */
+    int lr_scale;        /* NN_LR_SCALE_* */
 } nn_train_cfg;
+
+enum { NN_LR_SCALE_NONE, NN_LR_SCALE_LINEAR, NN_LR_SCALE_SQRT };
 
 /* nn_train's return when a stop signal (guard.h) ended the run after it wrote
  * its checkpoint: the process should exit NN_EXIT_STOPPED. */

@@ -40,6 +40,9 @@ void nn_args_usage(FILE *f) {
           "\"dense 100; sigmoid; dense 10\"\n"
           "  --hidden M            width of the preset's hidden layer (mlp: 100)\n"
           "  --epochs E --batch B  epochs (10) and GLOBAL batch size (100)\n"
+          "  --batch-per-rank B    weak scaling: global batch = B x ranks (instead of --batch)\n"
+          "  --lr-scale linear|sqrt  with --batch-per-rank: the rates given are for one\n"
+          "                        rank's B; multiply them by ranks or sqrt(ranks)\n"
           "  --optim NAME          sgd (default), momentum, adagrad, rmsprop, adadelta, adam\n"
           "  --lr ETA              learning rate (default per optimizer; sgd: 0.1)\n"
           "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
@@ -209,6 +212,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
             t->batch = (int)l;
             batch_given = true;
+        } else if (!strcmp(f, "--batch-per-rank")) {
+            NN_TRY(parse_long(f, v, 1, 1 << 20, &l));
+            t->batch_per_rank = (int)l;
+        } else if (!strcmp(f, "--lr-scale")) {
+            if (v && !strcmp(v, "linear")) t->lr_scale = NN_LR_SCALE_LINEAR;
+            else if (v && !strcmp(v, "sqrt")) t->lr_scale = NN_LR_SCALE_SQRT;
+            else if (v && !strcmp(v, "none")) t->lr_scale = NN_LR_SCALE_NONE;
+            else return nn_fail("--lr-scale %s: expected linear, sqrt or none", v ? v : "(missing)");
         } else if (!strcmp(f, "--seed")) {
             NN_TRY(parse_long(f, v, 0, 2147483647L, &l));
             t->seed = (uint64_t)l;
@@ -289,6 +300,11 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         if (a->lr < 0) a->lr = 2e-4f;
         if (a->beta1 < 0) a->beta1 = 0.5f;
     }
+    if (t->batch_per_rank > 0 && batch_given)
+        return nn_fail("--batch (global) and --batch-per-rank (global = it x ranks): give one");
+    if (t->lr_scale != NN_LR_SCALE_NONE && t->batch_per_rank == 0)
+        return nn_fail("--lr-scale scales the rate given for one rank's batch: it needs "
+                       "--batch-per-rank B (the global batch is then B x ranks)");
     if (gan && !batch_given) t->batch = 128;
     if (gan && t->class_weight != NN_CLASS_WEIGHT_NONE)
         return nn_fail("--class-weight is for train (a classifier's softmax cross-entropy); "

@@ -32,11 +32,28 @@
  * nn_mode (classify.c, gan.c) + a line here. */
 static const nn_mode *const modes[] = {&nn_mode_classify, &nn_mode_gan};
 
-int nn_train_command(const char *command, const nn_train_cfg *cfg, nn_dist *dist, bool *found) {
+/* --batch-per-rank and --lr-scale for this many ranks (weak scaling, as in
+ * Goyal et al., "Accurate, Large Minibatch SGD"): the global batch grows
+ * with the ranks and the rates with it; --warmup eases the first steps of a
+ * large rate. */
+static void scale_to_ranks(nn_train_cfg *c, int ranks) {
+    if (c->batch_per_rank > 0) c->batch = c->batch_per_rank * ranks;
+    const double f = c->lr_scale == NN_LR_SCALE_LINEAR ? ranks
+                     : c->lr_scale == NN_LR_SCALE_SQRT ? sqrt((double)ranks)
+                                                       : 1.0;
+    c->optim.lr = (float)(c->optim.lr * f);
+    c->sched.base_lr = (float)(c->sched.base_lr * f);
+    c->g_lr = (float)(c->g_lr * f);
+    c->d_lr = (float)(c->d_lr * f);
+}
+
+int nn_train_command(const char *command, const nn_train_cfg *given, nn_dist *dist, bool *found) {
+    nn_train_cfg cfg = *given;
+    scale_to_ranks(&cfg, dist->size);
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(modes[i]->name, command)) {
             *found = true;
-            return nn_run_train(modes[i], cfg, dist);
+            return nn_run_train(modes[i], &cfg, dist);
         }
     *found = false;
     return NN_OK;
@@ -187,6 +204,12 @@ static int check_resume(const nn_run *r) {
                        "run continues the same sample order: pass --seed %llu",
                        f, (unsigned long long)s->seed, (unsigned long long)cfg->seed,
                        (unsigned long long)s->seed);
+    if (s->batch > 0 && s->batch != cfg->batch && cfg->batch_per_rank > 0)
+        return nn_fail("%s: trained with --batch %d, this run has --batch %d (--batch-per-rank %d "
+                       "x %d ranks); HINT: resume with --batch %d (and the same --lr), or start "
+                       "a new run in another --out",
+                       f, s->batch, cfg->batch, cfg->batch_per_rank,
+                       cfg->batch / cfg->batch_per_rank, s->batch);
     if (s->batch > 0 && s->batch != cfg->batch)
         return nn_fail("%s: trained with --batch %d, this run has --batch %d; HINT: pass --batch "
                        "%d, or start a new run in another --out",
@@ -655,6 +678,16 @@ static void print_banner(const nn_run *r) {
            "%zu samples, %s\n",
            r->mode->name, cfg->data, dist->size, nn_blas_threads(), nn_blas_corename(),
            r->train_count, r->test.count, what);
+    if (cfg->batch_per_rank > 0 || cfg->lr_scale != NN_LR_SCALE_NONE)
+        printf("weak scaling: global batch %d = %d per rank x %d rank(s); learning rate %g (%s "
+               "--lr x %s)\n",
+               cfg->batch, cfg->batch / dist->size, dist->size, cfg->sched.base_lr,
+               cfg->lr_scale == NN_LR_SCALE_LINEAR ? "linear:"
+               : cfg->lr_scale == NN_LR_SCALE_SQRT ? "sqrt:"
+                                                   : "no --lr-scale:",
+               cfg->lr_scale == NN_LR_SCALE_LINEAR ? "ranks"
+               : cfg->lr_scale == NN_LR_SCALE_SQRT ? "sqrt(ranks)"
+                                                   : "1");
     const nn_dataset *split[2] = {&r->train, &r->test};
     for (int i = 0; i < 2; i++) {
         if (!split[i]->cache_note[0]) continue; /* a loader without the choice */

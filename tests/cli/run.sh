@@ -40,6 +40,9 @@ check "predict agrees with eval on a learned sample" bash -c "
   lab=\$(python3 -c \"import sys; print(open('$T/data/t10k-labels-idx1-ubyte','rb').read()[8+5])\")
   pred=\$(echo 5 | $NN predict $D --checkpoint $T/run/checkpoint.h5)
   test \"\$lab\" = \"\$pred\""
+expect_fail "--batch and --batch-per-rank together" "give one" $NN train $D --batch 10 --batch-per-rank 5 --out "$T/bpr"
+expect_fail "--lr-scale without --batch-per-rank" "needs --batch-per-rank" $NN train $D --lr-scale linear --out "$T/lrs"
+expect_fail "--lr-scale of an unknown rule" "expected linear, sqrt or none" $NN train $D --batch-per-rank 5 --lr-scale cubic --out "$T/lrs"
 expect_fail "predict: 'abc' on stdin" "not an integer" bash -c "echo abc | $NN predict $D"
 expect_fail "predict: index out of range" "out of range.*0\.\.99" bash -c "echo 100 | $NN predict $D"
 expect_fail "predict: 10000 out of range" "out of range" bash -c "echo 10000 | $NN predict $D"

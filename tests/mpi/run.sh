@@ -39,6 +39,14 @@ for n in 2 4; do
     check "np=$n ranks hold identical parameters" grep -q "parameters identical on all $n rank(s)" "$T/n$n.log"
     check "np=$n: only rank 0 prints epoch lines" test "$(grep -c '^ *[0-9]\+ ' "$T/n$n.log")" -eq 3
 done
+# Weak scaling: --batch-per-rank 50 under np=2 is --batch 100; --lr-scale
+# linear doubles the rate (np=1 --lr 0.5 --batch 100 = np=2 --lr 0.25 x 2).
+WS="${ARGS/--batch 100 --lr 0.5/--batch-per-rank 50 --lr 0.25 --lr-scale linear}"
+check "np=2 --batch-per-rank 50 --lr-scale linear says global batch 100, lr 0.5" bash -c "$MPIRUN -np 2 $NN train $WS --out $T/ws2 > $T/ws2.log 2>&1 && grep -q 'weak scaling: global batch 100 = 50 per rank x 2 rank(s); learning rate 0.5 (linear' $T/ws2.log"
+check "  and trains as np=1 --batch 100 --lr 0.5 (losses 1e-5, weights)" bash -c "$(declare -f rel_close weights_close); NN=$NN; rel_close $T/n1/history.csv $T/ws2/history.csv 1e-5 && weights_close $T/n1/checkpoint.h5 $T/ws2/checkpoint.h5"
+check "np=4 --batch-per-rank 25 --lr-scale sqrt: global batch 100, lr 0.25 x 2" bash -c "$MPIRUN -np 4 $NN train ${WS/--batch-per-rank 50/--batch-per-rank 25} --lr-scale sqrt --out $T/ws4 > $T/ws4.log 2>&1 && grep -q 'global batch 100 = 25 per rank x 4 rank(s); learning rate 0.5 (sqrt' $T/ws4.log && $(declare -f rel_close); rel_close $T/n1/history.csv $T/ws4/history.csv 1e-5"
+expect_fail "a resume under another N with --batch-per-rank is refused (the global batch changes)" "trained with --batch 100, this run has --batch 150" \
+    $MPIRUN -np 3 $NN train $WS --resume "$T/ws2/checkpoint.h5" --epochs 4 --out "$T/ws3"
 # Slices are balanced by passing samples between ranks (the default); the
 # owner-computes slices without that (--no-balance) give the same training.
 check "np=3 --no-balance trains" bash -c "$MPIRUN -np 3 $NN train $ARGS --no-balance --out $T/u3 --quiet"
