@@ -7,14 +7,44 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { NN_ACT_SIGMOID, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_LEAKY_RELU, NN_ACT_COUNT } nn_act;
+
+/* The optimizers' update rules (optim.h has their formulas). */
+typedef enum {
+    NN_OPT_SGD,
+    NN_OPT_MOMENTUM,
+    NN_OPT_ADAGRAD,
+    NN_OPT_RMSPROP,
+    NN_OPT_ADADELTA,
+    NN_OPT_ADAM,
+    NN_OPT_COUNT
+} nn_optim_kind;
+
+/* One optimizer step's scalars: lr and weight decay wd for every rule;
+ * a: momentum's alpha, rmsprop's / adadelta's rho, adam's beta1; b: adam's
+ * beta2; eps; adam's bias corrections folded into step = lr / (1 - b1^t)
+ * and isq = 1 / sqrt(1 - b2^t). */
+typedef struct {
+    nn_optim_kind rule;
+    float lr, wd, a, b, eps, step, isq;
+} nn_update;
 
 /* leaky_relu's default slope for x < 0 (the layer's alpha=). */
 #define NN_LEAKY_SLOPE 0.2f
 
 typedef struct nn_backend {
     const char *name;
+    /* Memory the net owns (parameters, gradients, state, activations,
+     * scratch) lives where the backend computes: alloc returns `bytes`
+     * zeroed (NULL when out of memory), zero clears, to_host / from_host
+     * copy to and from host memory (the CPU backend: malloc and memcpy). */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p);
+    void (*zero)(void *p, size_t bytes);
+    void (*to_host)(void *host, const void *src, size_t bytes);
+    void (*from_host)(void *dst, const void *host, size_t bytes);
     /* C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
     void (*gemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
@@ -40,6 +70,54 @@ typedef struct nn_backend {
     /* The adjoint: dx (C, H, W) += the column gradients scattered back. */
     void (*col2im)(const float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
                    int p, int oh, int ow, float *dx);
+
+    /* Per-channel ops over (n, c, hw) tensors (BatchNorm, normalize). The
+     * tensors are the backend's memory; the per-channel vectors (c values)
+     * and the double sums (which the layer reduces across ranks) are host
+     * memory. */
+    /* sums[k] += the sum of x over n and hw; sums[c + k] += the sum of x^2. */
+    void (*chan_sums)(int n, int c, size_t hw, const float *x, double *sums);
+    /* y = scale[k] * x + shift[k] (y may be x). */
+    void (*chan_affine)(int n, int c, size_t hw, const float *x, const float *scale,
+                        const float *shift, float *y);
+    /* y = (x - mean[k]) * inv[k] (normalize's exact form). */
+    void (*chan_standardize)(int n, int c, size_t hw, const float *x, const float *mean,
+                             const float *inv, float *y);
+    /* BatchNorm backward, with xhat = (x - mean[k]) * inv_std[k]:
+     * sums[k] += the sum of dy, sums[c + k] += the sum of dy * xhat. */
+    void (*bn_grad_sums)(int n, int c, size_t hw, const float *x, const float *dy,
+                         const float *mean, const float *inv_std, double *sums);
+    /* dx = g[k] * (dy - a[k] - xhat * b[k]). */
+    void (*bn_grad_input)(int n, int c, size_t hw, const float *x, const float *dy,
+                          const float *mean, const float *inv_std, const float *g,
+                          const float *a, const float *b, float *dx);
+    /* Max pooling over `planes` planes of h x w: d x d windows at stride s
+     * -> oh x ow. */
+    void (*maxpool_forward)(size_t planes, int h, int w, int d, int s, int oh, int ow,
+                            const float *x, float *y);
+    /* dx = 0, then each window's dy to the first position holding its
+     * maximum y (found again from x: no indices are stored). */
+    void (*maxpool_backward)(size_t planes, int h, int w, int d, int s, int oh, int ow,
+                             const float *x, const float *y, const float *dy, float *dx);
+    /* Inverted dropout of n samples of m values: y = x / (1 - rate) or 0,
+     * unit j of sample i dropped when the j-th uniform of the nn_rng stream
+     * (key, nn_hash64(ids[i], salt)) is below rate. Backward is the same
+     * call on dy: the masks are recomputed, never stored. */
+    void (*dropout)(int n, size_t m, float rate, uint64_t key, const uint64_t *ids, uint64_t salt,
+                    const float *x, float *y);
+    /* y = x over n values. */
+    void (*copy)(size_t n, const float *x, float *y);
+    /* One optimizer step over n parameters w with gradients g and the
+     * rule's state s0, s1 (NULL where the rule has none). */
+    void (*update)(const nn_update *u, size_t n, float *w, const float *g, float *s0, float *s1);
+    /* The losses on logits (loss.h has their exact definitions): the summed
+     * loss in double; dlogits (when not NULL) = the gradient times scale;
+     * *correct (when not NULL) += the rows whose argmax is their label.
+     * labels, w (class weights, may be NULL), targets: backend memory. */
+    double (*softmax_xent)(const float *logits, const int *labels, const float *w, int n, int k,
+                           float scale, float *dlogits, long *correct);
+    double (*sigmoid_xent)(const float *logits, const float *targets, int n, float scale,
+                           float *dlogits);
 } nn_backend;
 
 /* The CPU backend (OpenBLAS sgemm + plain loops the compiler vectorises). */

@@ -16,15 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    NN_OPT_SGD,
-    NN_OPT_MOMENTUM,
-    NN_OPT_ADAGRAD,
-    NN_OPT_RMSPROP,
-    NN_OPT_ADADELTA,
-    NN_OPT_ADAM,
-    NN_OPT_COUNT
-} nn_optim_kind;
+#include "nn/backend.h" /* nn_optim_kind, nn_update: the backend runs the rules */
 
 typedef struct {
     nn_optim_kind kind;
@@ -38,6 +30,7 @@ typedef struct {
     float *slot[2];
     const char *slot_name[2];
     uint64_t t; /* steps taken */
+    const nn_backend *be; /* runs the update (the CPU's unless set to the net's) */
 } nn_optim;
 
 /* Defaults for an optimizer by name (the course's suggested values). */

@@ -4,9 +4,12 @@
  * (target_clones), so one binary runs everywhere and fast where it can. */
 #include "nn/backend.h"
 #include "nn/hot.h"
+#include "nn/loss.h"
+#include "nn/rng.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -168,8 +171,233 @@ NN_HOT static void cpu_col2im(const float *restrict col, size_t ldc, size_t col0
             }
 }
 
+/* ---- per-channel ops (BatchNorm, normalize) ---- */
+
+NN_HOT static void cpu_chan_sums(int n, int c, size_t hw, const float *restrict x,
+                                 double *restrict sums) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            const float *xs = x + ((size_t)i * c + k) * hw;
+            double s = 0, s2 = 0;
+            for (size_t j = 0; j < hw; j++) s += xs[j], s2 += (double)xs[j] * xs[j];
+            sums[k] += s, sums[c + k] += s2;
+        }
+}
+
+/* No restrict on x and y: y may be x. */
+NN_HOT static void cpu_chan_affine(int n, int c, size_t hw, const float *x,
+                                   const float *restrict scale, const float *restrict shift,
+                                   float *y) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            const float *xs = x + ((size_t)i * c + k) * hw;
+            float *ys = y + ((size_t)i * c + k) * hw;
+            const float a = scale[k], b = shift[k];
+            for (size_t j = 0; j < hw; j++) ys[j] = a * xs[j] + b;
+        }
+}
+
+NN_HOT static void cpu_chan_standardize(int n, int c, size_t hw, const float *restrict x,
+                                        const float *restrict mean, const float *restrict inv,
+                                        float *restrict y) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            const float *xs = x + ((size_t)i * c + k) * hw;
+            float *ys = y + ((size_t)i * c + k) * hw;
+            const float m = mean[k], v = inv[k];
+            for (size_t j = 0; j < hw; j++) ys[j] = (xs[j] - m) * v;
+        }
+}
+
+NN_HOT static void cpu_bn_grad_sums(int n, int c, size_t hw, const float *restrict x,
+                                    const float *restrict dy, const float *restrict mean,
+                                    const float *restrict inv_std, double *restrict sums) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            const float *xs = x + ((size_t)i * c + k) * hw, *ds = dy + ((size_t)i * c + k) * hw;
+            const float m = mean[k], is = inv_std[k];
+            double a = 0, b = 0;
+            for (size_t j = 0; j < hw; j++) {
+                float xhat = (xs[j] - m) * is;
+                a += ds[j], b += (double)ds[j] * xhat;
+            }
+            sums[k] += a, sums[c + k] += b;
+        }
+}
+
+NN_HOT static void cpu_bn_grad_input(int n, int c, size_t hw, const float *restrict x,
+                                     const float *restrict dy, const float *restrict mean,
+                                     const float *restrict inv_std, const float *restrict g,
+                                     const float *restrict a, const float *restrict b,
+                                     float *restrict dx) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            const float *xs = x + ((size_t)i * c + k) * hw, *ds = dy + ((size_t)i * c + k) * hw;
+            float *dxs = dx + ((size_t)i * c + k) * hw;
+            const float m = mean[k], is = inv_std[k], gk = g[k], ak = a[k], bk = b[k];
+            for (size_t j = 0; j < hw; j++) {
+                float xhat = (xs[j] - m) * is;
+                dxs[j] = gk * (ds[j] - ak - xhat * bk);
+            }
+        }
+}
+
+/* ---- max pooling ---- */
+
+NN_HOT static void cpu_maxpool_forward(size_t planes, int h, int w, int d, int s, int oh, int ow,
+                                       const float *restrict x, float *restrict y) {
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w;
+        float *yp = y + pl * oh * ow;
+        if (d == 2 && s == 2) { /* the usual 2x2 pool, written out so it vectorises */
+            for (int oy = 0; oy < oh; oy++) {
+                const float *r0 = xp + (size_t)2 * oy * w, *r1 = r0 + w;
+                float *out = yp + (size_t)oy * ow;
+                for (int ox = 0; ox < ow; ox++) {
+                    float m = r0[2 * ox];
+                    m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
+                    m = r1[2 * ox] > m ? r1[2 * ox] : m;
+                    m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
+                    out[ox] = m;
+                }
+            }
+            continue;
+        }
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *win = xp + (size_t)oy * s * w + (size_t)ox * s;
+                float m = win[0];
+                for (int i = 0; i < d; i++)
+                    for (int j = 0; j < d; j++) m = win[i * w + j] > m ? win[i * w + j] : m;
+                yp[oy * ow + ox] = m;
+            }
+    }
+}
+
+static void cpu_maxpool_backward(size_t planes, int h, int w, int d, int s, int oh, int ow,
+                                 const float *restrict x, const float *restrict y,
+                                 const float *restrict dy, float *restrict dx) {
+    memset(dx, 0, planes * h * w * sizeof(float));
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w, *yp = y + pl * oh * ow, *dyp = dy + pl * oh * ow;
+        float *dxp = dx + pl * h * w;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                size_t base = (size_t)oy * s * w + (size_t)ox * s;
+                float m = yp[oy * ow + ox];
+                int found = 0;
+                for (int i = 0; i < d && !found; i++)
+                    for (int j = 0; j < d && !found; j++)
+                        if (xp[base + (size_t)i * w + j] == m) {
+                            dxp[base + (size_t)i * w + j] += dyp[oy * ow + ox];
+                            found = 1;
+                        }
+            }
+    }
+}
+
+/* ---- dropout, copy ---- */
+
+static void cpu_dropout(int n, size_t m, float rate, uint64_t key, const uint64_t *ids,
+                        uint64_t salt, const float *x, float *y) {
+    const float scale = 1.0f / (1.0f - rate);
+    for (int i = 0; i < n; i++) {
+        nn_rng r;
+        nn_rng_seed(&r, key, nn_hash64(ids[i], salt));
+        const float *xs = x + (size_t)i * m;
+        float *ys = y + (size_t)i * m;
+        for (size_t k = 0; k < m; k++) ys[k] = nn_rng_uniform(&r) < rate ? 0.0f : xs[k] * scale;
+    }
+}
+
+static void cpu_copy(size_t n, const float *x, float *y) {
+    if (x != y) memmove(y, x, n * sizeof(float));
+}
+
+/* ---- optimizer update rules: one vectorisable pass each ---- */
+NN_HOT static void step_sgd(size_t n, float *restrict w, const float *restrict g, float lr,
+                            float wd) {
+    for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+}
+
+NN_HOT static void step_momentum(size_t n, float *restrict w, const float *restrict g,
+                                 float *restrict v, float lr, float wd, float alpha) {
+    for (size_t i = 0; i < n; i++) {
+        v[i] = alpha * v[i] - lr * (g[i] + wd * w[i]);
+        w[i] += v[i];
+    }
+}
+
+NN_HOT static void step_adagrad(size_t n, float *restrict w, const float *restrict g,
+                                float *restrict h, float lr, float wd) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] += gi * gi;
+        w[i] -= lr * gi / sqrtf(h[i]);
+    }
+}
+
+NN_HOT static void step_rmsprop(size_t n, float *restrict w, const float *restrict g,
+                                float *restrict h, float lr, float wd, float rho, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
+        w[i] -= lr * gi / (sqrtf(h[i]) + eps);
+    }
+}
+
+NN_HOT static void step_adadelta(size_t n, float *restrict w, const float *restrict g,
+                                 float *restrict h, float *restrict s, float lr, float wd,
+                                 float rho, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
+        float d = sqrtf(s[i] + eps) / sqrtf(h[i] + eps) * gi;
+        s[i] = rho * s[i] + (1.0f - rho) * d * d;
+        w[i] -= lr * d;
+    }
+}
+
+NN_HOT static void step_adam(size_t n, float *restrict w, const float *restrict g,
+                             float *restrict m, float *restrict v, float step, float isq,
+                             float wd, float b1, float b2, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        w[i] -= step * m[i] / (sqrtf(v[i]) * isq + eps);
+    }
+}
+
+
+static void cpu_update(const nn_update *u, size_t n, float *w, const float *g, float *s0,
+                       float *s1) {
+    switch (u->rule) {
+    case NN_OPT_SGD: step_sgd(n, w, g, u->lr, u->wd); break;
+    case NN_OPT_MOMENTUM: step_momentum(n, w, g, s0, u->lr, u->wd, u->a); break;
+    case NN_OPT_ADAGRAD: step_adagrad(n, w, g, s0, u->lr, u->wd); break;
+    case NN_OPT_RMSPROP: step_rmsprop(n, w, g, s0, u->lr, u->wd, u->a, u->eps); break;
+    case NN_OPT_ADADELTA: step_adadelta(n, w, g, s0, s1, u->lr, u->wd, u->a, u->eps); break;
+    case NN_OPT_ADAM: step_adam(n, w, g, s0, s1, u->step, u->isq, u->wd, u->a, u->b, u->eps); break;
+    case NN_OPT_COUNT: break;
+    }
+}
+
+/* ---- memory: the host's ---- */
+
+static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
+static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
+static void cpu_copy_bytes(void *dst, const void *src, size_t bytes) {
+    if (dst != src) memcpy(dst, src, bytes);
+}
+
 static const nn_backend g_cpu = {
     .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = free,
+    .zero = cpu_zero,
+    .to_host = cpu_copy_bytes,
+    .from_host = cpu_copy_bytes,
     .gemm = cpu_gemm,
     .add_row_bias = cpu_add_row_bias,
     .sum_rows = cpu_sum_rows,
@@ -177,6 +405,18 @@ static const nn_backend g_cpu = {
     .act_backward = cpu_act_backward,
     .im2col = cpu_im2col,
     .col2im = cpu_col2im,
+    .chan_sums = cpu_chan_sums,
+    .chan_affine = cpu_chan_affine,
+    .chan_standardize = cpu_chan_standardize,
+    .bn_grad_sums = cpu_bn_grad_sums,
+    .bn_grad_input = cpu_bn_grad_input,
+    .maxpool_forward = cpu_maxpool_forward,
+    .maxpool_backward = cpu_maxpool_backward,
+    .dropout = cpu_dropout,
+    .copy = cpu_copy,
+    .update = cpu_update,
+    .softmax_xent = nn_softmax_xent_weighted,
+    .sigmoid_xent = nn_sigmoid_xent,
 };
 
 const nn_backend *nn_backend_cpu(void) { return &g_cpu; }

@@ -283,6 +283,13 @@ static int parse_spec(const char *spec, nn_layer **out, int *count) {
 
 /* ---- building ----------------------------------------------------------- */
 
+/* n floats of the backend's memory, zeroed; NULL + message when out of it. */
+static float *balloc(const nn_backend *be, size_t n, const char *what) {
+    float *p = be->alloc(n * sizeof(float));
+    if (!p) nn_fail("out of memory allocating %zu floats for %s", n, what);
+    return p;
+}
+
 int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in, int classes,
                   int max_n, const nn_backend *be) {
     memset(net, 0, sizeof *net);
@@ -338,14 +345,15 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
             if (s > scratch) scratch = s;
         }
     }
-    net->params = nn_calloc(net->nparams, sizeof(float), "parameters");
-    net->grads = nn_calloc(net->nparams + NN_NET_METRICS, sizeof(float), "gradients");
+    /* The buffers the layers compute on are the backend's memory. */
+    net->params = balloc(be, net->nparams, "parameters");
+    net->grads = balloc(be, net->nparams + NN_NET_METRICS, "gradients");
     net->own_grads = true;
-    net->state = nn_calloc(net->nstate, sizeof(float), "layer state");
+    net->state = balloc(be, net->nstate, "layer state");
     net->acts = nn_calloc((size_t)net->nlayers, sizeof(float *), "activations");
-    net->dbuf[0] = nn_calloc((size_t)max_n * max_act, sizeof(float), "backward buffer");
-    net->dbuf[1] = nn_calloc((size_t)max_n * max_act, sizeof(float), "backward buffer");
-    net->scratch = nn_calloc(scratch, sizeof(float), "layer scratch");
+    net->dbuf[0] = balloc(be, (size_t)max_n * max_act, "backward buffer");
+    net->dbuf[1] = balloc(be, (size_t)max_n * max_act, "backward buffer");
+    net->scratch = balloc(be, scratch, "layer scratch");
     if (!net->params || !net->grads || !net->state || !net->acts || !net->dbuf[0] ||
         !net->dbuf[1] || !net->scratch) {
         nn_net_free(net);
@@ -360,7 +368,7 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
         l->scratch = net->scratch;
         po += l->nparams;
         so += l->nstate;
-        net->acts[i] = nn_calloc((size_t)max_n * nn_shape_size(l->out), sizeof(float), l->name);
+        net->acts[i] = balloc(be, (size_t)max_n * nn_shape_size(l->out), l->name);
         if (!net->acts[i]) {
             nn_net_free(net);
             return NN_ERR;
@@ -370,20 +378,19 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
 }
 
 void nn_net_free(nn_net *net) {
+    const nn_backend *be = net->be;
     for (int i = 0; i < net->nlayers; i++) {
         nn_layer *l = &net->layers[i];
         if (l->ops && l->ops->free && l->priv) l->ops->free(l);
         free(l->priv);
-        if (net->acts) free(net->acts[i]);
+        if (net->acts && net->acts[i]) be->free(net->acts[i]);
     }
     free(net->layers);
     free(net->acts);
-    free(net->params);
-    if (net->own_grads) free(net->grads);
-    free(net->state);
-    free(net->dbuf[0]);
-    free(net->dbuf[1]);
-    free(net->scratch);
+    float *owned[] = {net->params, net->own_grads ? net->grads : NULL, net->state,
+                      net->dbuf[0], net->dbuf[1], net->scratch};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+        if (owned[i]) be->free(owned[i]);
     free(net->spec);
     memset(net, 0, sizeof *net);
 }
@@ -430,8 +437,8 @@ int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float
 }
 
 void nn_net_use_grads(nn_net *net, float *buf) {
-    memcpy(buf, net->grads, (net->nparams + NN_NET_METRICS) * sizeof(float));
-    if (net->own_grads) free(net->grads);
+    net->be->to_host(buf, net->grads, (net->nparams + NN_NET_METRICS) * sizeof(float));
+    if (net->own_grads) net->be->free(net->grads);
     for (int i = 0; i < net->nlayers; i++)
         net->layers[i].dw = buf + (net->layers[i].w - net->params);
     net->grads = buf;
@@ -439,7 +446,7 @@ void nn_net_use_grads(nn_net *net, float *buf) {
 }
 
 void nn_net_zero_grad(nn_net *net) {
-    memset(net->grads, 0, (net->nparams + NN_NET_METRICS) * sizeof(float));
+    net->be->zero(net->grads, (net->nparams + NN_NET_METRICS) * sizeof(float));
 }
 
 size_t nn_net_out_size(const nn_net *net) {

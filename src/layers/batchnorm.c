@@ -23,6 +23,7 @@ typedef struct {
     float eps, momentum;
     double *sums;          /* (4C) forward: sum, sumsq; backward: sum dy, sum dy*xhat */
     float *mean, *inv_std; /* (C) of the last training forward, for backward */
+    float *g, *a, *b;      /* (C) per-channel coefficients handed to the backend */
 } bn_priv;
 
 static int bn_setup(nn_layer *l) {
@@ -36,7 +37,9 @@ static int bn_setup(nn_layer *l) {
     p->sums = nn_calloc(4 * (size_t)p->c, sizeof(double), "batchnorm sums");
     p->mean = nn_calloc((size_t)p->c, sizeof(float), "batchnorm mean");
     p->inv_std = nn_calloc((size_t)p->c, sizeof(float), "batchnorm inv_std");
-    if (!p->sums || !p->mean || !p->inv_std) return NN_ERR;
+    p->g = nn_calloc(3 * (size_t)p->c, sizeof(float), "batchnorm coefficients");
+    if (!p->sums || !p->mean || !p->inv_std || !p->g) return NN_ERR;
+    p->a = p->g + p->c, p->b = p->g + 2 * (size_t)p->c;
     l->out = l->in;
     nn_layer_add_param(l, "gamma", 1, (int[]){p->c});
     nn_layer_add_param(l, "beta", 1, (int[]){p->c});
@@ -50,6 +53,7 @@ static void bn_free(nn_layer *l) {
     free(p->sums);
     free(p->mean);
     free(p->inv_std);
+    free(p->g);
 }
 
 static void bn_init(nn_layer *l, nn_rng *rng) {
@@ -69,32 +73,27 @@ static int reduce(const nn_ctx *c, double *v, size_t n) {
     return NN_OK;
 }
 
+/* The per-element work is the backend's (chan_sums, chan_affine,
+ * bn_grad_sums, bn_grad_input); this file does the per-channel arithmetic
+ * on C values and the reductions across ranks. */
 static int bn_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
     bn_priv *p = l->priv;
-    const int C = p->c, HW = p->hw, N = c->n;
+    const int C = p->c, N = c->n;
     const float *gamma = l->w, *beta = l->w + C;
-    float *rmean = l->state, *rvar = l->state + C;
+    float *rmean = l->state, *rvar = l->state + C, *scale = p->g, *shift = p->a;
     if (!c->train) {
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < C; k++) {
-                float s = gamma[k] / sqrtf(rvar[k] + p->eps), b = beta[k] - s * rmean[k];
-                const float *xs = x + ((size_t)n * C + k) * HW;
-                float *ys = y + ((size_t)n * C + k) * HW;
-                for (int i = 0; i < HW; i++) ys[i] = s * xs[i] + b;
-            }
+        for (int k = 0; k < C; k++) {
+            scale[k] = gamma[k] / sqrtf(rvar[k] + p->eps);
+            shift[k] = beta[k] - scale[k] * rmean[k];
+        }
+        l->be->chan_affine(N, C, (size_t)p->hw, x, scale, shift, y);
         return NN_OK;
     }
     double *sum = p->sums, *sq = p->sums + C;
     memset(p->sums, 0, 2 * (size_t)C * sizeof(double));
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < C; k++) {
-            const float *xs = x + ((size_t)n * C + k) * HW;
-            double s = 0, s2 = 0;
-            for (int i = 0; i < HW; i++) s += xs[i], s2 += (double)xs[i] * xs[i];
-            sum[k] += s, sq[k] += s2;
-        }
+    l->be->chan_sums(N, C, (size_t)p->hw, x, p->sums);
     NN_TRY(reduce(c, p->sums, 2 * (size_t)C));
-    const double m = (double)(c->bn_sync ? c->global_n : N) * HW;
+    const double m = (double)(c->bn_sync ? c->global_n : N) * p->hw;
     if (m < 1) return NN_OK; /* an empty slice in local mode: nothing to normalise */
     for (int k = 0; k < C; k++) {
         double mu = sum[k] / m, var = fmax(sq[k] / m - mu * mu, 0.0);
@@ -103,14 +102,10 @@ static int bn_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
         double unbiased = m > 1 ? var * m / (m - 1) : var;
         rmean[k] = p->momentum * rmean[k] + (1.0f - p->momentum) * (float)mu;
         rvar[k] = p->momentum * rvar[k] + (1.0f - p->momentum) * (float)unbiased;
+        scale[k] = gamma[k] * p->inv_std[k];
+        shift[k] = beta[k] - scale[k] * p->mean[k];
     }
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < C; k++) {
-            const float *xs = x + ((size_t)n * C + k) * HW;
-            float *ys = y + ((size_t)n * C + k) * HW;
-            float s = gamma[k] * p->inv_std[k], b = beta[k] - s * p->mean[k];
-            for (int i = 0; i < HW; i++) ys[i] = s * xs[i] + b;
-        }
+    l->be->chan_affine(N, C, (size_t)p->hw, x, scale, shift, y);
     return NN_OK;
 }
 
@@ -118,37 +113,23 @@ static int bn_backward(nn_layer *l, const nn_ctx *c, const float *x, const float
                        const float *dy, float *dx) {
     (void)y;
     bn_priv *p = l->priv;
-    const int C = p->c, HW = p->hw, N = c->n;
+    const int C = p->c, N = c->n;
     const float *gamma = l->w;
     float *dgamma = l->dw, *dbeta = l->dw + C;
     double *sdy = p->sums + 2 * (size_t)C, *sdyx = p->sums + 3 * (size_t)C;
     memset(sdy, 0, 2 * (size_t)C * sizeof(double));
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < C; k++) {
-            const float *xs = x + ((size_t)n * C + k) * HW, *ds = dy + ((size_t)n * C + k) * HW;
-            double a = 0, b = 0;
-            for (int i = 0; i < HW; i++) {
-                float xhat = (xs[i] - p->mean[k]) * p->inv_std[k];
-                a += ds[i], b += (double)ds[i] * xhat;
-            }
-            sdy[k] += a, sdyx[k] += b;
-        }
+    l->be->bn_grad_sums(N, C, (size_t)p->hw, x, dy, p->mean, p->inv_std, sdy);
     /* dgamma/dbeta: local sums; the trainer's allreduce adds the ranks. */
     for (int k = 0; k < C; k++) dgamma[k] += (float)sdyx[k], dbeta[k] += (float)sdy[k];
     if (!dx) return NN_OK;
     NN_TRY(reduce(c, sdy, 2 * (size_t)C));
-    const double m = (double)(c->bn_sync ? c->global_n : N) * HW;
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < C; k++) {
-            const float *xs = x + ((size_t)n * C + k) * HW, *ds = dy + ((size_t)n * C + k) * HW;
-            float *dxs = dx + ((size_t)n * C + k) * HW;
-            float g = gamma[k] * p->inv_std[k];
-            float mdy = (float)(sdy[k] / m), mdyx = (float)(sdyx[k] / m);
-            for (int i = 0; i < HW; i++) {
-                float xhat = (xs[i] - p->mean[k]) * p->inv_std[k];
-                dxs[i] = g * (ds[i] - mdy - xhat * mdyx);
-            }
-        }
+    const double m = (double)(c->bn_sync ? c->global_n : N) * p->hw;
+    for (int k = 0; k < C; k++) {
+        p->g[k] = gamma[k] * p->inv_std[k];
+        p->a[k] = (float)(sdy[k] / m);
+        p->b[k] = (float)(sdyx[k] / m);
+    }
+    l->be->bn_grad_input(N, C, (size_t)p->hw, x, dy, p->mean, p->inv_std, p->g, p->a, p->b, dx);
     return NN_OK;
 }
 

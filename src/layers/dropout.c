@@ -23,35 +23,27 @@ static int dropout_setup(nn_layer *l) {
     return NN_OK;
 }
 
-/* y = x * mask * scale for one sample (mask recomputed from its stream). */
-static void apply_mask(const nn_layer *l, const nn_ctx *c, int i, const float *x, float *y) {
+/* y = x * mask / (1 - rate), the masks drawn by the backend from the
+ * streams of (seed, epoch) and (sample id, layer). */
+static void apply_mask(const nn_layer *l, const nn_ctx *c, const float *x, float *y) {
     const dropout_priv *p = l->priv;
-    const size_t m = nn_shape_size(l->in);
-    const float scale = 1.0f / (1.0f - p->rate);
-    nn_rng r;
-    nn_rng_seed(&r, nn_hash64(c->seed, 0xd50d0000ULL + c->epoch),
-                nn_hash64(c->sample_ids[i], (uint64_t)l->index));
-    for (size_t k = 0; k < m; k++) y[k] = nn_rng_uniform(&r) < p->rate ? 0.0f : x[k] * scale;
+    l->be->dropout(c->n, nn_shape_size(l->in), p->rate, nn_hash64(c->seed, 0xd50d0000ULL + c->epoch),
+                   c->sample_ids, (uint64_t)l->index, x, y);
 }
 
 static int dropout_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
     const dropout_priv *p = l->priv;
-    const size_t m = nn_shape_size(l->in);
-    if (!c->train || p->rate == 0.0f) {
-        for (size_t k = 0; k < (size_t)c->n * m; k++) y[k] = x[k];
-        return NN_OK;
-    }
-    for (int i = 0; i < c->n; i++) apply_mask(l, c, i, x + (size_t)i * m, y + (size_t)i * m);
+    if (!c->train || p->rate == 0.0f)
+        l->be->copy((size_t)c->n * nn_shape_size(l->in), x, y);
+    else
+        apply_mask(l, c, x, y);
     return NN_OK;
 }
 
 static int dropout_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
                             const float *dy, float *dx) {
     (void)x, (void)y;
-    if (!dx) return NN_OK;
-    const size_t m = nn_shape_size(l->in);
-    /* The same mask and scale applied to the gradient. */
-    for (int i = 0; i < c->n; i++) apply_mask(l, c, i, dy + (size_t)i * m, dx + (size_t)i * m);
+    if (dx) apply_mask(l, c, dy, dx); /* the same mask and scale on the gradient */
     return NN_OK;
 }
 

@@ -7,6 +7,8 @@
 #include "nn/layer.h"
 
 static int norm_setup(nn_layer *l) {
+    l->priv = nn_calloc(2 * (size_t)l->in.c, sizeof(float), "normalize layer");
+    if (!l->priv) return NN_ERR;
     l->out = l->in;
     nn_layer_add_state(l, "mean", 1, (int[]){l->in.c});
     nn_layer_add_state(l, "std", 1, (int[]){l->in.c});
@@ -18,16 +20,13 @@ static void norm_init(nn_layer *l, nn_rng *rng) {
     for (int k = 0; k < l->in.c; k++) l->state[k] = 0.0f, l->state[l->in.c + k] = 1.0f;
 }
 
+/* y = (x - mean) * (1 / std) per channel; scratch (C floats of host
+ * memory, set up by norm_setup) holds the reciprocals. */
 static int norm_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
     const int C = l->in.c;
-    const size_t hw = (size_t)l->in.h * l->in.w;
-    for (int n = 0; n < c->n; n++)
-        for (int k = 0; k < C; k++) {
-            const float m = l->state[k], inv = 1.0f / l->state[C + k];
-            const float *xs = x + ((size_t)n * C + k) * hw;
-            float *ys = y + ((size_t)n * C + k) * hw;
-            for (size_t i = 0; i < hw; i++) ys[i] = (xs[i] - m) * inv;
-        }
+    float *inv = l->priv;
+    for (int k = 0; k < C; k++) inv[k] = 1.0f / l->state[C + k];
+    l->be->chan_standardize(c->n, C, (size_t)l->in.h * l->in.w, x, l->state, inv, y);
     return NN_OK;
 }
 
@@ -36,14 +35,9 @@ static int norm_backward(nn_layer *l, const nn_ctx *c, const float *x, const flo
     (void)x, (void)y;
     if (!dx) return NN_OK;
     const int C = l->in.c;
-    const size_t hw = (size_t)l->in.h * l->in.w;
-    for (int n = 0; n < c->n; n++)
-        for (int k = 0; k < C; k++) {
-            const float inv = 1.0f / l->state[C + k];
-            const float *ds = dy + ((size_t)n * C + k) * hw;
-            float *dxs = dx + ((size_t)n * C + k) * hw;
-            for (size_t i = 0; i < hw; i++) dxs[i] = ds[i] * inv;
-        }
+    float *inv = l->priv, *zero = inv + C;
+    for (int k = 0; k < C; k++) inv[k] = 1.0f / l->state[C + k], zero[k] = 0.0f;
+    l->be->chan_affine(c->n, C, (size_t)l->in.h * l->in.w, dy, inv, zero, dx);
     return NN_OK;
 }
 

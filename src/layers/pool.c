@@ -28,34 +28,8 @@ static int pool_setup(nn_layer *l) {
 
 static int pool_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
     const pool_priv *p = l->priv;
-    const int H = l->in.h, W = l->in.w, OH = l->out.h, OW = l->out.w;
-    const size_t planes = (size_t)c->n * l->in.c;
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * H * W;
-        float *yp = y + pl * OH * OW;
-        if (p->d == 2 && p->s == 2) { /* the usual 2x2 pool, written out so it vectorises */
-            for (int oy = 0; oy < OH; oy++) {
-                const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
-                float *out = yp + (size_t)oy * OW;
-                for (int ox = 0; ox < OW; ox++) {
-                    float m = r0[2 * ox];
-                    m = r0[2 * ox + 1] > m ? r0[2 * ox + 1] : m;
-                    m = r1[2 * ox] > m ? r1[2 * ox] : m;
-                    m = r1[2 * ox + 1] > m ? r1[2 * ox + 1] : m;
-                    out[ox] = m;
-                }
-            }
-            continue;
-        }
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++) {
-                const float *win = xp + (size_t)oy * p->s * W + (size_t)ox * p->s;
-                float m = win[0];
-                for (int i = 0; i < p->d; i++)
-                    for (int j = 0; j < p->d; j++) m = win[i * W + j] > m ? win[i * W + j] : m;
-                yp[oy * OW + ox] = m;
-            }
-    }
+    l->be->maxpool_forward((size_t)c->n * l->in.c, l->in.h, l->in.w, p->d, p->s, l->out.h,
+                           l->out.w, x, y);
     return NN_OK;
 }
 
@@ -63,25 +37,8 @@ static int pool_backward(nn_layer *l, const nn_ctx *c, const float *x, const flo
                          const float *dy, float *dx) {
     if (!dx) return NN_OK;
     const pool_priv *p = l->priv;
-    const int H = l->in.h, W = l->in.w, OH = l->out.h, OW = l->out.w;
-    const size_t planes = (size_t)c->n * l->in.c;
-    memset(dx, 0, planes * H * W * sizeof(float));
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * H * W, *yp = y + pl * OH * OW, *dyp = dy + pl * OH * OW;
-        float *dxp = dx + pl * H * W;
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++) {
-                size_t base = (size_t)oy * p->s * W + (size_t)ox * p->s;
-                float m = yp[oy * OW + ox];
-                int found = 0;
-                for (int i = 0; i < p->d && !found; i++)
-                    for (int j = 0; j < p->d && !found; j++)
-                        if (xp[base + (size_t)i * W + j] == m) {
-                            dxp[base + (size_t)i * W + j] += dyp[oy * OW + ox];
-                            found = 1;
-                        }
-            }
-    }
+    l->be->maxpool_backward((size_t)c->n * l->in.c, l->in.h, l->in.w, p->d, p->s, l->out.h,
+                            l->out.w, x, y, dy, dx);
     return NN_OK;
 }
 
@@ -106,14 +63,14 @@ static int flatten_setup(nn_layer *l) {
 }
 
 static int flatten_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
-    memcpy(y, x, (size_t)c->n * nn_shape_size(l->in) * sizeof(float));
+    l->be->copy((size_t)c->n * nn_shape_size(l->in), x, y);
     return NN_OK;
 }
 
 static int flatten_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
                             const float *dy, float *dx) {
     (void)x, (void)y;
-    if (dx) memcpy(dx, dy, (size_t)c->n * nn_shape_size(l->in) * sizeof(float));
+    if (dx) l->be->copy((size_t)c->n * nn_shape_size(l->in), dy, dx);
     return NN_OK;
 }
 

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "nn/error.h"
-#include "nn/hot.h"
 
 static const char *const g_names[NN_OPT_COUNT] = {"sgd",     "momentum", "adagrad",
                                                   "rmsprop", "adadelta", "adam"};
@@ -40,6 +39,7 @@ int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
+    o->be = nn_backend_cpu();
     switch (cfg->kind) {
     case NN_OPT_SGD: o->nslots = 0; break;
     case NN_OPT_MOMENTUM: o->nslots = 1, o->slot_name[0] = "velocity"; break;
@@ -66,83 +66,24 @@ void nn_optim_free(nn_optim *o) {
     memset(o, 0, sizeof *o);
 }
 
-/* One function per rule: each is a single vectorisable pass. */
-NN_HOT static void step_sgd(size_t n, float *restrict w, const float *restrict g, float lr,
-                            float wd) {
-    for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
-}
-
-NN_HOT static void step_momentum(size_t n, float *restrict w, const float *restrict g,
-                                 float *restrict v, float lr, float wd, float alpha) {
-    for (size_t i = 0; i < n; i++) {
-        v[i] = alpha * v[i] - lr * (g[i] + wd * w[i]);
-        w[i] += v[i];
-    }
-}
-
-NN_HOT static void step_adagrad(size_t n, float *restrict w, const float *restrict g,
-                                float *restrict h, float lr, float wd) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * w[i];
-        h[i] += gi * gi;
-        w[i] -= lr * gi / sqrtf(h[i]);
-    }
-}
-
-NN_HOT static void step_rmsprop(size_t n, float *restrict w, const float *restrict g,
-                                float *restrict h, float lr, float wd, float rho, float eps) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * w[i];
-        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
-        w[i] -= lr * gi / (sqrtf(h[i]) + eps);
-    }
-}
-
-NN_HOT static void step_adadelta(size_t n, float *restrict w, const float *restrict g,
-                                 float *restrict h, float *restrict s, float lr, float wd,
-                                 float rho, float eps) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * w[i];
-        h[i] = rho * h[i] + (1.0f - rho) * gi * gi;
-        float d = sqrtf(s[i] + eps) / sqrtf(h[i] + eps) * gi;
-        s[i] = rho * s[i] + (1.0f - rho) * d * d;
-        w[i] -= lr * d;
-    }
-}
-
-NN_HOT static void step_adam(size_t n, float *restrict w, const float *restrict g,
-                             float *restrict m, float *restrict v, float step, float isq,
-                             float wd, float b1, float b2, float eps) {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * w[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        w[i] -= step * m[i] / (sqrtf(v[i]) * isq + eps);
-    }
-}
-
 void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
     const nn_optim_cfg *c = &o->cfg;
-    const size_t n = o->n;
-    const float wd = c->weight_decay;
     o->t++;
+    nn_update u = {.rule = c->kind, .lr = lr, .wd = c->weight_decay, .eps = c->eps};
     switch (c->kind) {
-    case NN_OPT_SGD: step_sgd(n, w, g, lr, wd); break;
-    case NN_OPT_MOMENTUM: step_momentum(n, w, g, o->slot[0], lr, wd, c->momentum); break;
-    case NN_OPT_ADAGRAD: step_adagrad(n, w, g, o->slot[0], lr, wd); break;
-    case NN_OPT_RMSPROP: step_rmsprop(n, w, g, o->slot[0], lr, wd, c->rho, c->eps); break;
-    case NN_OPT_ADADELTA:
-        step_adadelta(n, w, g, o->slot[0], o->slot[1], lr, wd, c->rho, c->eps);
-        break;
+    case NN_OPT_MOMENTUM: u.a = c->momentum; break;
+    case NN_OPT_RMSPROP:
+    case NN_OPT_ADADELTA: u.a = c->rho; break;
     case NN_OPT_ADAM: {
         /* Bias corrections folded into two scalars: lr/(1-b1^t) and 1/sqrt(1-b2^t). */
         double bc1 = 1.0 - pow(c->beta1, (double)o->t), bc2 = 1.0 - pow(c->beta2, (double)o->t);
-        step_adam(n, w, g, o->slot[0], o->slot[1], (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
-                  wd, c->beta1, c->beta2, c->eps);
+        u.a = c->beta1, u.b = c->beta2;
+        u.step = (float)(lr / bc1), u.isq = (float)(1.0 / sqrt(bc2));
         break;
     }
-    case NN_OPT_COUNT: break;
+    default: break;
     }
+    o->be->update(&u, o->n, w, g, o->slot[0], o->slot[1]);
 }
 
 int nn_sched_parse(const char *text, nn_sched *s) {

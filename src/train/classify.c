@@ -42,7 +42,7 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
         rc = nn_net_forward(net, &c, x, &logits);
         if (rc != NN_OK) break;
         long correct = 0;
-        acc[0] += nn_softmax_xent(logits, labels, n, k, 0.0f, NULL, &correct);
+        acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
         acc[1] += (double)correct;
         acc[2] += n;
         nn_argmax_rows(logits, n, k, pred);
@@ -225,8 +225,8 @@ static int cl_step(nn_run *r, nn_step *s) {
         long correct = 0;
         float *dlogits = net->dbuf[net->nlayers & 1];
         /* With --class-weight balanced the loss reported is the weighted one. */
-        double loss = nn_softmax_xent_weighted(logits, r->labels, c->class_w, s->n, k,
-                                               1.0f / (float)s->global_n, dlogits, &correct);
+        double loss = net->be->softmax_xent(logits, r->labels, c->class_w, s->n, k,
+                                            1.0f / (float)s->global_n, dlogits, &correct);
         if (!isfinite(loss)) rc = diagnose_nonfinite(r, s, loss);
         metrics[M_LOSS] = (float)loss;
         metrics[M_CORRECT] = (float)correct;

@@ -294,7 +294,7 @@ static int gan_step(nn_run *r, nn_step *s) {
         if (rc == NN_OK) rc = drc;
         nn_run_prof(r, P_FORWARD, tp), tp = nn_run_now();
         if (drc == NN_OK) {
-            dsum[pass] = nn_sigmoid_xent(logits, g->t, m, scale, dlog);
+            dsum[pass] = D->be->sigmoid_xent(logits, g->t, m, scale, dlog);
             for (int i = 0; i < m; i++) {
                 float p;
                 nn_sigmoid(&logits[i], 1, &p);
@@ -350,7 +350,7 @@ static int gan_step(nn_run *r, nn_step *s) {
     if (rc == NN_OK) rc = frc2;
     nn_run_prof(r, P_FORWARD, tp), tp = nn_run_now();
     if (frc2 == NN_OK) {
-        double loss = nn_sigmoid_xent(logits, g->t, ng, 1.0f / (float)total, dlog);
+        double loss = D->be->sigmoid_xent(logits, g->t, ng, 1.0f / (float)total, dlog);
         gm[G_LOSS] = (float)(loss / total);
         /* D's input gradient, into dx: where G's backward starts. */
         frc2 = nn_net_backward_dx(D, &cd, din, dlog, g->dx);
