@@ -8,15 +8,13 @@
 #   make bench           throughput benchmarks (tests/bench)
 #   make deps            install the Debian packages (sudo when not root)
 #   make mnist           the main job: deps, build, data, train + evaluate the MNIST MLP
+#   make CUDA=1          also the CUDA backend (nvcc at CUDA_HOME, default /usr/local/cuda):
+#                        build/cuda/nntrain; make CUDA=1 test-cuda runs tests/cuda
 
 MPI      ?= 1
 CUDA     ?= 0
 DEBUG    ?= 0
 SANITIZE ?=
-
-ifeq ($(CUDA),1)
-  $(error CUDA=1: the CUDA backend (cuBLAS/NCCL) is not written yet; build without CUDA=1 for the CPU backend)
-endif
 
 BUILD ?= build
 # override: a BUILD given on the command line still gets the sub-folders,
@@ -26,6 +24,18 @@ ifeq ($(SANITIZE),1)
 endif
 ifeq ($(MPI),0)
   override BUILD := $(BUILD)/serial
+endif
+ifeq ($(CUDA),1)
+  CUDA_HOME ?= /usr/local/cuda
+  NVCC := $(CUDA_HOME)/bin/nvcc
+  ifeq ($(wildcard $(NVCC)),)
+    $(error CUDA=1: no nvcc at $(NVCC): set CUDA_HOME to a CUDA toolkit, or build without CUDA=1 for the CPU backend)
+  endif
+  override BUILD := $(BUILD)/cuda
+  # sm_90 (H100/H200) machine code, plus PTX that newer GPUs compile at load time.
+  CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90
+  NVCCFLAGS := -std=c++17 -O2 -Iinclude $(CUDA_ARCH) -Xcompiler -Wall,-Wextra
 endif
 
 ifeq ($(MPI),1)
@@ -53,6 +63,11 @@ ifdef WERROR
   CFLAGS += -Werror
 endif
 LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread -ljpeg -lpng
+ifeq ($(CUDA),1)
+  # The host code of a CUDA build compiles with -Werror (issue 12).
+  CFLAGS += -DNN_CUDA -I$(CUDA_HOME)/include -Werror
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
 
 LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                       src/backend/*.c)
@@ -65,15 +80,22 @@ CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+ifeq ($(CUDA),1)
+  LIB_OBJ += $(BUILD)/obj/src/backend/cuda/cuda_backend.o
+endif
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test cli-test mpi-test test-slurm bench deps clean data mnist fuzz
+.PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
 $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/libnntrain.a: $(LIB_OBJ)
 	@rm -f $@
@@ -100,7 +122,16 @@ cli-test: $(BUILD)/nntrain
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
 
-test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test)
+test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test) test-cuda
+
+# The CUDA backend against the CPU's, op by op and end to end (a skip line
+# and success when the binary has no CUDA or no GPU is visible).
+$(BUILD)/tests/cuda_ops: $(BUILD)/obj/tests/cuda/test_ops.o $(BUILD)/libnntrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test-cuda: $(BUILD)/nntrain $(if $(filter 1,$(CUDA)),$(BUILD)/tests/cuda_ops)
+	NNTRAIN=$(BUILD)/nntrain CUDA_OPS=$(if $(filter 1,$(CUDA)),$(BUILD)/tests/cuda_ops) bash tests/cuda/run.sh
 
 test-slurm: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/slurm/run.sh

@@ -123,6 +123,24 @@ typedef struct nn_backend {
 /* The CPU backend (OpenBLAS sgemm + plain loops the compiler vectorises). */
 const nn_backend *nn_backend_cpu(void);
 
+/* The backend this process computes on: the CPU's unless nn_backend_select
+ * chose another (src/backend/select.c). Nets and optimizers are made on it. */
+const nn_backend *nn_backend_current(void);
+/* --device cpu|cuda|auto for the rank with this node-local index (it gets
+ * GPU local_rank mod the GPUs visible). auto: cuda when the binary has it
+ * and a GPU is visible, else cpu. Fails (message set) for cuda without one. */
+int nn_backend_select(const char *device, int local_rank);
+/* What was chosen, for the start-up line: "cpu", "cuda (GPU 0 of 4: ...)". */
+const char *nn_backend_note(void);
+
+#ifdef NN_CUDA
+/* The CUDA backend (src/backend/cuda/, make CUDA=1): open device
+ * local_rank mod count (0, or -1 with the reason in msg), the table, close. */
+int nn_cuda_open(int local_rank, char *msg, size_t msg_size);
+const nn_backend *nn_backend_cuda(void);
+void nn_cuda_close(void);
+#endif
+
 /* OpenBLAS set-up for this process: pick threads so ranks x threads = cores,
  * and report which kernel the library chose. See src/backend/blas_setup.c. */
 void nn_blas_set_threads(int threads);

@@ -54,6 +54,8 @@ void nn_args_usage(FILE *f) {
           "                        samples, K classes); the reported train loss is weighted\n"
           "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
           "                        or each rank's slice (local)\n"
+          "  --device D            cpu, cuda (a build with make CUDA=1 and a GPU) or auto\n"
+          "                        (default: cuda when the binary has it and a GPU is visible)\n"
           "  --out DIR             where train writes (results/run)\n"
           "  --resume FILE|auto    continue training from a checkpoint; auto: from\n"
           "                        OUT/checkpoint.h5 when it exists, else start fresh\n"
@@ -159,6 +161,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--resume")) t->resume = v;
         else if (!strcmp(f, "--checkpoint")) a->checkpoint = v;
         else if (!strcmp(f, "--optim")) a->optim_name = v;
+        else if (!strcmp(f, "--device")) a->device = v;
         else if (!strcmp(f, "--cache")) {
             if (v && !strcmp(v, "auto")) t->cache = NN_CACHE_AUTO;
             else if (v && !strcmp(v, "ram")) t->cache = NN_CACHE_RAM;

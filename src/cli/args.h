@@ -23,7 +23,8 @@ typedef struct {
     char *runs[64];                /* plot: run folders */
     const char *classifier;        /* gan-score: the classifier's checkpoint */
     int n;                         /* sample / gan-score: images (-1 = default) */
-    bool no_ema;                   /* sample / gan-score: G itself, not its moving average */
+    bool no_ema;
+    const char *device;            /* --device cpu|cuda|auto (NULL: auto) */                   /* sample / gan-score: G itself, not its moving average */
     int nruns;
 } nn_args;
 

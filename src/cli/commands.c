@@ -40,7 +40,7 @@ static int build_net(const nn_args *a, nn_shape in, int classes, char *const *da
         if (rc == NN_OK) rc = nn_class_names_check(a->checkpoint, names, a->train.data, data_names, classes);
         nn_ckpt_free_names(names, classes);
         if (rc == NN_OK)
-            rc = nn_net_create(net, spec, a->checkpoint, in, classes, max_n, nn_backend_cpu());
+            rc = nn_net_create(net, spec, a->checkpoint, in, classes, max_n, nn_backend_current());
         free(spec);
         NN_TRY(rc);
         if (nn_ckpt_load(a->checkpoint, net, NULL, NULL, NULL) != NN_OK) {
@@ -52,7 +52,7 @@ static int build_net(const nn_args *a, nn_shape in, int classes, char *const *da
     char *spec = nn_model_resolve(a->train.model, a->train.hidden, classes);
     if (!spec) return NN_ERR;
     int rc = nn_net_create(net, spec, nn_model_origin(a->train.model), in, classes, max_n,
-                           nn_backend_cpu());
+                           nn_backend_current());
     free(spec);
     NN_TRY(rc);
     nn_net_init(net, a->train.seed);
@@ -325,7 +325,7 @@ static int load_part(const char *path, const char *kind, const char *part, nn_ne
     int classes;
     NN_TRY(part ? nn_ckpt_read_part(path, kind, part, &spec, &in, &classes)
                 : nn_ckpt_read_model(path, &spec, &in, &classes));
-    int rc = nn_net_create(net, spec, path, in, classes, 1, nn_backend_cpu());
+    int rc = nn_net_create(net, spec, path, in, classes, 1, nn_backend_current());
     free(spec);
     NN_TRY(rc);
     const nn_ckpt_part p = {part, net, NULL};
@@ -414,7 +414,7 @@ static int load_generator(const char *path, int max_n, bool raw, nn_net *g, cons
     const char *name = has ? NN_CKPT_GENERATOR_EMA : "generator";
     *which = has ? "the generator's moving average" : "the generator";
     NN_TRY(nn_ckpt_read_part(path, NN_CKPT_GAN, name, &spec, &in, &out));
-    int rc = nn_net_create(g, spec, path, in, out, max_n, nn_backend_cpu());
+    int rc = nn_net_create(g, spec, path, in, out, max_n, nn_backend_current());
     free(spec);
     NN_TRY(rc);
     const nn_ckpt_part part = {name, g, NULL};
@@ -477,7 +477,7 @@ static int cmd_gan_score(const nn_args *a) {
     int k;
     NN_TRY(nn_ckpt_read_model(a->classifier, &spec, &cin, &k));
     nn_net cls;
-    int rc = nn_net_create(&cls, spec, a->classifier, cin, k, 500, nn_backend_cpu());
+    int rc = nn_net_create(&cls, spec, a->classifier, cin, k, 500, nn_backend_current());
     free(spec);
     NN_TRY(rc);
     if (nn_ckpt_load(a->classifier, &cls, NULL, NULL, NULL) != NN_OK) {

@@ -52,7 +52,8 @@ int main(int argc, char **argv) {
         if (dist.rank == 0) nn_args_usage(stdout);
     } else if (rc == NN_OK) {
         set_threads(&a, &dist);
-        rc = nn_cli_run(&a, &dist);
+        rc = nn_dist_check(&dist, nn_backend_select(a.device, dist.local_rank));
+        if (rc == NN_OK) rc = nn_cli_run(&a, &dist);
     }
     if (rc == NN_ERR && dist.rank == 0) fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
     nn_dist_free(&dist);

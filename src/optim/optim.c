@@ -39,7 +39,7 @@ int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    o->be = nn_backend_cpu();
+    o->be = nn_backend_current();
     switch (cfg->kind) {
     case NN_OPT_SGD: o->nslots = 0; break;
     case NN_OPT_MOMENTUM: o->nslots = 1, o->slot_name[0] = "velocity"; break;
@@ -50,8 +50,10 @@ int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
     case NN_OPT_COUNT: return nn_fail("bad optimizer kind");
     }
     for (int s = 0; s < o->nslots; s++) {
-        o->slot[s] = nn_calloc(n, sizeof(float), "optimizer state");
+        /* The state lives with the parameters it updates: the backend's memory. */
+        o->slot[s] = o->be->alloc(n * sizeof(float));
         if (!o->slot[s]) {
+            nn_fail("out of memory allocating %zu floats of optimizer state", n);
             nn_optim_free(o);
             return NN_ERR;
         }
@@ -62,7 +64,8 @@ int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
 }
 
 void nn_optim_free(nn_optim *o) {
-    for (int s = 0; s < 2; s++) free(o->slot[s]);
+    for (int s = 0; s < 2; s++)
+        if (o->slot[s]) o->be->free(o->slot[s]);
     memset(o, 0, sizeof *o);
 }
 

@@ -121,7 +121,7 @@ static int cl_create(nn_run *r) {
      * buffers grow with it. */
     if (rc == NN_OK)
         rc = nn_net_create(&c->net, spec, r->resume ? r->resume : nn_model_origin(cfg->model), in,
-                           classes, cfg->batch, nn_backend_cpu());
+                           classes, cfg->batch, nn_backend_current());
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
     NN_TRY(nn_dist_check(r->dist, rc));

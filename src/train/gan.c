@@ -162,10 +162,10 @@ static int gan_create(nn_run *r) {
     }
     g->z = gin.c * gin.h * gin.w;
     const int gmax = B > FIXED_SAMPLES ? B : FIXED_SAMPLES;
-    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, dim, gmax, nn_backend_cpu());
-    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 1, B, nn_backend_cpu());
+    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, dim, gmax, nn_backend_current());
+    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 1, B, nn_backend_current());
     if (rc == NN_OK && cfg->ema > 0)
-        rc = nn_net_create(&g->ge, gs, go, gin, dim, FIXED_SAMPLES, nn_backend_cpu());
+        rc = nn_net_create(&g->ge, gs, go, gin, dim, FIXED_SAMPLES, nn_backend_current());
     free(gs), free(ds);
     nn_optim_cfg oc = cfg->optim;
     if (cfg->g_lr > 0) oc.lr = cfg->g_lr;

@@ -26,6 +26,7 @@
 #include "nn/plot.h"
 #include "nn/prefetch.h"
 #include "nn/sampler.h"
+#include "nn/backend.h"
 #include "run.h"
 
 /* The kinds of training, by command name: adding one = a file with its
@@ -674,10 +675,10 @@ static void print_banner(const nn_run *r) {
     const nn_dist *dist = r->dist;
     char what[400] = "";
     r->mode->describe(r, what, sizeof what);
-    printf("nntrain %s: %s, %d rank(s) x %d OpenBLAS thread(s) (%s kernel), train %zu / test "
-           "%zu samples, %s\n",
+    printf("nntrain %s: %s, %d rank(s) x %d OpenBLAS thread(s) (%s kernel), device %s, train "
+           "%zu / test %zu samples, %s\n",
            r->mode->name, cfg->data, dist->size, nn_blas_threads(), nn_blas_corename(),
-           r->train_count, r->test.count, what);
+           nn_backend_note(), r->train_count, r->test.count, what);
     if (cfg->batch_per_rank > 0 || cfg->lr_scale != NN_LR_SCALE_NONE)
         printf("weak scaling: global batch %d = %d per rank x %d rank(s); learning rate %g (%s "
                "--lr x %s)\n",

@@ -2,10 +2,20 @@
 #include <CUnit/Basic.h>
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "nn/backend.h"
+#include "nn/error.h"
 #include "testutil.h"
 
 int main(void) {
+    /* NNTRAIN_TEST_DEVICE=cuda (tests/cuda/run.sh): the layer and GAN tests,
+     * finite differences included, run on that backend. */
+    const char *device = getenv("NNTRAIN_TEST_DEVICE");
+    if (nn_backend_select(device ? device : "cpu", 0) != 0) {
+        fprintf(stderr, "unit tests: %s\n", nn_errmsg());
+        return 2;
+    }
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     register_layer_tests();
     register_blas_tests();

@@ -30,9 +30,9 @@ static void test_g_through_d(void) {
     nn_net g, d;
     const char *gs = "dense 5; tanh; dense 6; tanh", *ds = "dense 4; leaky_relu alpha=0.2; dense 1";
     CU_ASSERT_EQUAL_FATAL(
-        nn_net_create(&g, gs, "g", (nn_shape){NZ, 1, 1}, IMG, NB, nn_backend_cpu()), NN_OK);
+        nn_net_create(&g, gs, "g", (nn_shape){NZ, 1, 1}, IMG, NB, nn_backend_current()), NN_OK);
     CU_ASSERT_EQUAL_FATAL(
-        nn_net_create(&d, ds, "d", (nn_shape){IMG, 1, 1}, 1, NB, nn_backend_cpu()), NN_OK);
+        nn_net_create(&d, ds, "d", (nn_shape){IMG, 1, 1}, 1, NB, nn_backend_current()), NN_OK);
     nn_net_init(&g, 11);
     nn_net_init(&d, 12);
     float z[NB * NZ];

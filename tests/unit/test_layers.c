@@ -12,7 +12,7 @@
 
 static void check_spec(const char *spec, nn_shape in, int n, double tol) {
     nn_net net;
-    int rc = nn_net_create(&net, spec, "test", in, 0, n, nn_backend_cpu());
+    int rc = nn_net_create(&net, spec, "test", in, 0, n, nn_backend_current());
     if (rc != 0) fprintf(stderr, "%s: %s\n", spec, nn_errmsg());
     CU_ASSERT_FATAL(rc == 0);
     nn_net_init(&net, 5);
@@ -55,7 +55,7 @@ static void test_leaky_relu_alpha_values(void) {
     for (int t = 0; t < 3; t++) {
         nn_net net;
         CU_ASSERT_FATAL(nn_net_create(&net, specs[t], "t", (nn_shape){4, 1, 1}, 0, 1,
-                                      nn_backend_cpu()) == 0);
+                                      nn_backend_current()) == 0);
         float x[4] = {-2, 3, -0.5f, 0}, dy[4] = {1, 2, 3, 4}, dx[4];
         uint64_t id = 0;
         nn_ctx c = {.train = true, .n = 1, .global_n = 1, .sample_ids = &id};
@@ -75,7 +75,7 @@ static void test_leaky_relu_alpha_values(void) {
     }
     nn_net net;
     CU_ASSERT(nn_net_create(&net, "dense 3\nleaky_relu alpha=1.5", "m", (nn_shape){4, 1, 1}, 0, 1,
-                            nn_backend_cpu()) != 0);
+                            nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "alpha=1.5"));
 }
 
@@ -100,7 +100,7 @@ static void test_batchnorm_tanh_grad(void) {
 static void test_batchnorm_eval_formula(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "batchnorm eps=0.01 momentum=0.5", "t", (nn_shape){3, 1, 1},
-                                  0, 4, nn_backend_cpu()) == 0);
+                                  0, 4, nn_backend_current()) == 0);
     nn_net_init(&net, 1);
     float x[12] = {1, 2, 3, 2, 4, 6, 3, 6, 9, 4, 8, 12}; /* (4, 3) */
     uint64_t ids[4] = {0, 1, 2, 3};
@@ -143,7 +143,7 @@ static void test_dropout_stats(void) {
     nn_net net;
     const int units = 1000, n = 20;
     CU_ASSERT_FATAL(nn_net_create(&net, "dropout rate=0.3", "t", (nn_shape){units, 1, 1}, 0, n,
-                                  nn_backend_cpu()) == 0);
+                                  nn_backend_current()) == 0);
     float *x = malloc(sizeof(float) * units * n);
     for (int i = 0; i < units * n; i++) x[i] = 1.0f;
     uint64_t ids[20], rev[20];
@@ -229,7 +229,7 @@ static void test_conv_vs_naive(void) {
     const int N = 2, C = 3, H = 7, W = 6, K = 4, R = 3, S = 2, P = 1;
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 4 size=3 stride=2 pad=1", "t", (nn_shape){C, H, W},
-                                  0, N, nn_backend_cpu()) == 0);
+                                  0, N, nn_backend_current()) == 0);
     nn_net_init(&net, 3);
     nn_rng r;
     nn_rng_seed(&r, 8, 8);
@@ -274,7 +274,7 @@ static void test_conv_chunks(void) {
     const size_t in = (size_t)C * H * W, out = (size_t)K * H * W;
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 4 size=3", "t", (nn_shape){C, H, W}, 0, N,
-                                  nn_backend_cpu()) == 0);
+                                  nn_backend_current()) == 0);
     nn_net_init(&net, 3);
     nn_layer *l = &net.layers[0];
     float *x = malloc(sizeof(float) * in * N), *dy = malloc(sizeof(float) * out * N);
@@ -321,7 +321,7 @@ static void deconv_vs_naive(int N, int C, int H, int W, int K, int R, int S, int
     snprintf(spec, sizeof spec, "deconv2d %d size=%d stride=%d pad=%d out_pad=%d bias=%s", K, R, S,
              P, O, bias ? "true" : "false");
     nn_net net;
-    CU_ASSERT_FATAL(nn_net_create(&net, spec, "t", (nn_shape){C, H, W}, 0, N, nn_backend_cpu()) ==
+    CU_ASSERT_FATAL(nn_net_create(&net, spec, "t", (nn_shape){C, H, W}, 0, N, nn_backend_current()) ==
                     0);
     nn_layer *l = &net.layers[0];
     const int OH = (H - 1) * S - 2 * P + R + O, OW = (W - 1) * S - 2 * P + R + O;
@@ -409,8 +409,8 @@ static void deconv_adjoint(int C, int H, int W, int K, int R, int S, int P, int 
     snprintf(cs, sizeof cs, "conv2d %d size=%d stride=%d pad=%d bias=false", C, R, S, P);
     const int N = 2, OH = (H - 1) * S - 2 * P + R + O, OW = (W - 1) * S - 2 * P + R + O;
     nn_net dn, cn;
-    CU_ASSERT_FATAL(nn_net_create(&dn, ds, "t", (nn_shape){C, H, W}, 0, N, nn_backend_cpu()) == 0);
-    CU_ASSERT_FATAL(nn_net_create(&cn, cs, "t", (nn_shape){K, OH, OW}, 0, N, nn_backend_cpu()) ==
+    CU_ASSERT_FATAL(nn_net_create(&dn, ds, "t", (nn_shape){C, H, W}, 0, N, nn_backend_current()) == 0);
+    CU_ASSERT_FATAL(nn_net_create(&cn, cs, "t", (nn_shape){K, OH, OW}, 0, N, nn_backend_current()) ==
                     0);
     CU_ASSERT_FATAL(cn.layers[0].out.c == C && cn.layers[0].out.h == H &&
                     cn.layers[0].out.w == W);
@@ -453,7 +453,7 @@ static void test_deconv_adjoint(void) {
 static void test_deconv_init(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "deconv2d 64", "m", (nn_shape){64, 4, 4}, 0, 1,
-                                  nn_backend_cpu()) == 0);
+                                  nn_backend_current()) == 0);
     nn_net_init(&net, 4);
     const size_t nw = 64 * 64 * 16;
     CU_ASSERT_EQUAL_FATAL(net.nparams, nw + 64);
@@ -475,7 +475,7 @@ static void test_reshape_values(void) {
     for (int t = 0; t < 2; t++) {
         nn_net net;
         CU_ASSERT_FATAL(nn_net_create(&net, specs[t], "t", (nn_shape){12, 1, 1}, 0, 2,
-                                      nn_backend_cpu()) == 0);
+                                      nn_backend_current()) == 0);
         nn_layer *l = &net.layers[0];
         CU_ASSERT(l->out.c == 2 && l->out.h == 3 && l->out.w == 2);
         CU_ASSERT_EQUAL(net.nparams, 0);
@@ -495,38 +495,38 @@ static void test_reshape_values(void) {
 static void test_deconv_reshape_spec_errors(void) {
     nn_net net;
     nn_shape in = {1, 3, 3};
-    CU_ASSERT(nn_net_create(&net, "deconv2d", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "deconv2d", "m", in, 0, 1, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "line 1") && strstr(nn_errmsg(), "filters"));
     /* (3-1)*1 - 2*2 + 1 = -1 */
     CU_ASSERT(nn_net_create(&net, "deconv2d 2 size=3\ndeconv2d 2 size=1 stride=1 pad=5", "m", in,
-                            0, 1, nn_backend_cpu()) != 0);
+                            0, 1, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "output size") &&
               strstr(nn_errmsg(), "-5x-5"));
-    CU_ASSERT(nn_net_create(&net, "deconv2d 2 size=0", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "deconv2d 2 size=0", "m", in, 0, 1, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "size=0") != NULL);
     CU_ASSERT(nn_net_create(&net, "deconv2d 2 stride=2 out_pad=2", "m", in, 0, 1,
-                            nn_backend_cpu()) != 0);
+                            nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "out_pad=2") && strstr(nn_errmsg(), "stride"));
-    CU_ASSERT(nn_net_create(&net, "dense 50\nreshape 3x4x4", "m", in, 0, 1, nn_backend_cpu()) !=
+    CU_ASSERT(nn_net_create(&net, "dense 50\nreshape 3x4x4", "m", in, 0, 1, nn_backend_current()) !=
               0);
     CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "48") &&
               strstr(nn_errmsg(), "50"));
-    CU_ASSERT(nn_net_create(&net, "reshape 3x3", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "reshape 3x3", "m", in, 0, 1, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "line 1") && strstr(nn_errmsg(), "3x3") &&
               strstr(nn_errmsg(), "CxHxW"));
-    CU_ASSERT(nn_net_create(&net, "reshape c=3 h=3", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "reshape c=3 h=3", "m", in, 0, 1, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "missing") != NULL);
-    CU_ASSERT(nn_net_create(&net, "reshape 0x3x3", "m", in, 0, 1, nn_backend_cpu()) != 0);
-    CU_ASSERT(nn_net_create(&net, "reshape 1x3x3junk", "m", in, 0, 1, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "reshape 0x3x3", "m", in, 0, 1, nn_backend_current()) != 0);
+    CU_ASSERT(nn_net_create(&net, "reshape 1x3x3junk", "m", in, 0, 1, nn_backend_current()) != 0);
     CU_ASSERT_FATAL(nn_net_create(&net, "reshape 9,1,1; reshape 1x3x3", "m", in, 0, 1,
-                                  nn_backend_cpu()) == 0);
+                                  nn_backend_current()) == 0);
     nn_net_free(&net);
 }
 
 static void test_pool_values(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "maxpool 2", "t", (nn_shape){1, 2, 4}, 0, 1,
-                                  nn_backend_cpu()) == 0);
+                                  nn_backend_current()) == 0);
     float x[8] = {1, 5, 2, 2, 3, -1, 7, 0}; /* rows {1 5 2 2} {3 -1 7 0} */
     uint64_t id = 0;
     nn_ctx c = {.train = true, .n = 1, .global_n = 1, .sample_ids = &id};
@@ -545,13 +545,13 @@ static void test_pool_values(void) {
 static void test_conv_spec_errors(void) {
     nn_net net;
     CU_ASSERT(nn_net_create(&net, "conv2d 8 size=7 pad=valid", "m", (nn_shape){1, 5, 5}, 0, 1,
-                            nn_backend_cpu()) != 0);
+                            nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "does not fit") != NULL);
     CU_ASSERT(nn_net_create(&net, "conv2d 8 pad=wide", "m", (nn_shape){1, 5, 5}, 0, 1,
-                            nn_backend_cpu()) != 0);
+                            nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "pad=wide") != NULL);
     CU_ASSERT(nn_net_create(&net, "maxpool 4", "m", (nn_shape){1, 3, 3}, 0, 1,
-                            nn_backend_cpu()) != 0);
+                            nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "does not fit") != NULL);
 }
 
@@ -697,20 +697,20 @@ static void test_sigmoid_xent(void) {
 static void test_spec_errors(void) {
     nn_net net;
     nn_shape in = {1, 28, 28};
-    CU_ASSERT(nn_net_create(&net, "dense 10; sigmoud", "spec.txt", in, 0, 4, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "dense 10; sigmoud", "spec.txt", in, 0, 4, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "spec.txt") && strstr(nn_errmsg(), "line 1") &&
               strstr(nn_errmsg(), "sigmoud"));
-    CU_ASSERT(nn_net_create(&net, "dense 10\ndense unit=3", "m", in, 0, 4, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "dense 10\ndense unit=3", "m", in, 0, 4, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "line 2") && strstr(nn_errmsg(), "unit"));
-    CU_ASSERT(nn_net_create(&net, "dense -3", "m", in, 0, 4, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "dense -3", "m", in, 0, 4, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "units") != NULL);
-    CU_ASSERT(nn_net_create(&net, "dense 7", "m", in, 10, 4, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "dense 7", "m", in, 10, 4, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "10 classes") != NULL);
-    CU_ASSERT(nn_net_create(&net, "  # nothing\n", "m", in, 0, 4, nn_backend_cpu()) != 0);
+    CU_ASSERT(nn_net_create(&net, "  # nothing\n", "m", in, 0, 4, nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "empty") != NULL);
     /* Positional and key=value forms, comments and ';' all parse. */
     CU_ASSERT_FATAL(nn_net_create(&net, "dense units=100 # hidden\nsigmoid; dense 10", "m", in,
-                                  10, 4, nn_backend_cpu()) == 0);
+                                  10, 4, nn_backend_current()) == 0);
     CU_ASSERT_EQUAL(net.nlayers, 3);
     CU_ASSERT_EQUAL(net.nparams, 784 * 100 + 100 + 100 * 10 + 10);
     CU_ASSERT_STRING_EQUAL(net.layers[2].name, "dense_2");
@@ -721,8 +721,8 @@ static void test_spec_errors(void) {
 static void test_init_stats(void) {
     nn_net a, b;
     nn_shape in = {1, 28, 28};
-    CU_ASSERT_FATAL(nn_net_create(&a, "dense 100", "m", in, 0, 1, nn_backend_cpu()) == 0);
-    CU_ASSERT_FATAL(nn_net_create(&b, "dense 100", "m", in, 0, 1, nn_backend_cpu()) == 0);
+    CU_ASSERT_FATAL(nn_net_create(&a, "dense 100", "m", in, 0, 1, nn_backend_current()) == 0);
+    CU_ASSERT_FATAL(nn_net_create(&b, "dense 100", "m", in, 0, 1, nn_backend_current()) == 0);
     nn_net_init(&a, 9);
     nn_net_init(&b, 9);
     CU_ASSERT(memcmp(a.params, b.params, a.nparams * sizeof(float)) == 0);
