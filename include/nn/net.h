@@ -34,6 +34,10 @@ typedef struct nn_net {
     float *dbuf[2];
     float *scratch;
     char *spec; /* the expanded spec text, stored verbatim in checkpoints */
+    /* Per-layer seconds, when the trainer asked for them (--profile,
+     * nn_net_time_layers): (nlayers, 2) forward, backward, summed over the
+     * training passes (c->train; evaluation is not counted). */
+    double *layer_s;
 } nn_net;
 
 /* Expand a preset name (mlp, mlp1000, ...) into spec text; `hidden` is used
@@ -68,6 +72,9 @@ int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *d
 int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits,
                        float *dx_in);
 void nn_net_zero_grad(nn_net *net);
+/* Start summing each layer's forward and backward seconds into
+ * net->layer_s (the scaling model's measured inputs, --profile). */
+int nn_net_time_layers(nn_net *net);
 /* Move the gradients into buf ((nparams + NN_NET_METRICS) floats that the
  * caller owns and frees, e.g. nn_dist_shared_buffer's node-shared memory)
  * and point every layer's dw into it. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "nn/error.h"
 
@@ -392,6 +393,7 @@ void nn_net_free(nn_net *net) {
     for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
         if (owned[i]) be->free(owned[i]);
     free(net->spec);
+    free(net->layer_s);
     memset(net, 0, sizeof *net);
 }
 
@@ -404,14 +406,29 @@ void nn_net_init(nn_net *net, uint64_t seed) {
     }
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int nn_net_time_layers(nn_net *net) {
+    if (net->layer_s) return NN_OK;
+    net->layer_s = nn_calloc(2 * (size_t)net->nlayers, sizeof(double), "layer times");
+    return net->layer_s ? NN_OK : NN_ERR;
+}
+
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {
     if (c->n > net->max_n)
         return nn_fail("batch slice of %d samples exceeds the net's buffers (%d)", c->n,
                        net->max_n);
     const float *cur = x;
+    const bool timed = net->layer_s && c->train; /* training steps only, not evaluation */
     for (int i = 0; i < net->nlayers; i++) {
         nn_layer *l = &net->layers[i];
+        const double t0 = timed ? now_s() : 0;
         if (l->ops->forward(l, c, cur, net->acts[i]) != NN_OK) return nn_fail_ctx("%s", l->name);
+        if (timed) net->layer_s[2 * i] += now_s() - t0;
         cur = net->acts[i];
     }
     *logits = cur;
@@ -429,8 +446,10 @@ int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float
         nn_layer *l = &net->layers[i];
         const float *in = i ? net->acts[i - 1] : x;
         float *dx = i ? net->dbuf[i & 1] : dx_in;
+        const double t0 = net->layer_s ? now_s() : 0;
         if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
             return nn_fail_ctx("%s (backward)", l->name);
+        if (net->layer_s) net->layer_s[2 * i + 1] += now_s() - t0;
         dy = dx;
     }
     return NN_OK;

@@ -350,6 +350,13 @@ static void cl_free(nn_run *r) {
     r->m = NULL;
 }
 
+static int cl_nets(nn_run *r, nn_net **nets, const char **names, int max) {
+    if (max < 1) return 0;
+    nets[0] = &((classify *)r->m)->net;
+    names[0] = "net";
+    return 1;
+}
+
 const nn_mode nn_mode_classify = {
     .name = "train",
     .cols = nn_history_classify,
@@ -371,6 +378,7 @@ const nn_mode nn_mode_classify = {
     .ckpt_bytes = cl_ckpt_bytes,
     .hash = cl_hash,
     .describe = cl_describe,
+    .nets = cl_nets,
     .free = cl_free,
 };
 

@@ -472,6 +472,14 @@ static void gan_free(nn_run *r) {
     r->m = NULL;
 }
 
+static int gan_nets(nn_run *r, nn_net **nets, const char **names, int max) {
+    gan *g = r->m;
+    if (max < 2) return 0;
+    nets[0] = &g->g, names[0] = "generator";
+    nets[1] = &g->d, names[1] = "discriminator";
+    return 2;
+}
+
 const nn_mode nn_mode_gan = {
     .name = "gan",
     .cols = nn_history_gan,
@@ -492,6 +500,7 @@ const nn_mode nn_mode_gan = {
     .ckpt_bytes = gan_ckpt_bytes,
     .hash = gan_hash,
     .describe = gan_describe,
+    .nets = gan_nets,
     .free = gan_free,
 };
 

@@ -77,6 +77,9 @@ typedef struct {
     double (*ckpt_bytes)(const nn_run *r);
     uint64_t (*hash)(const nn_run *r, uint64_t h);
     void (*describe)(const nn_run *r, char *buf, size_t n); /* "123 parameters, optimizer adam" */
+    /* The nets it trains and their names, at most max (--profile times
+     * their layers); returns how many. */
+    int (*nets)(nn_run *r, struct nn_net **nets, const char **names, int max);
     void (*free)(nn_run *r);
 } nn_mode;
 
@@ -111,6 +114,7 @@ struct nn_run {
     int pending_rc;     /* a periodic save failed on rank 0: reported at the next step */
     bool warned_growth; /* the exploding-loss warning was given */
     double prof[P_N];   /* this rank's seconds per phase, whole run */
+    uint64_t steps_run; /* optimizer steps this process took (per-layer times per step) */
     double prof_epoch[P_N];
     char ckpt[1100], csv[1100], best[1100], lock[1100], config[1024];
 };

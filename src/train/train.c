@@ -321,6 +321,14 @@ static int run_setup(nn_run *r) {
     r->draw = r->mode->draw(cfg);
 
     NN_TRY(r->mode->create(r)); /* collective */
+    if (cfg->profile && r->mode->nets) {
+        nn_net *nets[4];
+        const char *names[4];
+        const int k = r->mode->nets(r, nets, names, 4);
+        int trc = NN_OK;
+        for (int i = 0; i < k && trc == NN_OK; i++) trc = nn_net_time_layers(nets[i]);
+        NN_TRY(nn_dist_check(r->dist, trc));
+    }
     rc = dist->rank == 0 && cfg->out_dir ? check_space(r) : NN_OK;
     NN_TRY(nn_dist_check(dist, rc));
     r->st = (nn_train_state){.seed = cfg->seed, .batch = cfg->batch,
@@ -526,6 +534,7 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         s.lr = nn_sched_lr(&cfg->sched, epoch + (double)b / (double)nb, cfg->epochs);
         *lr_out = s.lr;
         NN_TRY(r->mode->step(r, &s));
+        r->steps_run++;
         r->st.step++;
         for (int k = 0; k < NN_RUN_METRICS; k++) m[k] += s.m[k];
         m[NN_RUN_METRICS] = nn_run_now() - t0;
@@ -612,6 +621,28 @@ static int report_profile(nn_run *r, const double *mine, const char *title) {
     }
     free(all);
     return rc;
+}
+
+/* --profile, at the end (rank 0): each layer's forward and backward time per
+ * step and its parameter bytes, the measured inputs of the scaling model
+ * (tests/bench/scaling_model.sh reads these lines). */
+static void report_layers(nn_run *r) {
+    if (!r->cfg->profile || !r->mode->nets || r->dist->rank != 0 || r->steps_run == 0) return;
+    nn_net *nets[4];
+    const char *names[4];
+    const int k = r->mode->nets(r, nets, names, 4);
+    const double per = 1e3 / (double)r->steps_run;
+    printf("time per layer, rank 0, ms per step over %llu steps (backward in backward order; "
+           "bytes: the layer's gradients):\n",
+           (unsigned long long)r->steps_run);
+    for (int i = 0; i < k; i++) {
+        const nn_net *n = nets[i];
+        if (!n->layer_s) continue;
+        for (int j = n->nlayers - 1; j >= 0; j--)
+            printf("  layer %-14s %-20s forward %9.3f backward %9.3f bytes %zu\n", names[i],
+                   n->layers[j].name, n->layer_s[2 * j] * per, n->layer_s[2 * j + 1] * per,
+                   n->layers[j].nparams * sizeof(float));
+    }
 }
 
 /* Agree whether any rank caught a stop signal (collective). */
@@ -761,6 +792,7 @@ int nn_run_train(const nn_mode *mode, const nn_train_cfg *cfg, nn_dist *dist) {
     nn_guard_watchdog_stop();
     if (rc == NN_OK) rc = check_replicas(&r);
     if (rc == NN_OK && !cfg->quiet) rc = report_profile(&r, r.prof, "whole run");
+    if (rc == NN_OK) report_layers(&r);
     if (rc == NN_OK && stop) {
         report_stop(&r, wrote);
         run_free(&r);
