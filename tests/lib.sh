@@ -100,3 +100,12 @@ PY
     rm -f "$raw"
     $NN seal --checkpoint "$3" >/dev/null
 }
+# rel_close A B TOL: columns 2-5 of two history.csv files (losses and accuracies, or a
+# GAN's losses and D outputs) agree to a relative TOL (absolute below 1e-3).
+rel_close() {
+    paste -d, <(cut -d, -f2-5 "$1") <(cut -d, -f2-5 "$2") | awk -F, -v tol="$3" '
+      NR == 1 { next }
+      { for (i = 1; i <= 4; i++) { a = $i; b = $(i + 4); d = a - b; if (d < 0) d = -d;
+          m = (a < 0 ? -a : a); if (m < 1e-3) m = 1e-3; if (d / m > tol) { print "row " NR " col " i ": " a " vs " b; bad = 1 } } }
+      END { exit bad }'
+}

@@ -19,14 +19,6 @@ make_mnist_like "$T/data" 1003 101
 D="--data mnist:$T/data"
 ARGS="$D --model mlp --hidden 24 --epochs 3 --batch 100 --lr 0.5 --seed 3"
 
-# rel_close A B TOL: the loss columns of two history.csv files agree.
-rel_close() {
-    paste -d, <(cut -d, -f2-5 "$1") <(cut -d, -f2-5 "$2") | awk -F, -v tol="$3" '
-      NR == 1 { next }
-      { for (i = 1; i <= 4; i++) { a = $i; b = $(i + 4); d = a - b; if (d < 0) d = -d;
-          m = (a < 0 ? -a : a); if (m < 1e-3) m = 1e-3; if (d / m > tol) { print "row " NR " col " i ": " a " vs " b; bad = 1 } } }
-      END { exit bad }'
-}
 weights_close() {
     $NN compare "$1" "$2" | tee /dev/stderr | awk '{ exit !($6 + 0 < 1e-5 || $4 + 0 < 1e-6) }'
 }
