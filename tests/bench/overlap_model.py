@@ -18,7 +18,7 @@ gradient reduction overlapped with the backward pass:
                step  = max(t_fwd + t_bwd, fin_last) + t_opt
   efficiency   (t_fwd + t_bwd + t_opt) / step
 
-Usage: overlap_model.py LOG [--bucket-mb 4] [--name NAME]
+Usage: overlap_model.py LOG [--bucket-mb 1] [--name NAME]
        overlap_model.py --check LOG_NP1 LOG_NP4 --bw BYTES_PER_S --lat S
          (the model's reduce time per step for the np=4 run, next to the
          reduce time that run measured)
@@ -82,7 +82,7 @@ def step_times(layers, t_opt, n, bw, lat, bucket_bytes):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log", nargs="+")
-    ap.add_argument("--bucket-mb", type=float, default=4.0)
+    ap.add_argument("--bucket-mb", type=float, default=1.0)
     ap.add_argument("--name", default=None)
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--bw", type=float, default=None)
