@@ -6,6 +6,7 @@
 # e.g. the commit before a change, built in a worktree:
 #   git worktree add /tmp/old HEAD~1 && make -C /tmp/old
 #   bash tests/bench/ab.sh /tmp/old/build/nntrain build/nntrain
+# AB_ROUNDS=N (3), AB_CONFIGS="cifar gan" (all four) choose the rounds and configurations.
 # Configurations (1 thread each, so the machine's other core stays quiet):
 #   cnn     MNIST, the Keras cnn (conv, maxpool, dense), 6,000 images
 #   bn      MNIST, conv + BatchNorm + maxpool + dropout + normalize, 6,000 images
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/../.."
 OLD=${1:?usage: ab.sh OLD_NNTRAIN NEW_NNTRAIN}
 NEW=${2:?usage: ab.sh OLD_NNTRAIN NEW_NNTRAIN}
 ROUNDS=${AB_ROUNDS:-3}
+CONFIGS=${AB_CONFIGS:-cnn bn cifar gan}
 T=$(mktemp -d /tmp/nntrain-ab-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 [ -e datasets/data/mnist/train-images-idx3-ubyte.gz ] || [ -e datasets/data/mnist/train-images-idx3-ubyte ] || datasets/fetch mnist
@@ -30,7 +32,7 @@ declare -A ARGS=(
 )
 ips() { awk '/^ +[0-9]+ /{ if ($7 > b) b = $7 } END { printf "%.0f", b }' "$1"; }
 printf "%-8s %10s %10s %8s   (images/s, best of %d rounds, 1 thread)\n" config old new new/old "$ROUNDS"
-for c in cnn bn cifar gan; do
+for c in $CONFIGS; do
     bo=0 bn=0
     for r in $(seq "$ROUNDS"); do
         for side in old new; do
