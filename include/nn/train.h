@@ -74,6 +74,11 @@ int nn_train(const nn_train_cfg *cfg, nn_dist *dist);
 int nn_train_command(const char *command, const nn_train_cfg *cfg, nn_dist *dist, bool *found);
 /* Train a GAN (src/train/gan.c): the same skeleton, two nets. */
 int nn_gan_train(const nn_train_cfg *cfg, nn_dist *dist);
+/* The sample id of fake i of step `step`'s D pass (which 0) or G pass (1) as
+ * D's input: D's dropout masks are keyed by it, so it differs from step to
+ * step and pass to pass, never equals a data set's id (top bit set), and
+ * does not depend on the rank that makes the fake. */
+uint64_t nn_gan_fake_id(uint64_t step, int which, uint64_t i);
 /* n images from a generator in inference mode: z (n, z_dim) -> out (n, C*H*W). */
 int nn_gan_generate(nn_net *gen, const float *z, int n, float *out);
 

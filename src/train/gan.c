@@ -76,7 +76,9 @@ typedef struct {
     float *dx;      /* (B, C*H*W) D's input: real then fake; D's input gradient */
     float *t;       /* (B) targets */
     float *fixed;   /* (FIXED_SAMPLES, z) */
-    uint64_t *fids; /* (B) sample ids of D's input (dropout keys) */
+    uint64_t *fids; /* (B) sample ids of D's input in the D step, of G's in the G step
+                       (dropout keys) */
+    uint64_t *dids; /* (B) sample ids of D's input in the G step */
 } gan;
 
 /* Noise: z of fake i of the D (which = 0) or G (which = 1) pass of a step. */
@@ -85,6 +87,16 @@ static void noise(float *z, int dim, uint64_t seed, uint64_t step, int which, ui
     nn_rng_seed(&rng, nn_hash64(seed, 0x6a09e667f3bcc908ULL),
                 nn_hash64(nn_hash64(step, (uint64_t)which), i));
     for (int k = 0; k < dim; k++) z[k] = nn_rng_normal(&rng);
+}
+
+/* Fake i of a step's pass (which: 0 = D step, 1 = G step) as a sample of D.
+ * D's dropout masks are keyed by (seed, epoch, sample id), so a fake's id must
+ * change from step to step, as the fakes do: with ids that repeated all epoch
+ * long, D's masks on fakes repeated too and G learnt to fool those few masks
+ * (D(G(z)) 0.9 in the G step against 0.02 in the D step, and no digits). The
+ * top bit keeps the ids apart from the data set's. */
+uint64_t nn_gan_fake_id(uint64_t step, int which, uint64_t i) {
+    return nn_hash64(nn_hash64(step, (uint64_t)which), i) | (1ULL << 63);
 }
 
 /* The part [lo, hi) of n fakes this rank makes. */
@@ -179,7 +191,8 @@ static int gan_create(nn_run *r) {
         g->t = nn_alloc((size_t)B * sizeof(float), "targets");
         g->fixed = nn_alloc((size_t)FIXED_SAMPLES * g->z * sizeof(float), "fixed noise");
         g->fids = nn_alloc((size_t)B * sizeof(uint64_t), "sample ids");
-        if (!g->zbuf || !g->dx || !g->t || !g->fixed || !g->fids) rc = NN_ERR;
+        g->dids = nn_alloc((size_t)B * sizeof(uint64_t), "sample ids");
+        if (!g->zbuf || !g->dx || !g->t || !g->fixed || !g->fids || !g->dids) rc = NN_ERR;
     }
     NN_TRY(nn_dist_check(r->dist, rc));
     /* Two inits from one seed: G's and D's weights must not be the same draws. */
@@ -284,7 +297,7 @@ static int gan_step(nn_run *r, nn_step *s) {
         const int m = pass ? nf : n;
         const float *x = g->dx + (size_t)(pass ? n : 0) * dim;
         for (int i = 0; i < m; i++) {
-            g->fids[i] = pass ? r->train_count + (uint64_t)(lo + i) : r->ids[i];
+            g->fids[i] = pass ? nn_gan_fake_id(s->step, 0, (uint64_t)(lo + i)) : r->ids[i];
             g->t[i] = pass ? 0.0f : r->cfg->real_label;
         }
         nn_ctx c = {.train = true, .n = m, .global_n = pass ? nfake : s->global_n,
@@ -341,8 +354,10 @@ static int gan_step(nn_run *r, nn_step *s) {
     nn_ctx cg = {.train = true, .n = ng, .global_n = total, .sample_ids = g->fids,
                  .seed = r->cfg->seed, .epoch = s->step * 2 + 1, .dist = r->dist,
                  .bn_sync = r->cfg->bn_sync};
+    for (int i = 0; i < ng; i++) g->dids[i] = nn_gan_fake_id(s->step, 1, (uint64_t)(lo + i));
     nn_ctx cd = cg;
     cd.epoch = (uint64_t)s->epoch;
+    cd.sample_ids = g->dids;
     cd.no_param_grads = true; /* D's gradients of this pass are not used */
     /* D judges G's output where G left it (its last activation). */
     const float *din = rc == NN_OK ? fake : g->dx;
@@ -467,7 +482,7 @@ static void gan_free(nn_run *r) {
     if (!g) return;
     nn_net_free(&g->g), nn_net_free(&g->d), nn_net_free(&g->ge);
     nn_optim_free(&g->og), nn_optim_free(&g->od);
-    free(g->zbuf), free(g->dx), free(g->t), free(g->fixed), free(g->fids);
+    free(g->zbuf), free(g->dx), free(g->t), free(g->fixed), free(g->fids), free(g->dids);
     free(g);
     r->m = NULL;
 }

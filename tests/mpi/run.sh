@@ -188,6 +188,12 @@ for n in 2 4; do
     # lr size, and the two nets feed each other: weights agree to 1e-4, not 1e-5.
     check "gan np=$n generator and discriminator match np=1 (1e-4 abs)" bash -c "$NN compare $T/gan1/checkpoint.h5 $T/gan$n/checkpoint.h5 | awk '{ exit !(\$4 + 0 < 1e-4) }'"
 done
+# A discriminator with dropout: its masks on fakes are keyed by ids made from
+# (step, pass, fake index), never by rank, so N=2 trains what N=1 does.
+printf '%s\n' "conv2d 4 size=4 stride=2 pad=1" "leaky_relu alpha=0.2" "dropout 0.3" "flatten" "dense 1" > "$T/disd.spec"
+GAND="${GANA/$T\/dis.spec/$T/disd.spec}"
+check "gan, D with dropout, np=1" $NN gan $GAND --out "$T/gand1"
+check "gan, D with dropout, np=2 matches np=1 (1e-5 rel)" bash -c "$MPIRUN -np 2 $NN gan $GAND --out $T/gand2 > $T/gand2.log 2>&1 && $(declare -f rel_close); rel_close $T/gand1/history.csv $T/gand2/history.csv 1e-5"
 # Stopped by a signal inside epoch 2 and resumed with the same N: bit for bit.
 GANB="${GANA/--epochs 1/--epochs 2}"
 check "gan np=2, 2 epochs, uninterrupted" bash -c "$MPIRUN -np 2 $NN gan $GANB --out $T/ganu"

@@ -12,6 +12,7 @@
 #include "nn/loss.h"
 #include "nn/net.h"
 #include "nn/score.h"
+#include "nn/train.h"
 #include "testutil.h"
 
 enum { NZ = 3, IMG = 6, NB = 4 };
@@ -133,9 +134,30 @@ static void test_grid_png(void) {
                     NN_ERR);
 }
 
+/* Regression: D's dropout masks on fakes are keyed by these ids; ids that
+ * repeated from step to step (they did) let G learn the few masks D used. */
+static void test_fake_ids(void) {
+    enum { STEPS = 50, N = 64 };
+    static uint64_t seen[2 * STEPS * N];
+    size_t k = 0;
+    for (uint64_t step = 1; step <= STEPS; step++)
+        for (int which = 0; which < 2; which++)
+            for (uint64_t i = 0; i < N; i++) {
+                uint64_t id = nn_gan_fake_id(step, which, i);
+                CU_ASSERT(id >> 63); /* apart from the data set's ids */
+                CU_ASSERT_EQUAL(id, nn_gan_fake_id(step, which, i)); /* a function of its key */
+                seen[k++] = id;
+            }
+    size_t dup = 0; /* every (step, pass, fake) has its own id */
+    for (size_t a = 0; a < k; a++)
+        for (size_t b = a + 1; b < k; b++) dup += seen[a] == seen[b];
+    CU_ASSERT_EQUAL(dup, 0);
+}
+
 void register_gan_tests(void) {
     CU_pSuite s = CU_add_suite("gan", NULL, NULL);
     CU_add_test(s, "G-through-D gradient vs finite differences", test_g_through_d);
     CU_add_test(s, "Inception-style score: k, 1, uniform, by hand", test_score);
     CU_add_test(s, "sample grid PNG: signature, size, bad folder", test_grid_png);
+    CU_add_test(s, "fakes' sample ids (D's dropout keys) differ per step and pass", test_fake_ids);
 }
