@@ -168,7 +168,8 @@ clean:
 # (tests/fuzz/corpus/<target>), printing executions and findings; fails on any
 # finding. The library is compiled again with clang, the
 # sanitizers and -fsanitize=fuzzer-no-link, serial (dist_serial.c) whatever MPI
-# says, and with a 1 MP image limit (NN_MAX_IMAGE_PIXELS) so decoding stays fast.
+# says, with a 1 MP image limit (NN_MAX_IMAGE_PIXELS) so decoding stays fast, and a
+# 1 GB limit on a net's buffers (NN_MAX_NET_BYTES) below libFuzzer's 2 GB malloc limit.
 # Needs clang and its fuzzer runtime (Debian: clang, libclang-rt-14-dev).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
@@ -179,7 +180,8 @@ FUZZ_TARGETS ?= idx cifar folder spec ckpt
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
                 -Iinclude $(HDF5_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-                -DNN_MAX_IMAGE_PIXELS=1048576u $(if $(WERROR),-Werror)
+                -DNN_MAX_IMAGE_PIXELS=1048576u -DNN_MAX_NET_BYTES='(1ull << 30)' \
+                $(if $(WERROR),-Werror)
 FUZZ_LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                            src/backend/*.c) src/dist/dist_serial.c src/dist/gather.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)

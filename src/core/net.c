@@ -284,6 +284,12 @@ static int parse_spec(const char *spec, nn_layer **out, int *count) {
 
 /* ---- building ----------------------------------------------------------- */
 
+/* The most a net's buffers may take, all together (bytes); the fuzzing build
+ * sets it below libFuzzer's malloc limit. */
+#ifndef NN_MAX_NET_BYTES
+#define NN_MAX_NET_BYTES (64ull << 30)
+#endif
+
 /* n floats of the backend's memory, zeroed; NULL + message when out of it. */
 static float *balloc(const nn_backend *be, size_t n, const char *what) {
     float *p = be->alloc(n * sizeof(float));
@@ -345,6 +351,21 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
             size_t s = l->ops->scratch(l, max_n);
             if (s > scratch) scratch = s;
         }
+    }
+    /* A spec whose buffers could not be meant ("dense 1099999" after a
+     * 784-value input is 3.4 GB of weights) is refused by size, in double
+     * so that no product can overflow. */
+    double acts = 0;
+    for (int i = 0; i < net->nlayers; i++) acts += (double)nn_shape_size(net->layers[i].out);
+    const double bytes = 4.0 * (2.0 * (double)net->nparams + (double)net->nstate + (double)scratch +
+                                (double)max_n * (acts + 2.0 * (double)max_act));
+    if (bytes > (double)NN_MAX_NET_BYTES) {
+        nn_fail("%s: the net needs %.3g GB of buffers for batch slices of %d (parameters, "
+                "gradients, activations), more than the %.3g GB a net may have; a layer too "
+                "wide?",
+                origin, bytes / 1e9, max_n, (double)NN_MAX_NET_BYTES / 1e9);
+        nn_net_free(net);
+        return NN_ERR;
     }
     /* The buffers the layers compute on are the backend's memory. */
     net->params = balloc(be, net->nparams, "parameters");

@@ -40,6 +40,7 @@ check "predict agrees with eval on a learned sample" bash -c "
   lab=\$(python3 -c \"import sys; print(open('$T/data/t10k-labels-idx1-ubyte','rb').read()[8+5])\")
   pred=\$(echo 5 | $NN predict $D --checkpoint $T/run/checkpoint.h5)
   test \"\$lab\" = \"\$pred\""
+expect_fail "a net too large for any machine is refused by size, naming the spec" "--model: the net needs .* GB of buffers" $NN summary $D --model "dense 16000000; dense 10"
 expect_fail "--batch and --batch-per-rank together" "give one" $NN train $D --batch 10 --batch-per-rank 5 --out "$T/bpr"
 expect_fail "--lr-scale without --batch-per-rank" "needs --batch-per-rank" $NN train $D --lr-scale linear --out "$T/lrs"
 expect_fail "--lr-scale of an unknown rule" "expected linear, sqrt or none" $NN train $D --batch-per-rank 5 --lr-scale cubic --out "$T/lrs"
