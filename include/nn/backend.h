@@ -107,6 +107,8 @@ typedef struct nn_backend {
                     const float *x, float *y);
     /* y = x over n values. */
     void (*copy)(size_t n, const float *x, float *y);
+    /* y = a + b over n values (y may be a or b): a residual join. */
+    void (*add)(size_t n, const float *a, const float *b, float *y);
     /* One optimizer step over n parameters w with gradients g and the
      * rule's state s0, s1 (NULL where the rule has none). */
     void (*update)(const nn_update *u, size_t n, float *w, const float *g, float *s0, float *s1);

@@ -79,6 +79,13 @@ typedef struct {
     void (*free)(nn_layer *l);
     /* FLOPs of the forward pass for one sample (summary only). */
     double (*flops)(const nn_layer *l);
+    /* Skip connections (src/layers/residual.c). A layer type with label_key
+     * is a point others may join from, named by that option ("save res1");
+     * one with join_key names such a point ("add res1"). The net links each
+     * joining layer to the nearest earlier layer of that label, one join per
+     * label, before the joining layer's setup() runs. */
+    const char *label_key;
+    const char *join_key;
 } nn_layer_ops;
 
 struct nn_layer {
@@ -101,6 +108,13 @@ struct nn_layer {
     size_t nstate;
     float *state;
     float *scratch; /* bound by the net, size ops->scratch(l, max_n) */
+    /* A skip connection's two ends point at each other (NULL otherwise); the
+     * net binds link_act, the labelled layer's output (the joining layer's
+     * second input), and link_grad, (max_n, out of the labelled layer)
+     * floats that carry dL/d(that output) from the join back to the label. */
+    nn_layer *link;
+    const float *link_act;
+    float *link_grad;
     const nn_backend *be;
     void *priv;
 };

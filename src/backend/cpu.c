@@ -314,6 +314,10 @@ static void cpu_copy(size_t n, const float *x, float *y) {
     if (x != y) memmove(y, x, n * sizeof(float));
 }
 
+NN_HOT static void cpu_add(size_t n, const float *a, const float *b, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
 /* ---- optimizer update rules: one vectorisable pass each ---- */
 NN_HOT static void step_sgd(size_t n, float *restrict w, const float *restrict g, float lr,
                             float wd) {
@@ -414,6 +418,7 @@ static const nn_backend g_cpu = {
     .maxpool_backward = cpu_maxpool_backward,
     .dropout = cpu_dropout,
     .copy = cpu_copy,
+    .add = cpu_add,
     .update = cpu_update,
     .softmax_xent = nn_softmax_xent_weighted,
     .sigmoid_xent = nn_sigmoid_xent,

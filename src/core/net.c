@@ -290,6 +290,45 @@ static int parse_spec(const char *spec, nn_layer **out, int *count) {
 #define NN_MAX_NET_BYTES (64ull << 30)
 #endif
 
+/* The raw value of option `key` as written in the spec ("" when absent);
+ * does not mark it used (the layer's setup reads it again). */
+static const char *spec_value(const nn_layer *l, const char *key) {
+    for (int i = 0; i < l->nopts; i++)
+        if (!strcmp(l->opts[i].key, key)) return l->opts[i].val;
+    return "";
+}
+
+/* Skip connections: link every joining layer ("add res1") to the nearest
+ * earlier labelled one ("save res1"), one join per label. */
+static int link_skips(nn_net *net, const char *origin) {
+    for (int i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layers[i];
+        const char *key = l->ops->label_key ? l->ops->label_key : l->ops->join_key;
+        if (key && !*spec_value(l, key))
+            return nn_fail("%s: model spec line %d: %s needs a name (%s)", origin, l->line,
+                           l->ops->type, l->ops->help);
+        if (!l->ops->join_key) continue;
+        const char *name = spec_value(l, l->ops->join_key);
+        nn_layer *to = NULL;
+        for (int j = i - 1; j >= 0 && !to; j--)
+            if (net->layers[j].ops->label_key &&
+                !strcmp(spec_value(&net->layers[j], net->layers[j].ops->label_key), name))
+                to = &net->layers[j];
+        if (!to)
+            return nn_fail("%s: model spec line %d: '%s %s' joins a point no earlier layer saved "
+                           "(write 'save %s' where the skip starts)",
+                           origin, l->line, l->ops->type, name, name);
+        if (to->link)
+            return nn_fail("%s: model spec line %d: '%s %s': the point saved at line %d is "
+                           "already joined at line %d (one join per saved point; save it "
+                           "again under another name)",
+                           origin, l->line, l->ops->type, name, to->line, to->link->line);
+        to->link = l;
+        l->link = to;
+    }
+    return NN_OK;
+}
+
 /* n floats of the backend's memory, zeroed; NULL + message when out of it. */
 static float *balloc(const nn_backend *be, size_t n, const char *what) {
     float *p = be->alloc(n * sizeof(float));
@@ -306,6 +345,10 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
     net->spec = strdup(spec);
     if (parse_spec(spec, &net->layers, &net->nlayers) != NN_OK) {
         nn_fail_ctx("%s", origin);
+        nn_net_free(net);
+        return NN_ERR;
+    }
+    if (link_skips(net, origin) != NN_OK) {
         nn_net_free(net);
         return NN_ERR;
     }
@@ -355,8 +398,10 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
     /* A spec whose buffers could not be meant ("dense 1099999" after a
      * 784-value input is 3.4 GB of weights) is refused by size, in double
      * so that no product can overflow. */
-    double acts = 0;
-    for (int i = 0; i < net->nlayers; i++) acts += (double)nn_shape_size(net->layers[i].out);
+    double acts = 0; /* per sample: every layer's output, and a skip's gradient */
+    for (int i = 0; i < net->nlayers; i++)
+        acts += (double)nn_shape_size(net->layers[i].out) *
+                (net->layers[i].link && net->layers[i].ops->label_key ? 2 : 1);
     const double bytes = 4.0 * (2.0 * (double)net->nparams + (double)net->nstate + (double)scratch +
                                 (double)max_n * (acts + 2.0 * (double)max_act));
     if (bytes > (double)NN_MAX_NET_BYTES) {
@@ -395,6 +440,15 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
             nn_net_free(net);
             return NN_ERR;
         }
+        if (l->link && l->ops->label_key) { /* a skip's start: its buffers, for both ends */
+            l->link_grad = l->link->link_grad =
+                balloc(be, (size_t)max_n * nn_shape_size(l->out), "skip connection");
+            if (!l->link_grad) {
+                nn_net_free(net);
+                return NN_ERR;
+            }
+            l->link_act = l->link->link_act = net->acts[i];
+        }
     }
     return NN_OK;
 }
@@ -406,6 +460,7 @@ void nn_net_free(nn_net *net) {
         if (l->ops && l->ops->free && l->priv) l->ops->free(l);
         free(l->priv);
         if (net->acts && net->acts[i]) be->free(net->acts[i]);
+        if (l->ops && l->ops->label_key && l->link_grad) be->free(l->link_grad);
     }
     free(net->layers);
     free(net->acts);
@@ -521,7 +576,13 @@ void nn_net_summary(const nn_net *net, FILE *f) {
         double flops = l->ops->flops ? l->ops->flops(l) : 0;
         total_flops += flops;
         fmt_count(flops, fl, sizeof fl);
-        fprintf(f, "%-20s %-16s %12zu %12s\n", l->name, shape, l->nparams, fl);
+        char name[48];
+        if (l->link) /* a skip's ends: "save_1 [res1]", "add_1 [+res1]" */
+            snprintf(name, sizeof name, "%s [%s%s]", l->name, l->ops->join_key ? "+" : "",
+                     spec_value(l, l->ops->join_key ? l->ops->join_key : l->ops->label_key));
+        else
+            snprintf(name, sizeof name, "%s", l->name);
+        fprintf(f, "%-20s %-16s %12zu %12s\n", name, shape, l->nparams, fl);
     }
     char fl[32];
     fmt_count(total_flops, fl, sizeof fl);

@@ -181,7 +181,7 @@ static void test_table(void) {
     FIELD(add_row_bias) FIELD(sum_rows) FIELD(act_forward) FIELD(act_backward) FIELD(im2col)
     FIELD(col2im) FIELD(chan_sums) FIELD(chan_affine) FIELD(chan_standardize)
     FIELD(bn_grad_sums) FIELD(bn_grad_input) FIELD(maxpool_forward) FIELD(maxpool_backward)
-    FIELD(dropout) FIELD(copy) FIELD(update) FIELD(softmax_xent) FIELD(sigmoid_xent)
+    FIELD(dropout) FIELD(copy) FIELD(add) FIELD(update) FIELD(softmax_xent) FIELD(sigmoid_xent)
 #undef FIELD
     int ok = !missing[0] && GPU->name && !strcmp(GPU->name, "cuda");
     check_true("table", ok, ok ? "every op set, name cuda" : "missing:%s, name %s", missing,
@@ -467,6 +467,23 @@ static void test_copy(void) {
     free(x), free(hy), free(ref), free(got);
 }
 
+/* y = a + b, out of place and in place: exact */
+static void test_add(void) {
+    const size_t n = 1037;
+    float *a = frand(n, -1, 1), *b = frand(n, -2, 2), *ref = xmalloc(n * 4);
+    CPU->add(n, a, b, ref);
+    float *ga = gbuf(DEV, a, n * 4), *gb = gbuf(DEV, b, n * 4), *gy = gbuf(DEV, NULL, n * 4);
+    GPU->add(n, ga, gb, gy);
+    float *got = gread(gy, n * 4);
+    check_f("add [device]", ref, got, n, 0);
+    free(got);
+    GPU->add(n, ga, gb, ga);
+    got = gread(ga, n * 4);
+    check_f("add in place [device]", ref, got, n, 0);
+    gfree(DEV, ga), gfree(DEV, gb), gfree(DEV, gy);
+    free(a), free(b), free(ref), free(got);
+}
+
 /* ---- optimizer updates: three steps from the optimizer's initial state ---- */
 
 static void test_update(nn_optim_kind rule, mem where, mem state_where) {
@@ -668,6 +685,7 @@ int main(void) {
     test_dropout(5, 1037, 0.3f, HOST, HOST);
 
     test_copy();
+    test_add();
 
     for (int r = 0; r < NN_OPT_COUNT; r++) {
         test_update((nn_optim_kind)r, DEV, DEV);

@@ -523,6 +523,65 @@ static void test_deconv_reshape_spec_errors(void) {
     nn_net_free(&net);
 }
 
+/* Skip connections: the gradient reaches the saved point by both paths. A
+ * save at the input (dL/dx through the join), a conv-BN-tanh block, two
+ * blocks in a row, a block nested in another, a join right after its save. */
+static void test_residual_grad(void) {
+    check_spec("save r; dense 6; tanh; dense 6; add r; dense 3", (nn_shape){6, 1, 1}, 3, 1e-2);
+    check_spec("conv2d 3; save a; conv2d 3; batchnorm; tanh; add a; tanh; save b; conv2d 3; "
+               "add b; flatten; dense 4",
+               (nn_shape){2, 5, 4}, 3, 1e-2);
+    check_spec("dense 5; save out; tanh; save in; dense 5; sigmoid; add in; dense 5; add out; "
+               "save r; add r; dense 2",
+               (nn_shape){4, 1, 1}, 2, 1e-2);
+}
+
+/* y = x + saved exactly; dx = dy (block) + dy (skip): by hand. */
+static void test_residual_values(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "save r; relu; add r", "t", (nn_shape){4, 1, 1}, 0, 1,
+                                  nn_backend_current()) == 0);
+    float x[4] = {1, -2, 3, -4}, dy[4] = {1, 2, 3, 4}, dx[4];
+    uint64_t id = 0;
+    nn_ctx c = {.train = true, .n = 1, .global_n = 1, .sample_ids = &id};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    const float want_y[4] = {2, -2, 6, -4}; /* relu(x) + x */
+    for (int i = 0; i < 4; i++) CU_ASSERT_EQUAL(y[i], want_y[i]);
+    CU_ASSERT_FATAL(nn_net_backward_dx(&net, &c, x, dy, dx) == 0);
+    const float want_dx[4] = {2, 2, 6, 4}; /* dy * relu'(x) + dy */
+    for (int i = 0; i < 4; i++) CU_ASSERT_EQUAL(dx[i], want_dx[i]);
+    nn_net_free(&net);
+}
+
+static void test_residual_spec_errors(void) {
+    nn_net net;
+    const nn_shape in = {2, 3, 3};
+    const struct {
+        const char *spec, *want1, *want2;
+    } bad[] = {
+        {"save r; dense 4", "'save r' has no later 'add r'", "line 1"},
+        {"relu\nadd r", "line 2", "no earlier layer saved"},
+        {"save r\nconv2d 4\nadd r", "must keep the shape", "(4, 3, 3)"},
+        {"save r; relu; add r; add r", "already joined", "one join per saved point"},
+        {"save; relu", "save needs a name", "line 1"},
+        {"save r; add", "add needs a name", "line 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CU_ASSERT(nn_net_create(&net, bad[i].spec, "m.spec", in, 0, 1, nn_backend_current()) !=
+                  0);
+        const char *m = nn_errmsg();
+        const int ok = strstr(m, bad[i].want1) && strstr(m, bad[i].want2) && strstr(m, "m.spec");
+        if (!ok) fprintf(stderr, "\n  %s: %s\n", bad[i].spec, m);
+        CU_ASSERT(ok);
+    }
+    /* A name saved again after its join starts a new skip. */
+    CU_ASSERT_FATAL(nn_net_create(&net, "save r; relu; add r; save r; tanh; add r", "m", in, 0, 1,
+                                  nn_backend_current()) == 0);
+    CU_ASSERT(net.layers[5].link == &net.layers[3]);
+    nn_net_free(&net);
+}
+
 static void test_pool_values(void) {
     nn_net net;
     CU_ASSERT_FATAL(nn_net_create(&net, "maxpool 2", "t", (nn_shape){1, 2, 4}, 0, 1,
@@ -766,6 +825,11 @@ void register_layer_tests(void) {
     CU_add_test(s, "deconv2d is the adjoint of conv2d", test_deconv_adjoint);
     CU_add_test(s, "deconv2d init N(0,0.02)", test_deconv_init);
     CU_add_test(s, "reshape values", test_reshape_values);
+    CU_add_test(s, "save/add (skip connection) gradient: blocks, nested, at the input",
+                test_residual_grad);
+    CU_add_test(s, "save/add values by hand", test_residual_values);
+    CU_add_test(s, "save/add spec errors name the line and the problem",
+                test_residual_spec_errors);
     CU_add_test(s, "deconv2d/reshape spec errors", test_deconv_reshape_spec_errors);
     CU_add_test(s, "maxpool values and routing", test_pool_values);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);

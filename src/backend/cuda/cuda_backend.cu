@@ -740,6 +740,19 @@ static void cu_copy(size_t n, const float *x, float *y) {
     op_end();
 }
 
+__global__ void k_add(size_t n, const float *a, const float *b, float *y) {
+    GRID_LOOP(i, n) y[i] = a[i] + b[i];
+}
+
+static void cu_add(size_t n, const float *a, const float *b, float *y) {
+    if (!n) return;
+    op_begin("add");
+    const float *ad = in(a, n), *bd = in(b, n);
+    float *yd = io(y, n);
+    LAUNCH(k_add, grid_for(n), THREADS, n, ad, bd, yd);
+    op_end();
+}
+
 /* ---- optimizer update rules: cpu.c's step_* formulas, one thread each ---- */
 
 __global__ void k_update(nn_update u, size_t n, float *w, const float *g, float *s0, float *s1) {
@@ -905,6 +918,7 @@ static nn_backend make_table(void) {
     b.maxpool_backward = cu_maxpool_backward;
     b.dropout = cu_dropout;
     b.copy = cu_copy;
+    b.add = cu_add;
     b.update = cu_update;
     b.softmax_xent = cu_softmax_xent;
     b.sigmoid_xent = cu_sigmoid_xent;
