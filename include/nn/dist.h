@@ -24,6 +24,26 @@ float *nn_dist_shared_buffer(nn_dist *d, size_t n);
 /* In-place sums across ranks. */
 int nn_dist_allreduce_sum(nn_dist *d, float *buf, size_t n);
 int nn_dist_allreduce_sum_f64(nn_dist *d, double *buf, size_t n);
+/* The same sum as nn_dist_allreduce_sum(d, buf, n), overlapped with the
+ * computation that fills buf: a backward pass finishes the gradients from the
+ * end of the buffer towards its start. begin() opens a step over buf (n
+ * floats, the same buf as nn_dist_shared_buffer's when it is that) of which
+ * the first `body` are filled from the end and the rest (the metrics tail)
+ * only at the end; ready(from) says buf[from, body) is final and starts
+ * reducing it, in buckets of at least bucket_floats, on every rank in the
+ * same order; it also lets MPI progress what is in flight. end() reduces the
+ * rest and the tail and waits for all of it. Every rank must make the same
+ * ready() calls. Between nodes the buckets go out as MPI_Iallreduce; within
+ * a node through the shared buffer as above, one bucket at a time. Only
+ * worth it where there is more than one node (nn_dist_overlap_useful); the
+ * sums are the same as the one-shot reduction's (bit for bit with two nodes
+ * or two ranks; a different order of additions with more). */
+int nn_dist_reduce_begin(nn_dist *d, float *buf, size_t n, size_t body, size_t bucket_floats);
+int nn_dist_reduce_ready(nn_dist *d, size_t from);
+int nn_dist_reduce_end(nn_dist *d);
+/* Whether the reduction crosses a network (ranks on more than one node, or
+ * no node-shared buffer): only then is there something to overlap. */
+bool nn_dist_overlap_useful(const nn_dist *d);
 int nn_dist_bcast(nn_dist *d, void *buf, size_t bytes, int root);
 /* Personalised exchange (collective): this rank sends send_bytes[r] bytes to
  * each rank r, packed in rank order in send, and receives recv_bytes[r] bytes

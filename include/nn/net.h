@@ -38,6 +38,13 @@ typedef struct nn_net {
      * nn_net_time_layers): (nlayers, 2) forward, backward, summed over the
      * training passes (c->train; evaluation is not counted). */
     double *layer_s;
+    /* Called after each layer's backward with the offset into grads from
+     * which every gradient is final (layers own consecutive slices, so a
+     * backward pass finishes them from the end): how the trainer overlaps
+     * the reduction with the rest of backward (nn_dist_reduce_ready). An
+     * error it returns ends the pass. NULL: none. */
+    int (*grads_final)(void *arg, size_t from);
+    void *grads_final_arg;
 } nn_net;
 
 /* Expand a preset name (mlp, mlp1000, ...) into spec text; `hidden` is used

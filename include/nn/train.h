@@ -57,6 +57,10 @@ typedef struct {
      * nn_train_command resolves both into batch and the rates. */
     int batch_per_rank;  /* 0: --batch is the global batch */
     int lr_scale;        /* NN_LR_SCALE_* */
+    /* Overlap the gradient reduction with backward, in buckets of at least
+     * this many MB (train; 0 = one reduction after backward). Used only where
+     * the reduction crosses nodes (nn_dist_overlap_useful). */
+    float bucket_mb;
 } nn_train_cfg;
 
 enum { NN_LR_SCALE_NONE, NN_LR_SCALE_LINEAR, NN_LR_SCALE_SQRT };

@@ -79,6 +79,8 @@ void nn_args_usage(FILE *f) {
           "  --no-plot             train: do not render OUT/loss.png, OUT/accuracy.png\n"
           "  --no-balance          train under mpirun: keep each rank's owned slice of a batch\n"
           "                        instead of evening the slices by passing samples\n"
+          "  --bucket-mb M         train across nodes: reduce the gradients in buckets of at\n"
+          "                        least M MB while backward goes on (4; 0 = after backward)\n"
           "  --quiet               no per-epoch lines\n"
           "gan options (defaults: adam, --lr 2e-4, --beta1 0.5, --batch 128):\n"
           "  --generator SPEC      dcgan-mnist (1x28x28), dcgan-cifar (3x32x32), a spec file or\n"
@@ -137,6 +139,7 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     t->balance = true;
     t->plot = true;
     t->step_timeout = 600;
+    t->bucket_mb = 4;
     a->optim_name = NULL; /* sgd, or adam for gan */
     t->z_dim = 100;
     t->real_label = 1.0f;
@@ -242,6 +245,8 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             float m = 0;
             NN_TRY(parse_float(f, v, 0, 1e6f, &m));
             t->checkpoint_every = m;
+        } else if (!strcmp(f, "--bucket-mb")) {
+            NN_TRY(parse_float(f, v, 0, 1e6f, &t->bucket_mb));
         } else if (!strcmp(f, "--step-timeout")) {
             float sec = 0;
             NN_TRY(parse_float(f, v, 0, 1e7f, &sec));

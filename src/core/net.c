@@ -58,12 +58,29 @@ char *nn_model_preset(const char *name, int hidden, int classes) {
                  "flatten\ndropout 0.3\ndense 128 bias=false\nbatchnorm\nrelu\ndropout 0.3\n"
                  "dense %d\n",
                  classes);
-    else
+    else if (!strcmp(name, "resnet")) {
+        /* ResNet-9 style for 32x32 colour images (the fast-training
+         * literature's CIFAR net, at a width for two cores): conv-BN-ReLU
+         * stages that widen and pool (32 -> 16 -> 8 -> 4), an identity
+         * residual block of two convs after the first and the last pooling,
+         * 4x4 max pooling to one value per channel, one dense layer. --hidden
+         * sets the first stage's width W (24): the stages are W, 2W, 4W, 8W. */
+        const int w = hidden > 0 ? hidden : 24;
+#define CBR(k) "conv2d %d bias=false\nbatchnorm\nrelu\n"
+        snprintf(buf, sizeof buf,
+                 "normalize\n" CBR(w) CBR(2w) "maxpool 2\n"
+                 "save res1     # residual block at 16x16\n" CBR(2w) CBR(2w) "add res1\n"
+                 CBR(4w) "maxpool 2\n" CBR(8w) "maxpool 2\n"
+                 "save res2     # residual block at 4x4\n" CBR(8w) CBR(8w) "add res2\n"
+                 "maxpool 4\nflatten\ndense %d\n",
+                 w, 2 * w, 2 * w, 2 * w, 4 * w, 8 * w, 8 * w, 8 * w, classes);
+#undef CBR
+    } else
         return NULL;
     return strdup(buf);
 }
 
-const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar, faces"; }
+const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar, resnet, faces"; }
 
 /* Spec files larger than this are refused (a spec of thousands of layers is
  * still far below it; anything bigger is not a model spec). */
@@ -526,6 +543,8 @@ int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float
         if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
             return nn_fail_ctx("%s (backward)", l->name);
         if (net->layer_s) net->layer_s[2 * i + 1] += now_s() - t0;
+        if (net->grads_final && net->grads_final(net->grads_final_arg, (size_t)(l->dw - net->grads)))
+            return nn_fail_ctx("%s (gradient reduction)", l->name);
         dy = dx;
     }
     return NN_OK;

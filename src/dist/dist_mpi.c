@@ -40,6 +40,19 @@ typedef struct {
      * apiece (nn_dist_heartbeat), and its world rank. */
     unsigned long long *beat;
     int *world_of; /* (local_size) */
+    /* The overlapped reduction of the step in progress (nn_dist_reduce_*):
+     * the buckets go over communicators of their own (duplicates of the
+     * world and of `cross`), so that they never match another collective. */
+    MPI_Comm world_grad, cross_grad;
+    struct {
+        bool open, shared;
+        float *buf;
+        size_t n, body, bucket, hi; /* buf[hi, body) has been started */
+        MPI_Request *req;
+        int nreq, capreq;
+        size_t *slice; /* shared: (lo, hi) pairs of this rank's slices, to copy out */
+        int nslice, capslice;
+    } pipe;
 } dist_impl;
 
 const char *nn_dist_kind(void) { return "mpi"; }
@@ -69,7 +82,7 @@ int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
     int lo = d->local_size, hi = d->local_size;
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    im->cross = MPI_COMM_NULL;
+    im->cross = im->world_grad = im->cross_grad = MPI_COMM_NULL;
     if (lo == hi) MPI_Comm_split(MPI_COMM_WORLD, d->local_rank, d->rank, &im->cross);
     return NN_OK;
 }
@@ -185,16 +198,140 @@ static int shared_allreduce(nn_dist *d, float *buf, size_t n) {
     return NN_OK;
 }
 
+/* ---- the overlapped, bucketed reduction ---- */
+
+/* This rank's part of buf[lo, hi) among the L local ranks: cache-line
+ * aligned from lo, the last takes the remainder (as shared_allreduce). */
+static void local_slice(size_t lo, size_t hi, int me, int L, size_t *a, size_t *b) {
+    const size_t len = hi - lo;
+    *a = lo + len * (size_t)me / (size_t)L / 16 * 16;
+    *b = me + 1 == L ? hi : lo + len * (size_t)(me + 1) / (size_t)L / 16 * 16;
+}
+
+/* Start an in-place MPI_Iallreduce of buf[0, n) (in pieces MPI's int counts
+ * can hold). */
+static int start_iallreduce(dist_impl *im, MPI_Comm comm, float *buf, size_t n) {
+    for (size_t off = 0; off < n; off += 1u << 30) {
+        const int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        if (im->pipe.nreq == im->pipe.capreq) {
+            const int cap = im->pipe.capreq ? 2 * im->pipe.capreq : 16;
+            MPI_Request *r = realloc(im->pipe.req, (size_t)cap * sizeof *r);
+            if (!r) return nn_fail("out of memory for the gradient reduction's requests");
+            im->pipe.req = r, im->pipe.capreq = cap;
+        }
+        if (MPI_Iallreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, comm,
+                           &im->pipe.req[im->pipe.nreq++]) != MPI_SUCCESS)
+            return nn_fail("MPI_Iallreduce of %d floats failed", cnt);
+    }
+    return NN_OK;
+}
+
+/* Start reducing buf[lo, hi). Through the node's shared buffers: wait for the
+ * node's ranks to reach it, sum this rank's slice over them, and send that
+ * slice to the same rank of every other node; end() copies it back out. */
+static int start_bucket(nn_dist *d, size_t lo, size_t hi) {
+    dist_impl *im = d->impl;
+    float *buf = im->pipe.buf;
+    if (hi <= lo) return NN_OK;
+    if (!im->pipe.shared) return start_iallreduce(im, im->world_grad, buf + lo, hi - lo);
+    size_t a, b;
+    local_slice(lo, hi, d->local_rank, d->local_size, &a, &b);
+    node_sync(im);
+    float tmp[1024];
+    for (size_t x = a; x < b; x += 1024) {
+        const size_t m = b - x < 1024 ? b - x : 1024;
+        sum_slices(tmp, im->peer, d->local_size, x, m);
+        memcpy(buf + x, tmp, m * sizeof(float));
+    }
+    if (im->pipe.nslice == im->pipe.capslice) {
+        const int cap = im->pipe.capslice ? 2 * im->pipe.capslice : 16;
+        size_t *sl = realloc(im->pipe.slice, 2 * (size_t)cap * sizeof *sl);
+        if (!sl) return nn_fail("out of memory for the gradient reduction's slices");
+        im->pipe.slice = sl, im->pipe.capslice = cap;
+    }
+    im->pipe.slice[2 * im->pipe.nslice] = a, im->pipe.slice[2 * im->pipe.nslice + 1] = b;
+    im->pipe.nslice++;
+    return im->cross_grad != MPI_COMM_NULL && b > a
+               ? start_iallreduce(im, im->cross_grad, buf + a, b - a)
+               : NN_OK;
+}
+
+bool nn_dist_overlap_useful(const nn_dist *d) {
+    const dist_impl *im = d->impl;
+    if (d->size == 1 || !im) return false;
+    if (!im->seg) return true;
+    int csize = 1;
+    MPI_Comm_size(im->cross, &csize);
+    return csize > 1;
+}
+
+int nn_dist_reduce_begin(nn_dist *d, float *buf, size_t n, size_t body, size_t bucket_floats) {
+    dist_impl *im = d->impl;
+    if (d->size == 1) return NN_OK;
+    const bool shared = im->seg && buf == im->peer[d->local_rank] && n == im->n;
+    if (!shared && im->world_grad == MPI_COMM_NULL) /* collective: every rank, same step */
+        MPI_Comm_dup(MPI_COMM_WORLD, &im->world_grad);
+    if (shared && im->cross_grad == MPI_COMM_NULL) {
+        int csize = 1;
+        MPI_Comm_size(im->cross, &csize);
+        if (csize > 1) MPI_Comm_dup(im->cross, &im->cross_grad);
+    }
+    im->pipe.open = true, im->pipe.shared = shared, im->pipe.buf = buf;
+    im->pipe.n = n, im->pipe.body = body, im->pipe.hi = body;
+    im->pipe.bucket = bucket_floats ? bucket_floats : 1;
+    im->pipe.nreq = im->pipe.nslice = 0;
+    return NN_OK;
+}
+
+int nn_dist_reduce_ready(nn_dist *d, size_t from) {
+    dist_impl *im = d->impl;
+    if (d->size == 1 || !im->pipe.open) return NN_OK;
+    const double t0 = MPI_Wtime();
+    int done = 0, rc = NN_OK;
+    if (im->pipe.nreq) MPI_Testall(im->pipe.nreq, im->pipe.req, &done, MPI_STATUSES_IGNORE);
+    if (from < im->pipe.hi && im->pipe.hi - from >= im->pipe.bucket) {
+        rc = start_bucket(d, from, im->pipe.hi);
+        im->pipe.hi = from;
+    }
+    d->wait_seconds += MPI_Wtime() - t0;
+    return rc;
+}
+
+int nn_dist_reduce_end(nn_dist *d) {
+    dist_impl *im = d->impl;
+    if (d->size == 1 || !im->pipe.open) return NN_OK;
+    const double t0 = MPI_Wtime();
+    im->pipe.open = false;
+    /* Every rank starts the same buckets, whatever failed on the way. */
+    int rc = start_bucket(d, 0, im->pipe.hi);
+    const int rc2 = start_bucket(d, im->pipe.body, im->pipe.n);
+    if (im->pipe.nreq && MPI_Waitall(im->pipe.nreq, im->pipe.req, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+        rc = nn_fail("waiting for the gradient reduction failed");
+    if (im->pipe.shared) {
+        float *buf = im->pipe.buf;
+        for (int i = 0; i < im->pipe.nslice; i++) {
+            const size_t a = im->pipe.slice[2 * i], b = im->pipe.slice[2 * i + 1];
+            for (int q = 0; q < d->local_size; q++)
+                if (im->peer[q] != buf) memcpy(im->peer[q] + a, buf + a, (b - a) * sizeof(float));
+        }
+        node_sync(im);
+    }
+    d->wait_seconds += MPI_Wtime() - t0;
+    return rc != NN_OK ? rc : rc2;
+}
+
 void nn_dist_free(nn_dist *d) {
     int fin = 0;
     MPI_Finalized(&fin);
     dist_impl *im = d->impl;
     if (im && !fin) {
         if (im->cross != MPI_COMM_NULL) MPI_Comm_free(&im->cross);
+        if (im->world_grad != MPI_COMM_NULL) MPI_Comm_free(&im->world_grad);
+        if (im->cross_grad != MPI_COMM_NULL) MPI_Comm_free(&im->cross_grad);
         MPI_Comm_free(&im->node);
     }
     if (im && im->seg) munmap(im->seg, im->seg_bytes);
-    if (im) free(im->peer), free(im->world_of);
+    if (im) free(im->peer), free(im->world_of), free(im->pipe.req), free(im->pipe.slice);
     free(im);
     if (!fin) MPI_Finalize();
     memset(d, 0, sizeof *d);

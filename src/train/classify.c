@@ -70,6 +70,7 @@ typedef struct {
     nn_net net;
     nn_optim opt;
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
+    size_t bucket_floats; /* > 0: the reduction overlaps backward (--bucket-mb) */
     float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
@@ -91,6 +92,9 @@ static int class_weights(nn_run *r, classify *c) {
 }
 
 static int cl_draw(const nn_train_cfg *cfg) { return cfg->batch; }
+
+/* The net's hook: its gradients from `from` on are final. */
+static int grads_final(void *dist, size_t from) { return nn_dist_reduce_ready(dist, from); }
 
 static int cl_create(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
@@ -130,6 +134,13 @@ static int cl_create(nn_run *r) {
     float *shared = nn_dist_shared_buffer(r->dist, c->net.nparams + NN_NET_METRICS);
     if (shared) nn_net_use_grads(&c->net, shared);
     c->shared_grads = shared != NULL;
+    /* Across nodes, reduce each bucket of gradients as backward finishes it. */
+    if (cfg->bucket_mb > 0 && nn_dist_overlap_useful(r->dist)) {
+        c->net.grads_final = grads_final;
+        c->net.grads_final_arg = r->dist;
+        c->bucket_floats = (size_t)((double)cfg->bucket_mb * 1e6 / sizeof(float));
+        if (!c->bucket_floats) c->bucket_floats = 1;
+    }
     c->conf = nn_calloc((size_t)classes * (size_t)classes, sizeof *c->conf, "confusion matrix");
     NN_TRY(nn_dist_check(r->dist, c->conf ? NN_OK : NN_ERR));
     return class_weights(r, c);
@@ -217,6 +228,9 @@ static int cl_step(nn_run *r, nn_step *s) {
     /* Every rank runs the pass even with an empty slice: layers such as
      * synchronised BatchNorm take part in collective reductions. */
     int rc = s->rc;
+    if (c->bucket_floats)
+        NN_TRY(nn_dist_reduce_begin(r->dist, net->grads, net->nparams + NN_NET_METRICS,
+                                    net->nparams, c->bucket_floats));
     double tp = nn_run_now();
     nn_guard_progress(s->step, "forward");
     const float *logits;
@@ -248,7 +262,10 @@ static int cl_step(nn_run *r, nn_step *s) {
         nn_run_prof(r, P_WAIT, tp), tp = nn_run_now();
     }
     nn_guard_progress(s->step, "gradient reduction");
-    NN_TRY(nn_dist_allreduce_sum(r->dist, net->grads, net->nparams + NN_NET_METRICS));
+    if (c->bucket_floats) /* the rest of the buckets, the metrics; wait for all */
+        NN_TRY(nn_dist_reduce_end(r->dist));
+    else
+        NN_TRY(nn_dist_allreduce_sum(r->dist, net->grads, net->nparams + NN_NET_METRICS));
     nn_run_prof(r, P_REDUCE, tp), tp = nn_run_now();
     if (metrics[M_ERROR] != 0.0f) return nn_dist_check(r->dist, rc);
     if (!isfinite(metrics[M_LOSS]))
@@ -333,10 +350,20 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
         snprintf(buf + strlen(buf), n - strlen(buf),
                  ", class weights balanced (%.3g..%.3g; train loss weighted)", lo, hi);
     }
-    if (r->dist->size > 1)
-        snprintf(buf + strlen(buf), n - strlen(buf), "\ngradients summed %s; slices %s",
-                 c->shared_grads ? "through node-shared memory" : "with MPI_Allreduce",
+    if (r->dist->size > 1) {
+        char overlap[120] = "";
+        if (c->bucket_floats)
+            snprintf(overlap, sizeof overlap, ", overlapped with backward in buckets of %.3g MB or more",
+                     (double)c->bucket_floats * sizeof(float) / 1e6);
+        snprintf(buf + strlen(buf), n - strlen(buf), "\ngradients summed %s%s; slices %s",
+                 c->shared_grads ? (c->bucket_floats ? "through node-shared memory and "
+                                                       "MPI_Iallreduce between nodes"
+                                                     : "through node-shared memory")
+                 : c->bucket_floats ? "with MPI_Iallreduce"
+                                    : "with MPI_Allreduce",
+                 overlap,
                  r->cfg->balance ? "balanced by passing samples" : "as owned (--no-balance)");
+    }
 }
 
 static void cl_free(nn_run *r) {

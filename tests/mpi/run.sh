@@ -45,18 +45,32 @@ check "np=3 --no-balance trains" bash -c "$MPIRUN -np 3 $NN train $ARGS --no-bal
 check "np=3 --no-balance matches np=1 (losses)" rel_close "$T/n1/history.csv" "$T/u3/history.csv" 1e-5
 # Gradients: node-shared memory by default, MPI_Allreduce with NNTRAIN_SHM=0.
 check "np=2 sums gradients through shared memory" grep -q "node-shared memory" "$T/n2.log"
-check "np=4 NNTRAIN_SHM=0 uses MPI_Allreduce" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 4 -x NNTRAIN_SHM $NN train $ARGS --out $T/a4 > $T/a4.log 2>&1 && grep -q 'with MPI_Allreduce' $T/a4.log"
+check "np=4 NNTRAIN_SHM=0 uses MPI (Iallreduce, overlapped)" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 4 -x NNTRAIN_SHM $NN train $ARGS --out $T/a4 > $T/a4.log 2>&1 && grep -q 'with MPI_Iallreduce, overlapped' $T/a4.log"
 check "  and matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/a4/checkpoint.h5"
 # The path is agreed over all ranks: NNTRAIN_SHM=0 on one rank only must not
 # pair one rank's node barrier with another's MPI_Allreduce (a hang).
-check "NNTRAIN_SHM=0 on rank 1 only: all ranks use MPI_Allreduce" bash -c "$MPIRUN -np 2 bash -c '[ \$OMPI_COMM_WORLD_RANK = 1 ] && export NNTRAIN_SHM=0; exec $NN train $ARGS --out $T/s1' > $T/s1.log 2>&1 && grep -q 'with MPI_Allreduce' $T/s1.log && grep -q 'identical on all 2' $T/s1.log"
-check "a failed shared-memory mapping on one rank: all fall back, no hang" bash -c "NNTRAIN_TEST_SHM_FAIL=1 $MPIRUN -np 2 -x NNTRAIN_TEST_SHM_FAIL $NN train $ARGS --out $T/f2 > $T/f2.log 2>&1 && grep -q 'with MPI_Allreduce' $T/f2.log && grep -q 'identical on all 2' $T/f2.log"
+check "NNTRAIN_SHM=0 on rank 1 only: all ranks use MPI_Allreduce" bash -c "$MPIRUN -np 2 bash -c '[ \$OMPI_COMM_WORLD_RANK = 1 ] && export NNTRAIN_SHM=0; exec $NN train $ARGS --out $T/s1' > $T/s1.log 2>&1 && grep -q 'with MPI_Iallreduce' $T/s1.log && grep -q 'identical on all 2' $T/s1.log"
+check "a failed shared-memory mapping on one rank: all fall back, no hang" bash -c "NNTRAIN_TEST_SHM_FAIL=1 $MPIRUN -np 2 -x NNTRAIN_TEST_SHM_FAIL $NN train $ARGS --out $T/f2 > $T/f2.log 2>&1 && grep -q 'with MPI_Iallreduce' $T/f2.log && grep -q 'identical on all 2' $T/f2.log"
 check "  no segment left in /dev/shm" bash -c "! ls /dev/shm | grep -q '^nntrain\.'"
 # Posing as 2 nodes of 2 ranks: shared memory inside a node, MPI between the
 # nodes. 3 ranks as nodes of 2 and 1 (unequal) fall back to MPI_Allreduce.
 check "np=4 as 2 nodes x 2 ranks" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h4 > $T/h4.log 2>&1 && grep -q 'node-shared memory' $T/h4.log && grep -q 'identical on all 4' $T/h4.log"
 check "  matches np=1 (weights)" weights_close "$T/n1/checkpoint.h5" "$T/h4/checkpoint.h5"
-check "np=3 as nodes of 2 and 1: MPI_Allreduce, matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 3 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h3 > $T/h3.log 2>&1 && grep -q 'with MPI_Allreduce' $T/h3.log && $(declare -f rel_close); rel_close $T/n1/history.csv $T/h3/history.csv 1e-5"
+check "np=3 as nodes of 2 and 1: MPI_Allreduce, matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 3 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --out $T/h3 > $T/h3.log 2>&1 && grep -q 'with MPI_Iallreduce' $T/h3.log && $(declare -f rel_close); rel_close $T/n1/history.csv $T/h3/history.csv 1e-5"
+# The reduction overlapped with backward (--bucket-mb; on by default where it
+# crosses nodes): tiny buckets (one per layer) sum exactly what the one-shot
+# reduction sums, through shared memory + MPI between 2 posed nodes and
+# through MPI alone; with synchronised BatchNorm reducing inside backward.
+check "np=4 as 2 nodes, --bucket-mb 0: one reduction after backward" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --bucket-mb 0 --out $T/o0 > $T/o0.log 2>&1 && grep -q 'through node-shared memory; slices' $T/o0.log"
+check "  the default overlaps between the nodes" grep -q 'node-shared memory and MPI_Iallreduce between nodes, overlapped with backward in buckets of 4 MB' "$T/h4.log"
+check "np=4 as 2 nodes, --bucket-mb 0.0001 (a bucket per layer): bit-identical to --bucket-mb 0" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $ARGS --bucket-mb 0.0001 --out $T/o1 > $T/o1.log 2>&1 && grep -q 'identical on all 4' $T/o1.log && $NN compare $T/o0/checkpoint.h5 $T/o1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "np=2 NNTRAIN_SHM=0 --bucket-mb 0.0001: bit-identical to one MPI_Allreduce" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 2 -x NNTRAIN_SHM $NN train $ARGS --bucket-mb 0 --out $T/q0 > $T/q0.log 2>&1 && grep -q 'with MPI_Allreduce;' $T/q0.log && NNTRAIN_SHM=0 $MPIRUN -np 2 -x NNTRAIN_SHM $NN train $ARGS --bucket-mb 0.0001 --out $T/q1 --quiet && $NN compare $T/q0/checkpoint.h5 $T/q1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "np=4 NNTRAIN_SHM=0 --bucket-mb 0.0001 matches np=1 (losses 1e-5, weights)" bash -c "NNTRAIN_SHM=0 $MPIRUN -np 4 -x NNTRAIN_SHM $NN train $ARGS --bucket-mb 0.0001 --out $T/q4 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/n1/history.csv $T/q4/history.csv 1e-5 && weights_close $T/n1/checkpoint.h5 $T/q4/checkpoint.h5"
+printf 'conv2d 4 size=3 bias=false\nbatchnorm\nrelu\nmaxpool 2\nsave r\nconv2d 4 size=3 pad=same\nrelu\nadd r\nflatten\ndense 10\n' > "$T/ov.spec"
+OV="$D --model $T/ov.spec --epochs 2 --batch 100 --optim adam --seed 5"
+check "conv+BN+residual np=1" $NN train $OV --out "$T/v1" --quiet
+check "  np=4 as 2 nodes, a bucket per layer, BatchNorm synced inside backward: matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $OV --bucket-mb 0.0001 --out $T/v4 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v4/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v4/checkpoint.h5"
+check "  np=2 (one node, no overlap) matches np=1" bash -c "$MPIRUN -np 2 $NN train $OV --out $T/v2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v2/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v2/checkpoint.h5"
 check "np=1 under mpirun equals the plain process" bash -c "$MPIRUN -np 1 $NN train $ARGS --out $T/m1 --quiet && cmp <(cut -d, -f1-5 $T/n1/history.csv) <(cut -d, -f1-5 $T/m1/history.csv)"
 check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
