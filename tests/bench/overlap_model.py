@@ -19,9 +19,10 @@ gradient reduction overlapped with the backward pass:
   efficiency   (t_fwd + t_bwd + t_opt) / step
 
 Usage: overlap_model.py LOG [--bucket-mb 1] [--name NAME]
-       overlap_model.py --check LOG_NP1 LOG_NP4 --bw BYTES_PER_S --lat S
-         (the model's reduce time per step for the np=4 run, next to the
-         reduce time that run measured)
+       overlap_model.py --check LOG_ONESHOT LOG_OVERLAP --ranks N [--bucket-mb M]
+         (two --profile logs of the same N-rank training, --bucket-mb 0 and M:
+         the link's rate fitted to the first's reduce time, the model's step
+         times next to the measured ones; tests/bench/overlap.sh runs it)
 """
 import argparse
 import re
@@ -85,18 +86,29 @@ def main():
     ap.add_argument("--bucket-mb", type=float, default=1.0)
     ap.add_argument("--name", default=None)
     ap.add_argument("--check", action="store_true")
-    ap.add_argument("--bw", type=float, default=None)
-    ap.add_argument("--lat", type=float, default=0.0)
+    ap.add_argument("--ranks", type=int, default=2)
     a = ap.parse_args()
     bucket = a.bucket_mb * 1e6
     layers, phases, steps = parse(a.log[0])
     t_opt = phases.get("optim", 0.0) / steps
     if a.check:
-        _, ph4, steps4 = parse(a.log[1])
+        # The model against two measured runs of the same training under N
+        # ranks: one reduction after backward (LOG) and overlapped (LOG2).
+        # The link's rate is fitted to the first run's reduce time; the
+        # model then predicts the second run's step from the layer times.
+        _, ph2, steps2 = parse(a.log[1])
         total = sum(nb for _, _, nb in layers)
-        print(f"measured reduce per step, np=4 run: {1e3 * ph4.get('reduce', 0) / steps4:.3f} ms; "
-              f"model (no overlap, ring over 2 nodes at {a.bw:.3g} B/s, {a.lat:g} s): "
-              f"{1e3 * allreduce(total, 2, a.bw, a.lat):.3f} ms")
+        red = phases.get("reduce", 0.0) / steps
+        bw = 2 * (a.ranks - 1) / a.ranks * total / red if red > 0 else float("inf")
+        comp, plain, over = step_times(layers, t_opt, a.ranks, bw, 0.0, bucket)
+        def measured(ph, n):
+            return sum(ph.get(k, 0.0) for k in ("forward", "backward", "wait", "reduce", "optim")) / n
+        m1, m2 = measured(phases, steps), measured(ph2, steps2)
+        print(f"N={a.ranks}, gradients {total / 1e6:.2f} MB, buckets of >= {a.bucket_mb:g} MB; "
+              f"link fitted to the one-shot reduce ({1e3 * red:.2f} ms/step): {bw / 1e9:.2f} GB/s")
+        print(f"  step, one reduction after backward: measured {1e3 * m1:.1f} ms, model {1e3 * plain:.1f} ms")
+        print(f"  step, overlapped:                   measured {1e3 * m2:.1f} ms, model {1e3 * over:.1f} ms")
+        print(f"  reduce left after backward, overlapped: measured {1e3 * ph2.get('reduce', 0) / steps2:.2f} ms/step")
         return
     c, _, _ = step_times(layers, t_opt, 1, 1, 0, bucket)
     total = sum(nb for _, _, nb in layers)
