@@ -27,6 +27,9 @@ typedef struct {
     bool normalize; /* x = (x - mean[c]) / std[c]; channels >= 3 use mean[2], std[2] */
 } nn_augment;
 
+/* Mirror one (s.c, s.h, s.w) image left to right, in place. */
+void nn_flip_h(nn_shape s, float *x);
+
 /* x: one (s.c, s.h, s.w) image, changed in place. train: crop and flip too. */
 void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, uint64_t epoch,
                       uint64_t sample_id, bool train);

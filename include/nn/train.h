@@ -90,6 +90,8 @@ typedef struct {
     double loss_sum, correct, count;
     int classes;
     double *confusion; /* (classes, classes) rows = true class; may be NULL */
+    bool tta_flip;     /* in: test-time augmentation: each sample's class probabilities are
+                          the mean of its own and its mirror image's (eval --tta flip) */
 } nn_eval_result;
 
 /* Evaluate the net on this rank's shard of d, summed over all ranks. */

@@ -276,11 +276,13 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
         return NN_ERR;
     }
     const int k = test.classes;
-    nn_eval_result r = {.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion")};
+    nn_eval_result r = {.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion"),
+                        .tta_flip = a->tta_flip};
     rc = r.confusion ? NN_OK : NN_ERR;
     rc = nn_dist_check(dist, rc);
     if (rc == NN_OK) rc = nn_evaluate(&net, &test, dist, &r);
     if (rc == NN_OK && dist->rank == 0) {
+        if (a->tta_flip) printf("test-time augmentation: each image and its mirror image\n");
         printf("accuracy: %.4f\nloss: %.4f\nsamples: %.0f\n", r.correct / r.count,
                r.loss_sum / r.count, r.count);
         rc = print_eval_metrics(r.confusion, k, test.class_names);

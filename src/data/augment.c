@@ -31,7 +31,7 @@ static void shift(nn_shape s, float *x, int dx, int dy) {
     }
 }
 
-static void flip_h(nn_shape s, float *x) {
+void nn_flip_h(nn_shape s, float *x) {
     const size_t rows = (size_t)s.c * s.h;
     for (size_t r = 0; r < rows; r++) {
         float *row = x + r * s.w;
@@ -54,7 +54,7 @@ void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, 
         const int dy = (int)nn_rng_below(&r, span) - pad;
         const bool flip = nn_rng_u64(&r) >> 63;
         if (dx || dy) shift(s, x, dx, dy);
-        if (a->flip && flip) flip_h(s, x);
+        if (a->flip && flip) nn_flip_h(s, x);
     }
     if (a->normalize) {
         const size_t plane = (size_t)s.h * s.w;

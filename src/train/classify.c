@@ -14,6 +14,41 @@
 #include "nn/metrics.h"
 #include "run.h"
 
+/* Test-time flip: the batch x (c->n images) mirrored and run again; each
+ * sample's probabilities are the mean of both softmaxes. Adds the loss
+ * -log p(label) and the correct count to acc[0..2], writes the predictions.
+ * logits: the first pass's; host: 2 n k floats of room, prob 2 k doubles. */
+static int eval_flipped(nn_net *net, const nn_ctx *c, nn_shape s, float *x, const int *labels,
+                        const float *logits, float *host, double *prob, double *acc, int *pred) {
+    const int n = c->n, k = (int)nn_net_out_size(net);
+    const size_t nk = (size_t)n * k, dim = nn_shape_size(s);
+    net->be->to_host(host, logits, nk * sizeof(float));
+    for (int j = 0; j < n; j++) nn_flip_h(s, x + (size_t)j * dim);
+    const float *mirrored;
+    NN_TRY(nn_net_forward(net, c, x, &mirrored));
+    net->be->to_host(host + nk, mirrored, nk * sizeof(float));
+    for (int j = 0; j < n; j++) {
+        double *p[2] = {prob, prob + k}, best = -1;
+        const float *z[2] = {host + (size_t)j * k, host + nk + (size_t)j * k};
+        for (int v = 0; v < 2; v++) { /* softmax, the max subtracted */
+            float m = z[v][0];
+            for (int q = 1; q < k; q++) m = z[v][q] > m ? z[v][q] : m;
+            double sum = 0;
+            for (int q = 0; q < k; q++) sum += p[v][q] = exp((double)z[v][q] - m);
+            for (int q = 0; q < k; q++) p[v][q] /= sum;
+        }
+        for (int q = 0; q < k; q++) {
+            const double avg = 0.5 * (p[0][q] + p[1][q]);
+            if (avg > best) best = avg, pred[j] = q;
+        }
+        const double pl = 0.5 * (p[0][labels[j]] + p[1][labels[j]]);
+        acc[0] -= log(pl > 1e-300 ? pl : 1e-300);
+        acc[1] += pred[j] == labels[j];
+        acc[2] += 1;
+    }
+    return NN_OK;
+}
+
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r) {
     const int k = (int)nn_net_out_size(net), bs = net->max_n;
     const size_t dim = nn_shape_size(d->shape);
@@ -25,6 +60,11 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
     int rc = x && labels && ids && acc ? NN_OK : NN_ERR;
     int *pred = rc == NN_OK ? nn_alloc((size_t)bs * sizeof(int), "eval predictions") : NULL;
     if (!pred) rc = NN_ERR;
+    float *host = rc == NN_OK && r->tta_flip
+                      ? nn_alloc(2 * (size_t)bs * k * sizeof(float), "test-time augmentation")
+                      : NULL;
+    double *prob = host ? nn_alloc(2 * (size_t)k * sizeof(double), "test-time augmentation") : NULL;
+    if (r->tta_flip && !prob) rc = NN_ERR;
     nn_ctx c = {.train = false, .dist = NULL};
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
         int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
@@ -41,6 +81,12 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
         const float *logits;
         rc = nn_net_forward(net, &c, x, &logits);
         if (rc != NN_OK) break;
+        if (r->tta_flip) {
+            rc = eval_flipped(net, &c, d->shape, x, labels, logits, host, prob, acc, pred);
+            if (rc != NN_OK) break;
+            for (int j = 0; j < n; j++) acc[3 + (size_t)labels[j] * k + pred[j]] += 1.0;
+            continue;
+        }
         long correct = 0;
         acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
         acc[1] += (double)correct;
@@ -58,7 +104,7 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
         r->classes = k;
         if (r->confusion) memcpy(r->confusion, acc + 3, nconf * sizeof(double));
     }
-    free(x), free(labels), free(ids), free(acc), free(pred);
+    free(x), free(labels), free(ids), free(acc), free(pred), free(host), free(prob);
     return rc;
 }
 

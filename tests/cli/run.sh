@@ -99,6 +99,28 @@ check "normalize adapted: mean in the checkpoint matches the data" bash -c "
   echo \"want \$want got \$got\"; test \"\$want\" = \"\$got\""
 check "cnn learned the tiny set (test acc > 0.9)" awk -F, 'NR==3{exit !($5 > 0.9)}' "$T/cnn/history.csv"
 check "eval of the cnn checkpoint" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 | grep -q '^accuracy'"
+# eval --tta flip averages each image's probabilities with its mirror's: so it
+# cannot tell a test set from its mirror image (plain eval can), and on
+# left-right symmetric images it equals plain eval.
+mirror_idx() { # mirror_idx SRC DST MODE: copy an IDX set, test images mirrored (flip) or made symmetric (sym)
+    mkdir -p "$2" && cp "$1"/train-* "$1"/t10k-labels-idx1-ubyte "$2"/ && python3 - "$1" "$2" "$3" <<'PY'
+import sys
+src, dst, mode = sys.argv[1:]
+b = open(f"{src}/t10k-images-idx3-ubyte", "rb").read()
+out = bytearray(b[:16])
+for r in range(16, len(b), 28):
+    row = b[r:r + 28]
+    out += row[::-1] if mode == "flip" else row[:14] + row[:14][::-1]
+open(f"{dst}/t10k-images-idx3-ubyte", "wb").write(out)
+PY
+}
+mirror_idx "$T/data" "$T/mirror" flip && mirror_idx "$T/data" "$T/sym" sym
+tta() { $NN eval --data "mnist:$1" --checkpoint "$T/cnn/checkpoint.h5" $2 | grep -E '^(accuracy|loss):'; }
+check "eval --tta flip: the same on the test set and on its mirror image" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/data '--tta flip'); b=\$(tta $T/mirror '--tta flip'); echo \"\$a / \$b\"; test -n \"\$a\" && test \"\$a\" = \"\$b\""
+check "  while plain eval differs between them" bash -c "$(declare -f tta); NN=$NN T=$T; test \"\$(tta $T/data)\" != \"\$(tta $T/mirror)\""
+check "  and on symmetric images --tta flip equals plain eval" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/sym '--tta flip'); b=\$(tta $T/sym); echo \"\$a / \$b\"; test \"\$a\" = \"\$b\""
+check "  and says so" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 --tta flip | grep -q '^test-time augmentation: each image and its mirror image'"
+expect_fail "bad --tta" "--tta rotate: expected none or flip" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --tta rotate
 expect_fail "bad --crop" "--crop -1: expected an integer" $NN train $D --crop -1
 
 # --- resume ------------------------------------------------------------------
