@@ -21,6 +21,15 @@ double nn_softmax_xent(const float *logits, const int *labels, int n, int k, flo
 double nn_softmax_xent_weighted(const float *logits, const int *labels, const float *w, int n,
                                 int k, float scale, float *dlogits, long *correct);
 
+/* Label smoothing (--label-smoothing eps): the target of the cross-entropy
+ * becomes (1 - eps) onehot + eps / k. Its gradient is the onehot one's,
+ * (softmax - onehot) w[label] scale, plus w[label] eps (onehot - 1/k) scale:
+ * this writes that second term (n, k) into out (host memory), to be added to
+ * the dlogits of nn_softmax_xent_weighted (w may be NULL). The loss reported
+ * stays the cross-entropy against the true labels. */
+void nn_label_smoothing_term(const int *labels, const float *w, int n, int k, float eps,
+                             float scale, float *out);
+
 /* --class-weight: how train weights each class in the loss. */
 enum { NN_CLASS_WEIGHT_NONE, NN_CLASS_WEIGHT_BALANCED };
 /* "none", "balanced"; nn_class_weight_parse gives -1 for another name. */

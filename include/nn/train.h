@@ -61,6 +61,9 @@ typedef struct {
      * this many MB (train; 0 = one reduction after backward). Used only where
      * the reduction crosses nodes (nn_dist_overlap_useful). */
     float bucket_mb;
+    /* train: the cross-entropy's target is (1 - eps) onehot + eps / classes
+     * (0 = none); the reported loss stays against the true labels. */
+    float label_smoothing;
 } nn_train_cfg;
 
 enum { NN_LR_SCALE_NONE, NN_LR_SCALE_LINEAR, NN_LR_SCALE_SQRT };

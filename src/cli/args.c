@@ -49,6 +49,8 @@ void nn_args_usage(FILE *f) {
           "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
+          "  --label-smoothing E   train: the cross-entropy's target is (1-E) onehot + E/classes\n"
+          "                        (0, off); the loss shown stays against the true labels\n"
           "  --class-weight W      train: none (default) or balanced: each sample's loss\n"
           "                        times N / (K n_c) for its class c (n_c of N training\n"
           "                        samples, K classes); the reported train loss is weighted\n"
@@ -252,6 +254,8 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             float m = 0;
             NN_TRY(parse_float(f, v, 0, 1e6f, &m));
             t->checkpoint_every = m;
+        } else if (!strcmp(f, "--label-smoothing")) {
+            NN_TRY(parse_float(f, v, 0, 0.999f, &t->label_smoothing));
         } else if (!strcmp(f, "--bucket-mb")) {
             NN_TRY(parse_float(f, v, 0, 1e6f, &t->bucket_mb));
         } else if (!strcmp(f, "--step-timeout")) {

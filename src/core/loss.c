@@ -6,6 +6,16 @@
 #include <math.h>
 #include <string.h>
 
+void nn_label_smoothing_term(const int *labels, const float *w, int n, int k, float eps,
+                             float scale, float *out) {
+    for (int i = 0; i < n; i++) {
+        const float s = (w ? w[labels[i]] : 1.0f) * eps * scale, off = -s / (float)k;
+        float *o = out + (size_t)i * k;
+        for (int j = 0; j < k; j++) o[j] = off;
+        o[labels[i]] += s;
+    }
+}
+
 double nn_softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
                        float *dlogits, long *correct) {
     return nn_softmax_xent_weighted(logits, labels, NULL, n, k, scale, dlogits, correct);

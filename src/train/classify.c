@@ -118,6 +118,7 @@ typedef struct {
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
     size_t bucket_floats; /* > 0: the reduction overlaps backward (--bucket-mb) */
     float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
+    float *smooth;     /* (batch, classes) --label-smoothing's gradient term; NULL = none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
 
@@ -186,6 +187,10 @@ static int cl_create(nn_run *r) {
         c->net.grads_final_arg = r->dist;
         c->bucket_floats = (size_t)((double)cfg->bucket_mb * 1e6 / sizeof(float));
         if (!c->bucket_floats) c->bucket_floats = 1;
+    }
+    if (cfg->label_smoothing > 0) {
+        c->smooth = nn_alloc((size_t)c->net.max_n * classes * sizeof(float), "label smoothing");
+        NN_TRY(nn_dist_check(r->dist, c->smooth ? NN_OK : NN_ERR));
     }
     c->conf = nn_calloc((size_t)classes * (size_t)classes, sizeof *c->conf, "confusion matrix");
     NN_TRY(nn_dist_check(r->dist, c->conf ? NN_OK : NN_ERR));
@@ -288,6 +293,11 @@ static int cl_step(nn_run *r, nn_step *s) {
         double loss = net->be->softmax_xent(logits, r->labels, c->class_w, s->n, k,
                                             1.0f / (float)s->global_n, dlogits, &correct);
         if (!isfinite(loss)) rc = diagnose_nonfinite(r, s, loss);
+        if (c->smooth && s->n > 0) {
+            nn_label_smoothing_term(r->labels, c->class_w, s->n, k, r->cfg->label_smoothing,
+                                    1.0f / (float)s->global_n, c->smooth);
+            net->be->add((size_t)s->n * k, dlogits, c->smooth, dlogits);
+        }
         metrics[M_LOSS] = (float)loss;
         metrics[M_CORRECT] = (float)correct;
         metrics[M_COUNT] = (float)s->n;
@@ -386,6 +396,9 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
     const classify *c = r->m;
     snprintf(buf, n, "%zu parameters, optimizer %s", c->net.nparams,
              nn_optim_name(r->cfg->optim.kind));
+    if (r->cfg->label_smoothing > 0)
+        snprintf(buf + strlen(buf), n - strlen(buf), ", label smoothing %g",
+                 (double)r->cfg->label_smoothing);
     if (c->class_w) {
         const int k = (int)nn_net_out_size(&c->net);
         float lo = c->class_w[0], hi = c->class_w[0];
@@ -418,6 +431,7 @@ static void cl_free(nn_run *r) {
     nn_net_free(&c->net);
     nn_optim_free(&c->opt);
     free(c->class_w);
+    free(c->smooth);
     free(c->conf);
     free(c);
     r->m = NULL;

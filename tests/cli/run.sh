@@ -120,6 +120,7 @@ check "eval --tta flip: the same on the test set and on its mirror image" bash -
 check "  while plain eval differs between them" bash -c "$(declare -f tta); NN=$NN T=$T; test \"\$(tta $T/data)\" != \"\$(tta $T/mirror)\""
 check "  and on symmetric images --tta flip equals plain eval" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/sym '--tta flip'); b=\$(tta $T/sym); echo \"\$a / \$b\"; test \"\$a\" = \"\$b\""
 check "  and says so" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 --tta flip | grep -q '^test-time augmentation: each image and its mirror image'"
+expect_fail "bad --label-smoothing" "--label-smoothing 1: expected a number in" $NN train $D --label-smoothing 1
 expect_fail "bad --tta" "--tta rotate: expected none or flip" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --tta rotate
 expect_fail "bad --crop" "--crop -1: expected an integer" $NN train $D --crop -1
 

@@ -89,6 +89,10 @@ check "--class-weight balanced np=2" bash -c "$MPIRUN -np 2 $NN train $ARGS --cl
 check "  per-epoch (weighted) losses match np=1 (1e-5 rel)" rel_close "$T/w1/history.csv" "$T/w2/history.csv" 1e-5
 check "  final weights match np=1 (1e-5 rel)" weights_close "$T/w1/checkpoint.h5" "$T/w2/checkpoint.h5"
 check "  and differ from --class-weight none's" bash -c "! $NN compare $T/n1/checkpoint.h5 $T/w1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+# --label-smoothing with class weights: a per-sample term, the same for any N.
+check "--label-smoothing 0.1 --class-weight balanced np=1" bash -c "$NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls1 > $T/ls1.log 2>&1 && grep -q 'label smoothing 0.1, class weights' $T/ls1.log"
+check "  np=2 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 2 $NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/ls1/history.csv $T/ls2/history.csv 1e-5 && weights_close $T/ls1/checkpoint.h5 $T/ls2/checkpoint.h5"
+check "  and differs from no smoothing" bash -c "! $NN compare $T/w1/checkpoint.h5 $T/ls1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 
 # BatchNorm + Dropout: with --bn sync the statistics span the global batch and
 # dropout masks follow sample ids, so N ranks reproduce one rank.

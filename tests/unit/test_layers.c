@@ -645,6 +645,52 @@ static void test_softmax_xent(void) {
     }
 }
 
+/* The smoothed, weighted cross-entropy of one batch, in double: sum over i
+ * of w[y_i] * -sum_j q_ij log softmax(z_i)_j, q = (1 - eps) onehot + eps / k. */
+static double smoothed_xent(const float *z, const int *y, const float *w, int n, int k, double eps) {
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        double m = -1e300, s = 0, l = 0;
+        for (int j = 0; j < k; j++) m = fmax(m, z[i * k + j]);
+        for (int j = 0; j < k; j++) s += exp(z[i * k + j] - m);
+        for (int j = 0; j < k; j++) {
+            const double q = (j == y[i] ? 1 - eps : 0) + eps / k;
+            l -= q * (z[i * k + j] - m - log(s));
+        }
+        total += (w ? w[y[i]] : 1) * l;
+    }
+    return total;
+}
+
+/* --label-smoothing: dlogits of the onehot loss + nn_label_smoothing_term =
+ * the gradient of the smoothed loss (finite differences), weighted or not;
+ * eps = 0 adds nothing. */
+static void test_label_smoothing(void) {
+    const int n = 3, k = 4;
+    float z[12] = {1, 2, 3, 4, -1, 0, 5, 0.5f, 0.3f, -2, 3, 2};
+    int y[3] = {3, 0, 2};
+    const float w[4] = {0.5f, 2.0f, 1.0f, 1.25f};
+    for (int weighted = 0; weighted < 2; weighted++) {
+        const float *wp = weighted ? w : NULL;
+        const float eps = 0.2f, scale = 1.0f / n;
+        float d[12], t[12];
+        nn_softmax_xent_weighted(z, y, wp, n, k, scale, d, NULL);
+        nn_label_smoothing_term(y, wp, n, k, eps, scale, t);
+        const double h = 1e-2;
+        for (int i = 0; i < n * k; i++) {
+            const float keep = z[i];
+            z[i] = keep + (float)h;
+            const double lp = smoothed_xent(z, y, wp, n, k, eps) * scale;
+            z[i] = keep - (float)h;
+            const double lm = smoothed_xent(z, y, wp, n, k, eps) * scale;
+            z[i] = keep;
+            CU_ASSERT_DOUBLE_EQUAL(d[i] + t[i], (lp - lm) / (2 * h), 2e-4);
+        }
+        nn_label_smoothing_term(y, wp, n, k, 0.0f, scale, t);
+        for (int i = 0; i < n * k; i++) CU_ASSERT_EQUAL(t[i], 0.0f);
+    }
+}
+
 /* Weighted softmax-CE (--class-weight): the loss is the sum of w[label] times
  * each sample's cross-entropy, dlogits matches finite differences of the
  * weighted mean, a weight-0 class contributes nothing, weights of 1 and no
@@ -828,6 +874,7 @@ void register_layer_tests(void) {
     CU_add_test(s, "save/add (skip connection) gradient: blocks, nested, at the input",
                 test_residual_grad);
     CU_add_test(s, "save/add values by hand", test_residual_values);
+    CU_add_test(s, "label smoothing: gradient of the smoothed (weighted) loss", test_label_smoothing);
     CU_add_test(s, "save/add spec errors name the line and the problem",
                 test_residual_spec_errors);
     CU_add_test(s, "deconv2d/reshape spec errors", test_deconv_reshape_spec_errors);
