@@ -32,8 +32,8 @@ ARGS="train --data mnist --model $MODEL --optim adadelta --lr 1.0 --batch-per-ra
 measure() {
     awk '/^epoch /{ getline; secs = $6 } /ms per step over/{ for (i = 1; i <= NF; i++) if ($i == "over") steps = $(i + 1) }
          /whole run/{ w = 1 } w && /^ +data +exchange/{ for (i = 1; i <= NF; i++) col[$i] = i }
-         w && /^ +rank 0 /{ red = $(col["reduce"] + 1); w = 0 }
-         END { printf "%.1f %.2f", 1000 * secs / steps, 1000 * red / steps }' "$1"
+         w && /^ +rank 0 /{ red = $(col["reduce"] + 2); w = 0 }  # the row starts "rank 0"
+         END { printf "%.1f %.2f\n", 1000 * secs / steps, 1000 * red / steps }' "$1"
 }
 echo "# tests/bench/overlap.sh $NN: $MODEL, MNIST, 32 images per rank per step, $(date -u +%F), $(nproc) cores"
 printf "%-6s %-9s %12s %14s   (best of %d rounds)\n" layout bucket ms/step reduce_ms/step "$ROUNDS"
@@ -56,7 +56,7 @@ for layout in 2x1 2x2; do
         printf "%-6s %-9s %12s %14s\n" $layout "$b MB" "${best_step[$b]}" "${best_red[$b]}"
     done
     awk -v s0="${best_step[0]}" -v s1="${best_step[$BUCKET]}" -v r0="${best_red[0]}" -v r1="${best_red[$BUCKET]}" \
-        'BEGIN { printf "%-6s step overlap/one-shot %.3fx; reduction hidden %.0f%%\n", "", s1 / s0, r0 > 0 ? 100 * (1 - r1 / r0) : 0 }'
+        'BEGIN { printf "%-6s step overlap/one-shot %.3fx; reduction hidden %.0f%%\n", "", s1 / s0, (r0 > 0 ? 100 * (1 - r1 / r0) : 0) }'
     python3 tests/bench/overlap_model.py --check "$T/$layout-0.log" "$T/$layout-$BUCKET.log" \
         --ranks 2 --bucket-mb "$BUCKET" | sed 's/^/       model: /'
     unset best_step best_red
