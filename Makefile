@@ -62,6 +62,8 @@ endif
 ifdef WERROR
   CFLAGS += -Werror
 endif
+# Experiments: make BUILD=/tmp/v EXTRA_CFLAGS=-DCONV_COL_BUDGET=2097152, then tests/bench/ab.sh.
+CFLAGS += $(EXTRA_CFLAGS)
 LDLIBS := $(HDF5_LIBS) -lopenblas -lz -lm -lpthread -ljpeg -lpng
 ifeq ($(CUDA),1)
   # The host code of a CUDA build compiles with -Werror (issue 12).

@@ -6,12 +6,13 @@
 # e.g. the commit before a change, built in a worktree:
 #   git worktree add /tmp/old HEAD~1 && make -C /tmp/old
 #   bash tests/bench/ab.sh /tmp/old/build/nntrain build/nntrain
-# AB_ROUNDS=N (3), AB_CONFIGS="cifar gan" (all four) choose the rounds and configurations.
+# AB_ROUNDS=N (3), AB_CONFIGS="cifar gan resnet" (default: cnn bn cifar gan) choose the rounds and configurations.
 # Configurations (1 thread each, so the machine's other core stays quiet):
 #   cnn     MNIST, the Keras cnn (conv, maxpool, dense), 6,000 images
 #   bn      MNIST, conv + BatchNorm + maxpool + dropout + normalize, 6,000 images
 #   cifar   CIFAR-10 JPEGs, preset cifar (normalize, conv + BN, pool, dropout), 5,000 images
 #   gan     MNIST DCGAN (dcgan-mnist: deconv, conv, BN, tanh, leaky ReLU), 3,200 images
+#   resnet  CIFAR-10 JPEGs, preset resnet (conv + BN, residual blocks, 32x32 down to 4x4), 2,560 images
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OLD=${1:?usage: ab.sh OLD_NNTRAIN NEW_NNTRAIN}
@@ -29,6 +30,7 @@ declare -A ARGS=(
     [bn]="train --data mnist --model \"$BN\" --optim adam --lr 1e-3 --batch 64 --limit 6000"
     [cifar]="train --data cifar10-jpeg --model cifar --optim adam --lr 1e-3 --batch 64 --limit 5000"
     [gan]="gan --data mnist --limit 3200"
+    [resnet]="train --data cifar10-jpeg --model resnet --optim momentum --lr 0.05 --batch 128 --limit 2560"
 )
 ips() { awk '/^ +[0-9]+ /{ if ($7 > b) b = $7 } END { printf "%.0f", b }' "$1"; }
 printf "%-8s %10s %10s %8s   (images/s, best of %d rounds, 1 thread)\n" config old new new/old "$ROUNDS"
