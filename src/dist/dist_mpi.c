@@ -176,37 +176,46 @@ static int allreduce_floats(MPI_Comm comm, float *buf, size_t n) {
     return NN_OK;
 }
 
-static int shared_allreduce(nn_dist *d, float *buf, size_t n) {
-    dist_impl *im = d->impl;
-    const int L = d->local_size, me = d->local_rank;
-    /* Slice boundaries on cache lines; the last slice takes the remainder. */
-    size_t lo = n * (size_t)me / (size_t)L / 16 * 16;
-    size_t hi = me + 1 == L ? n : n * (size_t)(me + 1) / (size_t)L / 16 * 16;
-    node_sync(im);
-    float tmp[1024];
-    for (size_t b = lo; b < hi; b += 1024) {
-        size_t m = hi - b < 1024 ? hi - b : 1024;
-        sum_slices(tmp, im->peer, L, b, m);
-        memcpy(buf + b, tmp, m * sizeof(float));
-    }
-    int csize = 1;
-    MPI_Comm_size(im->cross, &csize);
-    if (csize > 1 && hi > lo) NN_TRY(allreduce_floats(im->cross, buf + lo, hi - lo));
-    for (int q = 0; q < L; q++)
-        if (im->peer[q] != buf) memcpy(im->peer[q] + lo, buf + lo, (hi - lo) * sizeof(float));
-    node_sync(im);
-    return NN_OK;
-}
-
-/* ---- the overlapped, bucketed reduction ---- */
-
-/* This rank's part of buf[lo, hi) among the L local ranks: cache-line
- * aligned from lo, the last takes the remainder (as shared_allreduce). */
+/* This rank's part of buf[lo, hi) among the L local ranks: slice boundaries
+ * on cache lines from lo, the last slice takes the remainder. */
 static void local_slice(size_t lo, size_t hi, int me, int L, size_t *a, size_t *b) {
     const size_t len = hi - lo;
     *a = lo + len * (size_t)me / (size_t)L / 16 * 16;
     *b = me + 1 == L ? hi : lo + len * (size_t)(me + 1) / (size_t)L / 16 * 16;
 }
+
+/* buf[a, b) = the sum of every local buffer's [a, b) (buf is one of them). */
+static void sum_local(dist_impl *im, int L, float *buf, size_t a, size_t b) {
+    float tmp[1024];
+    for (size_t x = a; x < b; x += 1024) {
+        const size_t m = b - x < 1024 ? b - x : 1024;
+        sum_slices(tmp, im->peer, L, x, m);
+        memcpy(buf + x, tmp, m * sizeof(float));
+    }
+}
+
+/* Every other local buffer's [a, b) = buf's. */
+static void copy_out(dist_impl *im, int L, const float *buf, size_t a, size_t b) {
+    for (int q = 0; q < L; q++)
+        if (im->peer[q] != buf) memcpy(im->peer[q] + a, buf + a, (b - a) * sizeof(float));
+}
+
+static int shared_allreduce(nn_dist *d, float *buf, size_t n) {
+    dist_impl *im = d->impl;
+    const int L = d->local_size;
+    size_t lo, hi;
+    local_slice(0, n, d->local_rank, L, &lo, &hi);
+    node_sync(im);
+    sum_local(im, L, buf, lo, hi);
+    int csize = 1;
+    MPI_Comm_size(im->cross, &csize);
+    if (csize > 1 && hi > lo) NN_TRY(allreduce_floats(im->cross, buf + lo, hi - lo));
+    copy_out(im, L, buf, lo, hi);
+    node_sync(im);
+    return NN_OK;
+}
+
+/* ---- the overlapped, bucketed reduction ---- */
 
 /* Start an in-place MPI_Iallreduce of buf[0, n) (in pieces MPI's int counts
  * can hold). */
@@ -237,12 +246,7 @@ static int start_bucket(nn_dist *d, size_t lo, size_t hi) {
     size_t a, b;
     local_slice(lo, hi, d->local_rank, d->local_size, &a, &b);
     node_sync(im);
-    float tmp[1024];
-    for (size_t x = a; x < b; x += 1024) {
-        const size_t m = b - x < 1024 ? b - x : 1024;
-        sum_slices(tmp, im->peer, d->local_size, x, m);
-        memcpy(buf + x, tmp, m * sizeof(float));
-    }
+    sum_local(im, d->local_size, buf, a, b);
     if (im->pipe.nslice == im->pipe.capslice) {
         const int cap = im->pipe.capslice ? 2 * im->pipe.capslice : 16;
         size_t *sl = realloc(im->pipe.slice, 2 * (size_t)cap * sizeof *sl);
@@ -308,12 +312,9 @@ int nn_dist_reduce_end(nn_dist *d) {
     if (im->pipe.nreq && MPI_Waitall(im->pipe.nreq, im->pipe.req, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
         rc = nn_fail("waiting for the gradient reduction failed");
     if (im->pipe.shared) {
-        float *buf = im->pipe.buf;
-        for (int i = 0; i < im->pipe.nslice; i++) {
-            const size_t a = im->pipe.slice[2 * i], b = im->pipe.slice[2 * i + 1];
-            for (int q = 0; q < d->local_size; q++)
-                if (im->peer[q] != buf) memcpy(im->peer[q] + a, buf + a, (b - a) * sizeof(float));
-        }
+        for (int i = 0; i < im->pipe.nslice; i++)
+            copy_out(im, d->local_size, im->pipe.buf, im->pipe.slice[2 * i],
+                     im->pipe.slice[2 * i + 1]);
         node_sync(im);
     }
     d->wait_seconds += MPI_Wtime() - t0;

@@ -17,11 +17,10 @@
 #include "nn/layer.h"
 
 static int save_setup(nn_layer *l) {
-    nn_layer_opt_str(l, "name", "");
+    const char *name = nn_layer_opt_str(l, "name", "");
     if (!l->link)
         return nn_fail("model spec line %d: layer %s: 'save %s' has no later 'add %s' to join it",
-                       l->line, l->name, nn_layer_opt_str(l, "name", ""),
-                       nn_layer_opt_str(l, "name", ""));
+                       l->line, l->name, name, name);
     l->out = l->in;
     return NN_OK;
 }
