@@ -13,7 +13,8 @@ B=${2:-1000}
 shift 2 || true
 [ $# -gt 0 ] || set -- --model mlp --lr 1.0
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE_BENCH:-SkylakeX}
+. tests/bench/coretype.sh
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE_BENCH:-$(best_coretype)}
 T=$(mktemp -d /tmp/nntrain-ratio-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 best() { awk '/^ +[0-9]+ /{ if ($7 > b) b = $7 } END { printf "%.0f", b }' "$1"; }

@@ -21,6 +21,8 @@ mkdir -p "$OUT"
 T=$(mktemp -d /tmp/nntrain-bench-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cc -O2 tests/bench/sgemm_rate.c -o "$T/sgemm_rate" -lopenblas
+. tests/bench/coretype.sh
+KB=$(best_coretype "$T/sgemm_rate") # the kernel forced below: the launchers' choice
 [ -e datasets/data/mnist/train-images-idx3-ubyte.gz ] || [ -e datasets/data/mnist/train-images-idx3-ubyte ] || datasets/fetch mnist
 
 # best_ips LOG: the best images/s of the epoch lines; peak RSS from /usr/bin/time when present.
@@ -45,20 +47,20 @@ echo "nntrain benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1
 echo "OPENBLAS_CORETYPE in the environment: ${OPENBLAS_CORETYPE:-(unset)}"
 echo
 printf "%-44s %12s\n" "sgemm n=1024 (GFLOP/s)" "rate kernel"
-for ct in auto SkylakeX; do
+for ct in auto "$KB"; do
     for th in 1 2; do
         if [ $ct = auto ]; then r=$(env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=$th "$T/sgemm_rate" 1024)
         else r=$(OPENBLAS_CORETYPE=$ct OPENBLAS_NUM_THREADS=$th "$T/sgemm_rate" 1024); fi
         printf "%-44s %s\n" "  kernel=$ct threads=$th" "$r"
-        [ $ct = SkylakeX ] && [ $th = 1 ] && PEAK1=${r%% *}
-        [ $ct = SkylakeX ] && [ $th = 2 ] && PEAK2=${r%% *}
+        [ $ct = "$KB" ] && [ $th = 1 ] && PEAK1=${r%% *}
+        [ $ct = "$KB" ] && [ $th = 2 ] && PEAK2=${r%% *}
     done
 done
 # The ceiling for 2 ranks: two independent 1-thread sgemm processes at once.
-OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair1" &
-OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair2"
+OPENBLAS_CORETYPE=$KB OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair1" &
+OPENBLAS_CORETYPE=$KB OPENBLAS_NUM_THREADS=1 "$T/sgemm_rate" 1024 > "$T/pair2"
 wait
-printf "%-44s %s + %s\n" "  two 1-thread processes at once (SkylakeX)" "$(cut -d' ' -f1 "$T/pair1")" "$(cut -d' ' -f1 "$T/pair2")"
+printf "%-44s %s + %s\n" "  two 1-thread processes at once ($KB)" "$(cut -d' ' -f1 "$T/pair1")" "$(cut -d' ' -f1 "$T/pair2")"
 echo
 printf "%-58s %10s %8s %8s\n" "training, MNIST, one epoch (best of $EPOCHS)" "images/s" "GFLOP/s" "RSS MB"
 # Training FLOPs per image: forward + weight gradient for every dense layer,
@@ -74,38 +76,38 @@ MLP1K="$NN train --data mnist --model mlp1000 --optim adam"
 echo "-- OpenBLAS kernel (mlp, batch 100, 1 thread)"
 line "kernel from the environment (${OPENBLAS_CORETYPE:-unset})" $flops_mlp "$(run e1 X=1 -- $MLP --batch 100 --threads 1)"
 line "kernel chosen by OpenBLAS itself (OPENBLAS_CORETYPE unset)" $flops_mlp "$(run a1 -u OPENBLAS_CORETYPE -- $MLP --batch 100 --threads 1)"
-line "kernel SkylakeX" $flops_mlp "$(run s1 OPENBLAS_CORETYPE=SkylakeX -- $MLP --batch 100 --threads 1)"
+line "kernel $KB (the launchers' choice)" $flops_mlp "$(run s1 OPENBLAS_CORETYPE=$KB -- $MLP --batch 100 --threads 1)"
 for B in 100 1000; do
-    echo "-- ranks x threads, kernel SkylakeX, global batch $B"
+    echo "-- ranks x threads, kernel $KB, global batch $B"
     for net in mlp mlp1000; do
         if [ $net = mlp ]; then cmd=$MLP f=$flops_mlp; else cmd=$MLP1K f=$flops_1k; fi
-        line "$net np=1 x 1 thread" $f "$(run ${net}1-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 1)"
-        line "$net np=1 x 2 threads" $f "$(run ${net}2-$B OPENBLAS_CORETYPE=SkylakeX -- $cmd --batch $B --threads 2)"
-        line "$net np=2 x 1 thread" $f "$(run ${net}p-$B OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $cmd --batch $B --threads 1)"
-        line "$net np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $f "$(run ${net}m-$B OPENBLAS_CORETYPE=SkylakeX NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $cmd --batch $B --threads 1)"
+        line "$net np=1 x 1 thread" $f "$(run ${net}1-$B OPENBLAS_CORETYPE=$KB -- $cmd --batch $B --threads 1)"
+        line "$net np=1 x 2 threads" $f "$(run ${net}2-$B OPENBLAS_CORETYPE=$KB -- $cmd --batch $B --threads 2)"
+        line "$net np=2 x 1 thread" $f "$(run ${net}p-$B OPENBLAS_CORETYPE=$KB -- mpirun -np 2 -x OPENBLAS_CORETYPE $cmd --batch $B --threads 1)"
+        line "$net np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $f "$(run ${net}m-$B OPENBLAS_CORETYPE=$KB NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $cmd --batch $B --threads 1)"
         a=$(best_ips "$T/${net}1-$B.log") b=$(best_ips "$T/${net}p-$B.log")
         printf "%-58s %10.2fx\n" "  $net np=2 / np=1 (1 thread each)" "$(echo "$b / $a" | bc -l)"
     done
 done
-echo "-- the seed's Keras CNN (preset cnn), Adadelta, batch 32, first 6400 images, kernel SkylakeX"
+echo "-- the seed's Keras CNN (preset cnn), Adadelta, batch 32, first 6400 images, kernel $KB"
 flops_cnn=$((2 * 451584 + 3 * 28901376 + 3 * 3211264 + 3 * 2560))
 CNN="$NN train --data mnist --model cnn --optim adadelta --batch 32 --limit 6400 --no-plot"
-line "cnn np=1 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnn1 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 1)"
-line "cnn np=1 x 2 threads" $flops_cnn "$(EPOCHS=1 run cnn2 OPENBLAS_CORETYPE=SkylakeX -- $CNN --threads 2)"
-line "cnn np=2 x 1 thread" $flops_cnn "$(EPOCHS=2 run cnnp OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1)"
-line "cnn np=2 x 1 thread, --no-balance" $flops_cnn "$(EPOCHS=2 run cnnu OPENBLAS_CORETYPE=SkylakeX -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1 --no-balance)"
-line "cnn np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $flops_cnn "$(EPOCHS=2 run cnnm OPENBLAS_CORETYPE=SkylakeX NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $CNN --threads 1)"
+line "cnn np=1 x 1 thread" $flops_cnn "$(EPOCHS=1 run cnn1 OPENBLAS_CORETYPE=$KB -- $CNN --threads 1)"
+line "cnn np=1 x 2 threads" $flops_cnn "$(EPOCHS=1 run cnn2 OPENBLAS_CORETYPE=$KB -- $CNN --threads 2)"
+line "cnn np=2 x 1 thread" $flops_cnn "$(EPOCHS=2 run cnnp OPENBLAS_CORETYPE=$KB -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1)"
+line "cnn np=2 x 1 thread, --no-balance" $flops_cnn "$(EPOCHS=2 run cnnu OPENBLAS_CORETYPE=$KB -- mpirun -np 2 -x OPENBLAS_CORETYPE $CNN --threads 1 --no-balance)"
+line "cnn np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $flops_cnn "$(EPOCHS=2 run cnnm OPENBLAS_CORETYPE=$KB NNTRAIN_SHM=0 -- mpirun -np 2 -x OPENBLAS_CORETYPE -x NNTRAIN_SHM $CNN --threads 1)"
 cnn=$(best_ips "$T/cnnp.log")
 printf "%-58s %10.2fx\n" "  cnn np=2 / PyTorch anchor (685 images/s, 2 threads)" "$(echo "$cnn / 685" | bc -l)"
 printf "%-58s %10.0f%%\n" "  cnn np=2 GFLOP/s / 2-thread sgemm rate" "$(echo "100 * $cnn * $flops_cnn / 1000000000 / $PEAK2" | bc -l)"
 ANCHOR=${ANCHORS:-../shared/anchors}/torch_mnist.py
 if [ "${BENCH_TORCH:-1}" != 0 ] && [ -f "$ANCHOR" ] && /usr/bin/python3 -c 'import torch' 2> /dev/null; then
-    echo "-- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on this machine, same models, one full epoch, kernel SkylakeX"
+    echo "-- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on this machine, same models, one full epoch, kernel $KB"
     mkdir -p "$T/raw"
     for f in datasets/data/mnist/*-ubyte*; do
         case $f in *.gz) zcat "$f" > "$T/raw/$(basename "$f" .gz)" ;; *) cp "$f" "$T/raw/" ;; esac
     done
-    torch_ips() { OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$ANCHOR" "$T/raw" "$@" | awk '{ print $NF }'; }
+    torch_ips() { OPENBLAS_CORETYPE=$KB /usr/bin/python3 "$ANCHOR" "$T/raw" "$@" | awk '{ print $NF }'; }
     line "PyTorch mlp, batch 100, 1 thread" $flops_mlp "$(torch_ips mlp 1 1)"
     line "PyTorch mlp1000, batch 100, 1 thread" $flops_1k "$(torch_ips mlp1000 1 1)"
     pt=$(torch_ips cnn 1 2)
@@ -128,6 +130,6 @@ for net in mlp mlp1000; do
     bash tests/bench/scaling_model.sh $net "$(echo "1000 * 1000 / $ips" | bc -l)" $bytes
 done
 echo
-echo "sgemm peak (SkylakeX): ${PEAK1} GFLOP/s on 1 thread, ${PEAK2} on 2"
+echo "sgemm peak ($KB): ${PEAK1} GFLOP/s on 1 thread, ${PEAK2} on 2"
 echo "PyTorch anchors (../shared/anchors/README.md): mlp 116,000 images/s (1 thread), mlp1000 17,300 images/s"
 } | tee "$OUT/bench.txt"
