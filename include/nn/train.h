@@ -99,5 +99,10 @@ typedef struct {
 
 /* Evaluate the net on this rank's shard of d, summed over all ranks. */
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r);
+/* The same for an ensemble: each sample's class probabilities are the mean
+ * of the count nets' softmaxes (and of their mirror images' with tta_flip);
+ * the nets share input shape and classes. nn_evaluate is count = 1. */
+int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn_dist *dist,
+                         nn_eval_result *r);
 
 #endif

@@ -66,7 +66,8 @@ void nn_args_usage(FILE *f) {
           "  --step-timeout S      end the job when a step makes no progress for S seconds\n"
           "                        (a stopped or stalled rank; default 600, 0 = never)\n"
           "  --profile             per-rank time per phase after every epoch\n"
-          "  --checkpoint FILE     weights for eval/predict/loss/summary\n"
+          "  --checkpoint FILE     weights for eval/predict/loss/summary; eval takes it again\n"
+          "                        to average several models' class probabilities (ensemble)\n"
           "  --index I             predict this test image instead of reading stdin\n"
           "  --limit N             train on the first N training samples only\n"
           "  --threads T           OpenBLAS threads per rank (default: cores / local ranks)\n"
@@ -166,7 +167,14 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--model")) t->model = v;
         else if (!strcmp(f, "--out")) t->out_dir = v;
         else if (!strcmp(f, "--resume")) t->resume = v;
-        else if (!strcmp(f, "--checkpoint")) a->checkpoint = v;
+        else if (!strcmp(f, "--checkpoint")) {
+            if (a->nensemble == NN_MAX_ENSEMBLE)
+                return nn_fail("--checkpoint given more than %d times (eval averages at most %d "
+                               "models)",
+                               NN_MAX_ENSEMBLE, NN_MAX_ENSEMBLE);
+            if (!a->checkpoint) a->checkpoint = v;
+            a->ensemble[a->nensemble++] = v;
+        }
         else if (!strcmp(f, "--optim")) a->optim_name = v;
         else if (!strcmp(f, "--device")) a->device = v;
         else if (!strcmp(f, "--cache")) {
@@ -311,6 +319,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             i++;
         }
     }
+    if (a->nensemble > 1 && (!a->cmd || strcmp(a->cmd, "eval")))
+        return nn_fail("--checkpoint given %d times: only eval takes more than one (it averages "
+                       "their class probabilities)",
+                       a->nensemble);
     nn_optim_cfg *o = &t->optim;
     const bool gan = a->cmd && !strcmp(a->cmd, "gan");
     if (!a->optim_name) a->optim_name = gan ? "adam" : "sgd";

@@ -4,6 +4,9 @@
 
 #include "nn/train.h"
 
+/* eval averages at most this many checkpoints (--checkpoint given again). */
+#define NN_MAX_ENSEMBLE 16
+
 typedef struct {
     const char *cmd;
     nn_train_cfg train;
@@ -12,7 +15,9 @@ typedef struct {
     const char *schedule;
     float warmup, weight_decay;
     float momentum, rho, eps, beta1, beta2; /* <0: default */
-    const char *checkpoint;
+    const char *checkpoint;        /* the first --checkpoint */
+    const char *ensemble[NN_MAX_ENSEMBLE]; /* eval: every --checkpoint given, in order */
+    int nensemble;
     int threads;        /* OpenBLAS threads per rank, 0 = cores / ranks on the node */
     int index;          /* predict: -1 = read from stdin */
     const char *confusion_csv;
@@ -24,8 +29,8 @@ typedef struct {
     char *runs[64];                /* plot: run folders */
     const char *classifier;        /* gan-score: the classifier's checkpoint */
     int n;                         /* sample / gan-score: images (-1 = default) */
-    bool no_ema;
-    const char *device;            /* --device cpu|cuda|auto (NULL: auto) */                   /* sample / gan-score: G itself, not its moving average */
+    bool no_ema;                   /* sample / gan-score: G itself, not its moving average */
+    const char *device;            /* --device cpu|cuda|auto (NULL: auto) */
     int nruns;
 } nn_args;
 

@@ -22,28 +22,28 @@
 
 /* Build the net for eval/predict/loss/summary: from the checkpoint when one
  * is given (its spec, its weights), else from --model with random weights. */
-static int build_net(const nn_args *a, nn_shape in, int classes, char *const *data_names,
-                     int max_n, nn_net *net) {
-    if (a->checkpoint) {
+static int build_net_from(const nn_args *a, const char *ckpt, nn_shape in, int classes,
+                          char *const *data_names, int max_n, nn_net *net) {
+    if (ckpt) {
         char *spec = NULL;
         nn_shape cin;
         int ccls;
-        NN_TRY(nn_ckpt_read_model(a->checkpoint, &spec, &cin, &ccls));
+        NN_TRY(nn_ckpt_read_model(ckpt, &spec, &cin, &ccls));
         int rc = NN_OK;
         if (cin.c != in.c || cin.h != in.h || cin.w != in.w || ccls != classes)
             rc = nn_fail("%s: checkpoint is for input (%d, %d, %d) with %d classes, but --data %s "
                          "has (%d, %d, %d) with %d",
-                         a->checkpoint, cin.c, cin.h, cin.w, ccls, a->train.data, in.c, in.h,
+                         ckpt, cin.c, cin.h, cin.w, ccls, a->train.data, in.c, in.h,
                          in.w, classes);
         char **names = NULL;
-        if (rc == NN_OK) rc = nn_ckpt_read_class_names(a->checkpoint, classes, &names);
-        if (rc == NN_OK) rc = nn_class_names_check(a->checkpoint, names, a->train.data, data_names, classes);
+        if (rc == NN_OK) rc = nn_ckpt_read_class_names(ckpt, classes, &names);
+        if (rc == NN_OK) rc = nn_class_names_check(ckpt, names, a->train.data, data_names, classes);
         nn_ckpt_free_names(names, classes);
         if (rc == NN_OK)
-            rc = nn_net_create(net, spec, a->checkpoint, in, classes, max_n, nn_backend_current());
+            rc = nn_net_create(net, spec, ckpt, in, classes, max_n, nn_backend_current());
         free(spec);
         NN_TRY(rc);
-        if (nn_ckpt_load(a->checkpoint, net, NULL, NULL, NULL) != NN_OK) {
+        if (nn_ckpt_load(ckpt, net, NULL, NULL, NULL) != NN_OK) {
             nn_net_free(net);
             return NN_ERR;
         }
@@ -57,6 +57,12 @@ static int build_net(const nn_args *a, nn_shape in, int classes, char *const *da
     NN_TRY(rc);
     nn_net_init(net, a->train.seed);
     return NN_OK;
+}
+
+/* The net of --checkpoint, or a fresh one of --model. */
+static int build_net(const nn_args *a, nn_shape in, int classes, char *const *data_names,
+                     int max_n, nn_net *net) {
+    return build_net_from(a, a->checkpoint, in, classes, data_names, max_n, net);
 }
 
 /* Parse one line of stdin as an index in [0, count). */
@@ -262,6 +268,8 @@ static int print_eval_metrics(const double *conf, int k, char *const *names) {
     return NN_OK;
 }
 
+/* eval: one checkpoint, or the mean class probabilities of several (each
+ * checked against the data as for one). */
 static int cmd_eval(const nn_args *a, nn_dist *dist) {
     if (!a->checkpoint) return nn_fail("eval needs --checkpoint FILE (a trained model)");
     nn_dataset test;
@@ -269,19 +277,27 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
                           (nn_part){.rank = dist->rank, .nranks = dist->size, .cache = a->train.cache,
                                     .local_ranks = dist->local_size});
     NN_TRY(nn_dist_check(dist, rc));
-    nn_net net;
-    rc = nn_dist_check(dist, build_net(a, test.shape, test.classes, test.class_names, 100, &net));
-    if (rc != NN_OK) {
-        nn_dataset_free(&test);
-        return NN_ERR;
+    nn_net nets[NN_MAX_ENSEMBLE], *ptrs[NN_MAX_ENSEMBLE];
+    int built = 0;
+    while (rc == NN_OK && built < a->nensemble) {
+        const int lrc = build_net_from(a, a->ensemble[built], test.shape, test.classes,
+                                       test.class_names, 100, &nets[built]);
+        if (lrc == NN_OK) ptrs[built] = &nets[built], built++;
+        rc = nn_dist_check(dist, lrc); /* a net built here is freed below if another failed */
     }
     const int k = test.classes;
-    nn_eval_result r = {.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion"),
-                        .tta_flip = a->tta_flip};
-    rc = r.confusion ? NN_OK : NN_ERR;
-    rc = nn_dist_check(dist, rc);
-    if (rc == NN_OK) rc = nn_evaluate(&net, &test, dist, &r);
+    nn_eval_result r = {.tta_flip = a->tta_flip};
+    if (rc == NN_OK) {
+        r.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion");
+        rc = nn_dist_check(dist, r.confusion ? NN_OK : NN_ERR);
+    }
+    if (rc == NN_OK) rc = nn_evaluate_ensemble(ptrs, a->nensemble, &test, dist, &r);
     if (rc == NN_OK && dist->rank == 0) {
+        if (a->nensemble > 1) {
+            printf("ensemble: the mean class probabilities of %d checkpoints:", a->nensemble);
+            for (int m = 0; m < a->nensemble; m++) printf(" %s", a->ensemble[m]);
+            printf("\n");
+        }
         if (a->tta_flip) printf("test-time augmentation: each image and its mirror image\n");
         printf("accuracy: %.4f\nloss: %.4f\nsamples: %.0f\n", r.correct / r.count,
                r.loss_sum / r.count, r.count);
@@ -291,15 +307,19 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
         if (rc == NN_OK && a->confusion_png) {
             nn_metrics m;
             nn_confusion_metrics(r.confusion, k, NULL, &m);
-            char title[300];
-            snprintf(title, sizeof title, "%s: accuracy %.4f, balanced %.4f", a->checkpoint,
+            char title[300], what[200];
+            if (a->nensemble > 1)
+                snprintf(what, sizeof what, "ensemble of %d checkpoints", a->nensemble);
+            else
+                snprintf(what, sizeof what, "%s", a->checkpoint);
+            snprintf(title, sizeof title, "%s: accuracy %.4f, balanced %.4f", what,
                      r.correct / r.count, m.balanced_accuracy);
             rc = nn_plot_confusion(a->confusion_png, r.confusion, k, title, test.class_names);
         }
     }
     rc = nn_dist_check(dist, rc);
     free(r.confusion);
-    nn_net_free(&net);
+    for (int m = 0; m < built; m++) nn_net_free(&nets[m]);
     nn_dataset_free(&test);
     return rc;
 }

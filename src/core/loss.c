@@ -98,3 +98,30 @@ void nn_argmax_rows(const float *x, int n, int k, int *out) {
         out[i] = best;
     }
 }
+
+void nn_softmax_add(const float *logits, int n, int k, double *prob) {
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * k;
+        double *p = prob + (size_t)i * k, sum = 0;
+        float m = z[0];
+        for (int j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+        for (int j = 0; j < k; j++) sum += exp((double)z[j] - m);
+        for (int j = 0; j < k; j++) p[j] += exp((double)z[j] - m) / sum;
+    }
+}
+
+double nn_prob_score(const double *prob, int m, const int *labels, int n, int k, int *pred,
+                     long *correct) {
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const double *p = prob + (size_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (p[j] > p[best]) best = j;
+        pred[i] = best;
+        *correct += best == labels[i];
+        const double pl = p[labels[i]] / m;
+        loss -= log(pl > 1e-300 ? pl : 1e-300);
+    }
+    return loss;
+}

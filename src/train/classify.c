@@ -14,43 +14,46 @@
 #include "nn/metrics.h"
 #include "run.h"
 
-/* Test-time flip: the batch x (c->n images) mirrored and run again; each
- * sample's probabilities are the mean of both softmaxes. Adds the loss
- * -log p(label) and the correct count to acc[0..2], writes the predictions.
- * logits: the first pass's; host: 2 n k floats of room, prob 2 k doubles. */
-static int eval_flipped(nn_net *net, const nn_ctx *c, nn_shape s, float *x, const int *labels,
-                        const float *logits, float *host, double *prob, double *acc, int *pred) {
-    const int n = c->n, k = (int)nn_net_out_size(net);
-    const size_t nk = (size_t)n * k, dim = nn_shape_size(s);
-    net->be->to_host(host, logits, nk * sizeof(float));
-    for (int j = 0; j < n; j++) nn_flip_h(s, x + (size_t)j * dim);
-    const float *mirrored;
-    NN_TRY(nn_net_forward(net, c, x, &mirrored));
-    net->be->to_host(host + nk, mirrored, nk * sizeof(float));
-    for (int j = 0; j < n; j++) {
-        double *p[2] = {prob, prob + k}, best = -1;
-        const float *z[2] = {host + (size_t)j * k, host + nk + (size_t)j * k};
-        for (int v = 0; v < 2; v++) { /* softmax, the max subtracted */
-            float m = z[v][0];
-            for (int q = 1; q < k; q++) m = z[v][q] > m ? z[v][q] : m;
-            double sum = 0;
-            for (int q = 0; q < k; q++) sum += p[v][q] = exp((double)z[v][q] - m);
-            for (int q = 0; q < k; q++) p[v][q] /= sum;
+/* Averaged predictions for a batch x of c->n images: the softmaxes of every
+ * net, and with tta_flip of every net on the mirrored images too (x is
+ * flipped in place), summed into prob (n, k) and scored by their mean. Adds
+ * the loss -log p(label) and the correct count to acc[0..2], writes pred.
+ * host: n k floats of room. */
+static int eval_averaged(nn_net *const *nets, int count, bool tta_flip, const nn_ctx *c,
+                         nn_shape s, float *x, const int *labels, float *host, double *prob,
+                         double *acc, int *pred) {
+    const int n = c->n, k = (int)nn_net_out_size(nets[0]), views = tta_flip ? 2 : 1;
+    const size_t dim = nn_shape_size(s);
+    memset(prob, 0, (size_t)n * k * sizeof *prob);
+    for (int v = 0; v < views; v++) {
+        if (v == 1)
+            for (int j = 0; j < n; j++) nn_flip_h(s, x + (size_t)j * dim);
+        for (int m = 0; m < count; m++) {
+            const float *logits;
+            NN_TRY(nn_net_forward(nets[m], c, x, &logits));
+            nets[m]->be->to_host(host, logits, (size_t)n * k * sizeof(float));
+            nn_softmax_add(host, n, k, prob);
         }
-        for (int q = 0; q < k; q++) {
-            const double avg = 0.5 * (p[0][q] + p[1][q]);
-            if (avg > best) best = avg, pred[j] = q;
-        }
-        const double pl = 0.5 * (p[0][labels[j]] + p[1][labels[j]]);
-        acc[0] -= log(pl > 1e-300 ? pl : 1e-300);
-        acc[1] += pred[j] == labels[j];
-        acc[2] += 1;
     }
+    long correct = 0;
+    acc[0] += nn_prob_score(prob, views * count, labels, n, k, pred, &correct);
+    acc[1] += (double)correct;
+    acc[2] += n;
     return NN_OK;
 }
 
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r) {
-    const int k = (int)nn_net_out_size(net), bs = net->max_n;
+    return nn_evaluate_ensemble(&net, 1, d, dist, r);
+}
+
+int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn_dist *dist,
+                         nn_eval_result *r) {
+    nn_net *net = nets[0];
+    const int k = (int)nn_net_out_size(net);
+    int bs = net->max_n;
+    for (int m = 1; m < count; m++) bs = nets[m]->max_n < bs ? nets[m]->max_n : bs;
+    /* One net, one view: the backend's fused softmax cross-entropy. */
+    const bool averaged = count > 1 || r->tta_flip;
     const size_t dim = nn_shape_size(d->shape);
     float *x = nn_alloc((size_t)bs * dim * sizeof(float), "eval batch");
     int *labels = nn_alloc((size_t)bs * sizeof(int), "eval labels");
@@ -60,11 +63,12 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
     int rc = x && labels && ids && acc ? NN_OK : NN_ERR;
     int *pred = rc == NN_OK ? nn_alloc((size_t)bs * sizeof(int), "eval predictions") : NULL;
     if (!pred) rc = NN_ERR;
-    float *host = rc == NN_OK && r->tta_flip
-                      ? nn_alloc(2 * (size_t)bs * k * sizeof(float), "test-time augmentation")
+    float *host = rc == NN_OK && averaged
+                      ? nn_alloc((size_t)bs * k * sizeof(float), "averaged predictions")
                       : NULL;
-    double *prob = host ? nn_alloc(2 * (size_t)k * sizeof(double), "test-time augmentation") : NULL;
-    if (r->tta_flip && !prob) rc = NN_ERR;
+    double *prob =
+        host ? nn_alloc((size_t)bs * k * sizeof(double), "averaged predictions") : NULL;
+    if (averaged && !prob) rc = NN_ERR;
     nn_ctx c = {.train = false, .dist = NULL};
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
         int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
@@ -78,20 +82,20 @@ int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result 
         if (rc != NN_OK) break;
         c.n = c.global_n = n;
         c.sample_ids = ids;
-        const float *logits;
-        rc = nn_net_forward(net, &c, x, &logits);
-        if (rc != NN_OK) break;
-        if (r->tta_flip) {
-            rc = eval_flipped(net, &c, d->shape, x, labels, logits, host, prob, acc, pred);
+        if (averaged) {
+            rc = eval_averaged(nets, count, r->tta_flip, &c, d->shape, x, labels, host, prob, acc,
+                               pred);
+        } else {
+            const float *logits;
+            rc = nn_net_forward(net, &c, x, &logits);
             if (rc != NN_OK) break;
-            for (int j = 0; j < n; j++) acc[3 + (size_t)labels[j] * k + pred[j]] += 1.0;
-            continue;
+            long correct = 0;
+            acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
+            acc[1] += (double)correct;
+            acc[2] += n;
+            nn_argmax_rows(logits, n, k, pred);
         }
-        long correct = 0;
-        acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
-        acc[1] += (double)correct;
-        acc[2] += n;
-        nn_argmax_rows(logits, n, k, pred);
+        if (rc != NN_OK) break;
         for (int j = 0; j < n; j++) acc[3 + (size_t)labels[j] * k + pred[j]] += 1.0;
     }
     nn_guard_arrive(dist);

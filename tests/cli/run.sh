@@ -122,6 +122,18 @@ check "  and on symmetric images --tta flip equals plain eval" bash -c "$(declar
 check "  and says so" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 --tta flip | grep -q '^test-time augmentation: each image and its mirror image'"
 expect_fail "bad --label-smoothing" "--label-smoothing 1: expected a number in" $NN train $D --label-smoothing 1
 expect_fail "bad --tta" "--tta rotate: expected none or flip" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --tta rotate
+# eval with --checkpoint given more than once averages the models' class
+# probabilities (an ensemble): a model with itself is the model; the order
+# does not matter; and the ensemble's loss is at most the mean of its members'
+# (-log is convex: -log((pa + pb)/2) <= (-log pa - log pb)/2 for each sample).
+ens() { $NN eval $D "$@" | grep -E '^(accuracy|loss|  *[0-9] .*[0-9]$)'; }
+check "eval --checkpoint A --checkpoint A: the same as A alone" bash -c "$(declare -f ens); NN=$NN D='$D'; a=\$(ens --checkpoint $T/cnn/checkpoint.h5); b=\$(ens --checkpoint $T/cnn/checkpoint.h5 --checkpoint $T/cnn/checkpoint.h5); test -n \"\$a\" && test \"\$a\" = \"\$b\""
+check "  also with --tta flip" bash -c "$(declare -f ens); NN=$NN D='$D'; a=\$(ens --checkpoint $T/cnn/checkpoint.h5 --tta flip); b=\$(ens --checkpoint $T/cnn/checkpoint.h5 --tta flip --checkpoint $T/cnn/checkpoint.h5); test -n \"\$a\" && test \"\$a\" = \"\$b\""
+check "an ensemble of an MLP and a CNN: the same in either order, and says so" bash -c "$NN eval $D --checkpoint $T/run/checkpoint.h5 --checkpoint $T/cnn/checkpoint.h5 > $T/ens1.txt && $NN eval $D --checkpoint $T/cnn/checkpoint.h5 --checkpoint $T/run/checkpoint.h5 > $T/ens2.txt && grep -q '^ensemble: the mean class probabilities of 2 checkpoints: $T/run/checkpoint.h5 $T/cnn/checkpoint.h5\$' $T/ens1.txt && diff <(grep -v '^ensemble' $T/ens1.txt) <(grep -v '^ensemble' $T/ens2.txt)"
+check "  its loss is at most the mean of the two models' losses" bash -c "a=\$($NN eval $D --checkpoint $T/run/checkpoint.h5 | awk '/^loss:/{print \$2}') && b=\$($NN eval $D --checkpoint $T/cnn/checkpoint.h5 | awk '/^loss:/{print \$2}') && e=\$(awk '/^loss:/{print \$2}' $T/ens1.txt) && echo \"\$a \$b -> \$e\" && awk -v a=\$a -v b=\$b -v e=\$e 'BEGIN { exit !(e <= (a + b) / 2 + 1e-4 && e < a + b) }'"
+expect_fail "an ensemble member for other data: named, with what it expects" "$T/cw/checkpoint.h5: checkpoint is for input \\(1, 8, 8\\) with 3 classes" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --checkpoint "$T/cw/checkpoint.h5"
+expect_fail "a missing ensemble member" "$T/nope.h5" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --checkpoint "$T/nope.h5"
+expect_fail "--checkpoint twice for predict" "--checkpoint given 2 times: only eval takes more than one" $NN predict $D --checkpoint "$T/cnn/checkpoint.h5" --checkpoint "$T/cnn/checkpoint.h5" --index 1
 expect_fail "bad --crop" "--crop -1: expected an integer" $NN train $D --crop -1
 
 # --- resume ------------------------------------------------------------------

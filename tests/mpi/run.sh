@@ -84,6 +84,9 @@ check "eval under np=3: per-class metrics identical to np=1" bash -c "
 check "eval --tta flip under np=3: identical to np=1" bash -c "
   $NN eval $D --checkpoint $T/n1/checkpoint.h5 --tta flip > $T/t1.txt && $MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 --tta flip > $T/t3.txt &&
   grep -q '^test-time augmentation' $T/t3.txt && cmp $T/t1.txt $T/t3.txt"
+check "eval of an ensemble (two checkpoints) under np=3: identical to np=1" bash -c "
+  $NN eval $D --checkpoint $T/n1/checkpoint.h5 --checkpoint $T/v1/checkpoint.h5 > $T/en1.txt && $MPIRUN -np 3 $NN eval $D --checkpoint $T/n1/checkpoint.h5 --checkpoint $T/v1/checkpoint.h5 > $T/en3.txt &&
+  grep -q '^ensemble: the mean class probabilities of 2 checkpoints' $T/en3.txt && cmp $T/en1.txt $T/en3.txt"
 check "np=2 history: test_bal_acc as np=1's" bash -c "cmp <(cut -d, -f10 $T/n1/history.csv) <(cut -d, -f10 $T/n2/history.csv)"
 # --class-weight balanced: the label counts are summed over the ranks' shards
 # once, so every rank weighs with the whole training set's counts.

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/loss.h"
 #include "nn/metrics.h"
 #include "testutil.h"
 
@@ -95,9 +96,45 @@ static void test_edges(void) {
     EQ(m.macro_f1, 180.0 / 190 / 2);
 }
 
+/* Averaged predictions (ensemble, --tta flip), by hand: two models, two
+ * classes, two samples. Sample 0 (label 0): A (0, 0) -> (1/2, 1/2), B (ln 3,
+ * 0) -> (3/4, 1/4): mean (5/8, 3/8). Sample 1 (label 1): A (ln 4, 0) -> (4/5,
+ * 1/5), wrong on its own; B (0, ln 9) -> (1/10, 9/10): mean (9/20, 11/20),
+ * right. Large logits give no NaN; a tie goes to the first class. */
+static void test_averaged(void) {
+    const float a[4] = {0, 0, logf(4), 0}, b[4] = {logf(3), 0, 0, logf(9)};
+    const int labels[2] = {0, 1};
+    double prob[4] = {0};
+    nn_softmax_add(a, 2, 2, prob);
+    nn_softmax_add(b, 2, 2, prob);
+    CU_ASSERT_DOUBLE_EQUAL(prob[0], 1.25, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(prob[3], 1.1, 1e-6);
+    int pred[2];
+    long correct = 0;
+    const double loss = nn_prob_score(prob, 2, labels, 2, 2, pred, &correct);
+    CU_ASSERT_EQUAL(pred[0], 0);
+    CU_ASSERT_EQUAL(pred[1], 1);
+    CU_ASSERT_EQUAL(correct, 2);
+    CU_ASSERT_DOUBLE_EQUAL(loss, -log(0.625) - log(0.55), 1e-6);
+
+    const float big[3] = {1000, 0, -1000}, tie[3] = {2, 2, 1};
+    double p1[3] = {0}, p2[3] = {0};
+    nn_softmax_add(big, 1, 3, p1);
+    CU_ASSERT_DOUBLE_EQUAL(p1[0], 1, 1e-12);
+    CU_ASSERT(p1[2] == 0 && !isnan(p1[1]));
+    const int label2[1] = {2};
+    correct = 0;
+    CU_ASSERT(isfinite(nn_prob_score(p1, 1, label2, 1, 3, pred, &correct))); /* p floored */
+    CU_ASSERT_EQUAL(correct, 0);
+    nn_softmax_add(tie, 1, 3, p2);
+    nn_prob_score(p2, 1, label2, 1, 3, pred, &correct);
+    CU_ASSERT_EQUAL(pred[0], 0);
+}
+
 void register_metrics_tests(void) {
     CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "precision, recall, F1, balanced accuracy, macro F1 (0/0 = 0)",
                 test_per_class);
     CU_add_test(s, "perfect with an absent class, empty, majority-class", test_edges);
+    CU_add_test(s, "averaged softmaxes of an ensemble, by hand", test_averaged);
 }

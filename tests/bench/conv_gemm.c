@@ -1,0 +1,84 @@
+/* tests/bench/conv_gemm.c: the GEMMs a network's 3x3 convolutions make, as
+ * src/layers/conv2d.c makes them (im2col chunks of g images whose columns fit
+ * its 512 KB budget), timed alone with OpenBLAS: the rate the convolutions
+ * would reach if im2col, col2im, the bias and layout copies cost nothing.
+ * Set against a training's measured rate it splits the gap to the sgemm
+ * ceiling into "GEMM shapes" and "everything else".
+ *
+ *   cc -O2 tests/bench/conv_gemm.c -o conv_gemm -lopenblas
+ *   OPENBLAS_NUM_THREADS=1 ./conv_gemm N C,H,K [C,H,K ...]
+ *
+ * N: images per rank and step; each C,H,K: a 3x3 'same' conv of C input
+ * channels on H x H to K filters. Per conv: forward Y = W col, weight
+ * gradient dW += dY col^T, input gradient dcol = W^T dY (the first conv of a
+ * net has no input gradient: give its C negative). Prints each GEMM's
+ * GFLOP/s and the FLOP-weighted total. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Seconds per call of C(m,n) = op(A) op(B), best of 5 batches of calls. */
+static double time_gemm(int ta, int tb, int m, int n, int k, float beta) {
+    float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n),
+          *c = calloc((size_t)m * n, sizeof(float));
+    if (!a || !b || !c) exit(1);
+    for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (float)(i % 5) * 0.1f;
+    const double fl = 2.0 * m * n * k;
+    const int reps = (int)(2e9 / fl) + 1;
+    double best = 1e30;
+    for (int t = 0; t < 5; t++) {
+        double t0 = now();
+        for (int r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, ta ? m : k, b,
+                        tb ? k : n, beta, c, n);
+        double d = (now() - t0) / reps;
+        if (d < best) best = d;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s N C,H,K [C,H,K ...]\n", argv[0]);
+        return 2;
+    }
+    const int n = atoi(argv[1]);
+    double flops = 0, secs = 0;
+    printf("%-14s %-8s %6s %7s %6s %9s\n", "conv C,H,K", "gemm", "m", "n", "k", "GFLOP/s");
+    for (int i = 2; i < argc; i++) {
+        int c, h, kf;
+        if (sscanf(argv[i], "%d,%d,%d", &c, &h, &kf) != 3) return 2;
+        const int first = c < 0;
+        if (first) c = -c;
+        const int crr = c * 9, ohw = h * h;
+        int g = (int)((512u * 1024u) / ((size_t)crr * ohw * sizeof(float)));
+        if (g < 1) g = 1;
+        if (g > n) g = n;
+        const int np = g * ohw, chunks = (n + g - 1) / g;
+        struct { const char *name; int ta, tb, m, nn, k; float beta; } gm[3] = {
+            {"forward", 0, 0, kf, np, crr, 0.0f},
+            {"dW", 0, 1, kf, crr, np, 1.0f},
+            {"dcol", 1, 0, crr, np, kf, 0.0f},
+        };
+        for (int j = 0; j < (first ? 2 : 3); j++) {
+            const double s = time_gemm(gm[j].ta, gm[j].tb, gm[j].m, gm[j].nn, gm[j].k, gm[j].beta);
+            const double f = 2.0 * gm[j].m * gm[j].nn * gm[j].k;
+            printf("%4d,%3d,%4d  %-8s %6d %7d %6d %9.1f\n", c, h, kf, gm[j].name, gm[j].m, gm[j].nn,
+                   gm[j].k, f / s / 1e9);
+            flops += f * chunks, secs += s * chunks;
+        }
+    }
+    printf("all convolution GEMMs of a step (%d images): %.1f GFLOP/s, %.2f ms\n", n,
+           flops / secs / 1e9, secs * 1e3);
+    return 0;
+}
