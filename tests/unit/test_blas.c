@@ -1,7 +1,9 @@
 /* test_blas.c: the backend's GEMM (all four transpose cases, with alpha,
- * beta and leading dimensions) against naive loops, and the row kernels. */
+ * beta and leading dimensions) against naive loops, the row kernels, and
+ * im2col / col2im against their definitions for every small geometry. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/backend.h"
 #include "nn/rng.h"
@@ -82,6 +84,62 @@ static void test_row_kernels(void) {
     CU_ASSERT_DOUBLE_EQUAL(dx[2], 3, 1e-7);
 }
 
+/* im2col writes col[(ch*r + ki)*r + kj][col0 + y*ow + xo] = x[ch][y*s - p + ki][xo*s - p + kj]
+ * (0 outside the input) and touches nothing else of its rows; col2im adds
+ * each such entry back to the input position it came from. Every geometry
+ * with c in {1, 2}, h, w in 1..6, r in 1..4, s in {1, 2}, p in 0..r and an
+ * output of at least 1x1: pad=same planes take the block-copy path, the
+ * others the row-by-row one. */
+static void test_im2col_col2im(void) {
+    const nn_backend *be = nn_backend_cpu();
+    nn_rng rng;
+    nn_rng_seed(&rng, 5, 5);
+    float x[2 * 6 * 6], dx[2 * 6 * 6];
+    double want_dx[2 * 6 * 6];
+    float *col = malloc(sizeof(float) * 2 * 16 * (14 * 14 + 5)); /* oh, ow <= 6 + 2*4 */
+    int cases = 0, bad = 0;
+    for (int c = 1; c <= 2; c++)
+        for (int h = 1; h <= 6; h++)
+            for (int w = 1; w <= 6; w++)
+                for (int r = 1; r <= 4; r++)
+                    for (int s = 1; s <= 2; s++)
+                        for (int p = 0; p <= r; p++) {
+                            if (h + 2 * p < r || w + 2 * p < r) continue;
+                            const int oh = (h + 2 * p - r) / s + 1, ow = (w + 2 * p - r) / s + 1;
+                            const size_t col0 = 2, ldc = (size_t)oh * ow + 5;
+                            const int rows = c * r * r;
+                            fill(x, (size_t)c * h * w, &rng);
+                            for (size_t i = 0; i < rows * ldc; i++) col[i] = -777.0f;
+                            be->im2col(x, c, h, w, r, s, p, oh, ow, col, ldc, col0);
+                            memset(want_dx, 0, sizeof want_dx);
+                            for (int ch = 0; ch < c; ch++)
+                                for (int ki = 0; ki < r; ki++)
+                                    for (int kj = 0; kj < r; kj++) {
+                                        const float *row = col + (size_t)((ch * r + ki) * r + kj) * ldc;
+                                        for (size_t j = 0; j < ldc; j++) {
+                                            const size_t q = j - col0;
+                                            float want = -777.0f;
+                                            if (j >= col0 && q < (size_t)oh * ow) {
+                                                int iy = (int)(q / ow) * s - p + ki,
+                                                    ix = (int)(q % ow) * s - p + kj;
+                                                bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                                want = in ? x[(ch * h + iy) * w + ix] : 0.0f;
+                                                if (in) want_dx[(ch * h + iy) * w + ix] += row[j];
+                                            }
+                                            bad += row[j] != want;
+                                        }
+                                    }
+                            memset(dx, 0, sizeof dx);
+                            be->col2im(col, ldc, col0, c, h, w, r, s, p, oh, ow, dx);
+                            for (int i = 0; i < c * h * w; i++)
+                                bad += fabs(dx[i] - want_dx[i]) > 1e-5 * (1 + fabs(want_dx[i]));
+                            cases++;
+                        }
+    CU_ASSERT(cases > 1000);
+    CU_ASSERT_EQUAL(bad, 0);
+    free(col);
+}
+
 void register_blas_tests(void) {
     CU_pSuite s = CU_add_suite("backend", NULL, NULL);
     CU_add_test(s, "gemm NN vs naive", test_gemm_nn);
@@ -90,4 +148,6 @@ void register_blas_tests(void) {
     CU_add_test(s, "gemm TT vs naive", test_gemm_tt);
     CU_add_test(s, "gemm 100x100x784 vs naive", test_gemm_large);
     CU_add_test(s, "bias, row sums, activations", test_row_kernels);
+    CU_add_test(s, "im2col and col2im vs their definitions, every small geometry",
+                test_im2col_col2im);
 }
