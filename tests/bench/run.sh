@@ -100,6 +100,14 @@ line "cnn np=2 x 1 thread, MPI_Allreduce (NNTRAIN_SHM=0)" $flops_cnn "$(EPOCHS=2
 cnn=$(best_ips "$T/cnnp.log")
 printf "%-58s %10.2fx\n" "  cnn np=2 / PyTorch anchor (685 images/s, 2 threads)" "$(echo "$cnn / 685" | bc -l)"
 printf "%-58s %10.0f%%\n" "  cnn np=2 GFLOP/s / 2-thread sgemm rate" "$(echo "100 * $cnn * $flops_cnn / 1000000000 / $PEAK2" | bc -l)"
+# The convolutions' GEMMs alone, in the shapes conv2d makes them: how much of
+# the gap to the sgemm rate is GEMM shape and how much the passes around it.
+cc -O2 tests/bench/conv_gemm.c -o "$T/conv_gemm" -lopenblas
+convg() { OPENBLAS_CORETYPE=$KB OPENBLAS_NUM_THREADS=1 "$T/conv_gemm" "$@" | awk '/^all/{ print $(NF-3) }'; }
+g=$(convg 16 -1,28,32 32,28,64)
+printf "%-58s %10.1f GFLOP/s = %.0f%% of 1-thread sgemm\n" "  cnn's conv GEMMs alone (conv_gemm.c, 16 images, 1 thread)" "$g" "$(echo "100 * $g / $PEAK1" | bc -l)"
+g=$(convg 128 -3,32,24 24,32,48 48,16,48 48,16,48 48,16,96 96,8,192 192,4,192 192,4,192)
+printf "%-58s %10.1f GFLOP/s = %.0f%% of 1-thread sgemm\n" "  resnet's conv GEMMs alone (128 images, 1 thread)" "$g" "$(echo "100 * $g / $PEAK1" | bc -l)"
 ANCHOR=${ANCHORS:-../shared/anchors}/torch_mnist.py
 if [ "${BENCH_TORCH:-1}" != 0 ] && [ -f "$ANCHOR" ] && /usr/bin/python3 -c 'import torch' 2> /dev/null; then
     echo "-- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on this machine, same models, one full epoch, kernel $KB"
