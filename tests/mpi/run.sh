@@ -71,6 +71,13 @@ OV="$D --model $T/ov.spec --epochs 2 --batch 100 --optim adam --seed 5"
 check "conv+BN+residual np=1" $NN train $OV --out "$T/v1" --quiet
 check "  np=4 as 2 nodes, a bucket per layer, BatchNorm synced inside backward: matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $OV --bucket-mb 0.0001 --out $T/v4 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v4/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v4/checkpoint.h5"
 check "  np=2 (one node, no overlap) matches np=1" bash -c "$MPIRUN -np 2 $NN train $OV --out $T/v2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v2/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v2/checkpoint.h5"
+# The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
+# user's value kept, and a run through it trains as np=1 does.
+want=$(bash -c '. launch/coretype.sh; cpu_coretype')
+said="coretype=$want (cpuinfo)"; [ -n "$want" ] || said="coretype=unset (none"
+check "launch/nntrain-mpi picks the kernel by launch/coretype.sh: $said" bash -c "env -u OPENBLAS_CORETYPE NNTRAIN=$NN launch/nntrain-mpi --dry-run -n 2 -- $ARGS 2>&1 | grep -qF '$said'"
+check "  and keeps the user's OPENBLAS_CORETYPE" bash -c "OPENBLAS_CORETYPE=Prescott NNTRAIN=$NN launch/nntrain-mpi --dry-run -n 2 -- $ARGS 2>&1 | grep -q 'coretype=Prescott (environment)'"
+check "launch/nntrain-mpi -n 2 trains as np=1 (losses 1e-5)" bash -c "NNTRAIN=$NN timeout 120 launch/nntrain-mpi -n 2 -- $ARGS --out $T/l2 > $T/l2.log 2>&1 && $(declare -f rel_close); rel_close $T/n1/history.csv $T/l2/history.csv 1e-5"
 check "np=1 under mpirun equals the plain process" bash -c "$MPIRUN -np 1 $NN train $ARGS --out $T/m1 --quiet && cmp <(cut -d, -f1-5 $T/n1/history.csv) <(cut -d, -f1-5 $T/m1/history.csv)"
 check "eval under np=3 is exact (same as np=1)" bash -c "
   a=\$($NN eval $D --checkpoint $T/n1/checkpoint.h5 | head -3)
