@@ -31,16 +31,21 @@ void nn_label_smoothing_term(const int *labels, const float *w, int n, int k, fl
                              float scale, float *out);
 
 /* --class-weight: how train weights each class in the loss. */
-enum { NN_CLASS_WEIGHT_NONE, NN_CLASS_WEIGHT_BALANCED };
-/* "none", "balanced"; nn_class_weight_parse gives -1 for another name. */
+enum { NN_CLASS_WEIGHT_NONE, NN_CLASS_WEIGHT_BALANCED, NN_CLASS_WEIGHT_SQRT };
+/* "none", "balanced", "sqrt"; nn_class_weight_parse gives -1 for another name. */
 const char *nn_class_weight_name(int kind);
 int nn_class_weight_parse(const char *name);
-/* Balanced weights from the label counts of the WHOLE training set (k
- * classes): w[c] = N / (K n_c) with N = sum of the counts and K = k, so a
- * class's total weight N/K is the same for every class; 0 for a class with
- * n_c = 0 (it has no samples to weigh). scikit-learn's "balanced", except
- * that K counts every class of the model, present or not. */
-void nn_class_weights_balanced(const double *counts, int k, float *w);
+/* Class weights of a kind (not NONE) from the label counts of the WHOLE
+ * training set (k classes, N = sum of the counts); 0 for a class with n_c = 0
+ * (it has no samples to weigh). Both kinds keep the mean weight of a training
+ * sample at 1 (sum of n_c w_c = N).
+ * BALANCED: w[c] = N / (K n_c), K = k, so a class's total weight N/K is the
+ *   same for every class: scikit-learn's "balanced", except that K counts
+ *   every class of the model, present or not.
+ * SQRT: w[c] = N / (sqrt(n_c) sum_j sqrt(n_j)), inverse square-root
+ *   frequency: halfway (in logs) between none and balanced, for when the
+ *   plain accuracy matters as well as the balanced one. */
+void nn_class_weights(int kind, const double *counts, int k, float *w);
 /* Sigmoid cross-entropy on logits (a GAN's discriminator loss): logits z (n),
  * targets t (n) in [0, 1] (0/1 labels or smoothed ones). Returns the SUM over
  * the n values of -[t log s(z) + (1-t) log(1-s(z))], s the logistic sigmoid,

@@ -40,7 +40,7 @@ typedef struct {
     nn_cache cache;      /* image folders: keep decoded pixels (ram), stream (none), or auto */
     int workers;         /* prefetch decoder threads per rank (0 = nn_prefetch_default_workers) */
     bool skip_bad;       /* image folders: leave out the files check-data would report */
-    int class_weight;    /* train: NN_CLASS_WEIGHT_NONE (default) or _BALANCED (loss.h):
+    int class_weight;    /* train: NN_CLASS_WEIGHT_NONE (default), _BALANCED or _SQRT (loss.h):
                             each sample's cross-entropy times its class's weight, from the
                             label counts of the whole training set (after --limit) */
     /* gan only: */

@@ -51,9 +51,10 @@ void nn_args_usage(FILE *f) {
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
           "  --label-smoothing E   train: the cross-entropy's target is (1-E) onehot + E/classes\n"
           "                        (0, off); the loss shown stays against the true labels\n"
-          "  --class-weight W      train: none (default) or balanced: each sample's loss\n"
+          "  --class-weight W      train: none (default), balanced: each sample's loss\n"
           "                        times N / (K n_c) for its class c (n_c of N training\n"
-          "                        samples, K classes); the reported train loss is weighted\n"
+          "                        samples, K classes), or sqrt: times N / (sqrt(n_c) sum_j\n"
+          "                        sqrt(n_j)); the reported train loss is weighted\n"
           "  --bn sync|local       BatchNorm statistics over the global batch (sync, default)\n"
           "                        or each rank's slice (local)\n"
           "  --device D            cpu, cuda (a build with make CUDA=1 and a GPU) or auto\n"
@@ -215,9 +216,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--class-weight")) {
             t->class_weight = nn_class_weight_parse(v);
             if (t->class_weight < 0)
-                return nn_fail("--class-weight %s: expected none (every sample weighs 1) or "
+                return nn_fail("--class-weight %s: expected none (every sample weighs 1), "
                                "balanced (w_c = N / (K n_c) from the training set's label "
-                               "counts)",
+                               "counts) or sqrt (w_c proportional to 1 / sqrt(n_c))",
                                v ? v : "(missing)");
         }
         else if (!strcmp(f, "--bn")) {

@@ -50,20 +50,25 @@ double nn_softmax_xent_weighted(const float *logits, const int *labels, const fl
 }
 
 const char *nn_class_weight_name(int kind) {
-    return kind == NN_CLASS_WEIGHT_BALANCED ? "balanced" : "none";
+    return kind == NN_CLASS_WEIGHT_BALANCED ? "balanced"
+           : kind == NN_CLASS_WEIGHT_SQRT   ? "sqrt"
+                                            : "none";
 }
 
 int nn_class_weight_parse(const char *name) {
     if (name && !strcmp(name, "none")) return NN_CLASS_WEIGHT_NONE;
     if (name && !strcmp(name, "balanced")) return NN_CLASS_WEIGHT_BALANCED;
+    if (name && !strcmp(name, "sqrt")) return NN_CLASS_WEIGHT_SQRT;
     return -1;
 }
 
-void nn_class_weights_balanced(const double *counts, int k, float *w) {
-    double total = 0;
-    for (int c = 0; c < k; c++) total += counts[c];
+void nn_class_weights(int kind, const double *counts, int k, float *w) {
+    double total = 0, roots = 0;
+    for (int c = 0; c < k; c++) total += counts[c], roots += sqrt(counts[c]);
     for (int c = 0; c < k; c++)
-        w[c] = counts[c] > 0 ? (float)(total / ((double)k * counts[c])) : 0.0f;
+        w[c] = counts[c] <= 0                       ? 0.0f
+               : kind == NN_CLASS_WEIGHT_BALANCED ? (float)(total / ((double)k * counts[c]))
+                                                  : (float)(total / (sqrt(counts[c]) * roots));
 }
 
 /* s(z) in double without overflow: exp of a non-positive number only. */

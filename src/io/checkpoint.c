@@ -115,7 +115,7 @@ static int check_state(const raw_state *r) {
         return nn_fail("state/best_acc is %g, expected -1 (none yet) or 0..1", r->best_acc);
     if (r->class_weight[0] && nn_class_weight_parse(r->class_weight) < 0) {
         char q[64];
-        return nn_fail("state/class_weight is '%s', expected none or balanced",
+        return nn_fail("state/class_weight is '%s', expected none, balanced or sqrt",
                        nn_escaped(r->class_weight, 20, q, sizeof q));
     }
     return NN_OK;

@@ -126,7 +126,7 @@ typedef struct {
     double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
 
-/* --class-weight balanced: every rank counts the labels of its shard, the
+/* --class-weight balanced|sqrt: every rank counts the labels of its shard, the
  * counts are summed over ranks (once, at start-up), so every rank derives the
  * same weights from the whole training set whatever N (collective). */
 static int class_weights(nn_run *r, classify *c) {
@@ -137,7 +137,7 @@ static int class_weights(nn_run *r, classify *c) {
     int rc = counts && c->class_w ? nn_dataset_label_counts(&r->train, counts) : NN_ERR;
     rc = nn_dist_check(r->dist, rc);
     if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, counts, (size_t)k);
-    if (rc == NN_OK) nn_class_weights_balanced(counts, k, c->class_w);
+    if (rc == NN_OK) nn_class_weights(r->cfg->class_weight, counts, k, c->class_w);
     free(counts);
     return rc;
 }
@@ -411,7 +411,8 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
             hi = c->class_w[j] > hi ? c->class_w[j] : hi;
         }
         snprintf(buf + strlen(buf), n - strlen(buf),
-                 ", class weights balanced (%.3g..%.3g; train loss weighted)", lo, hi);
+                 ", class weights %s (%.3g..%.3g; train loss weighted)",
+                 nn_class_weight_name(r->cfg->class_weight), lo, hi);
     }
     if (r->dist->size > 1) {
         char overlap[120] = "";

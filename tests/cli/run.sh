@@ -69,7 +69,7 @@ check "the last epoch's test_bal_acc is eval's balanced_accuracy" bash -c "
   a=\$(awk -F, 'END{printf \"%.4f\", \$10}' $T/run/history.csv); b=\$(awk '/^balanced_accuracy:/{print \$2}' $T/eval.txt); echo \"\$a \$b\"; test \"\$a\" = \"\$b\""
 check "plot --compare test_bal_acc" bash -c "$NN plot --compare test_bal_acc --png $T/bal.png $T/run && file $T/bal.png | grep -q PNG"
 
-# --- --class-weight balanced, on an image folder with imbalanced classes --------
+# --- --class-weight balanced|sqrt, on an image folder with imbalanced classes --------
 # Train: 4 of "big", 4 of "mid", 1 of "rare one" (weights 9/12, 9/12, 3); the
 # class names show in eval's table, confusion matrix and CSV.
 make_folder "$T/imb" train:big,mid,"rare one":8x8 test:big,mid,"rare one":8x8
@@ -85,7 +85,12 @@ check "  and so does the confusion CSV" bash -c "head -1 $T/cw.csv | grep -qx 't
 check "resume with the same --class-weight" $NN train ${F/--epochs 2/--epochs 3} --class-weight balanced --resume auto --out "$T/cw" --quiet
 expect_fail "resume with another --class-weight is refused" "trained with --class-weight balanced, this run has --class-weight none.*HINT: pass --class-weight balanced" \
     $NN train ${F/--epochs 2/--epochs 4} --resume auto --out "$T/cw"
-expect_fail "unknown --class-weight value" "--class-weight balancd: expected none .* or balanced" $NN train $F --class-weight balancd --out "$T/cwx"
+expect_fail "unknown --class-weight value" "--class-weight balancd: expected none .*, balanced .* or sqrt" $NN train $F --class-weight balancd --out "$T/cwx"
+# sqrt: N = 9, sum of roots 2 + 2 + 1 = 5, w = 9 / (5 sqrt(n_c)): 0.9 and 1.8.
+check "train --class-weight sqrt: weights 0.9..1.8" bash -c "$NN train $F --class-weight sqrt --out $T/cws > $T/cws.log && grep -q 'class weights sqrt (0.9..1.8; train loss weighted)' $T/cws.log && h5dump -a /state/class_weight $T/cws/checkpoint.h5 | grep -q '\"sqrt\"'"
+check "  its train loss differs from balanced's" bash -c "test \"\$(sed -n 2p $T/cw/history.csv | cut -d, -f2)\" != \"\$(sed -n 2p $T/cws/history.csv | cut -d, -f2)\""
+expect_fail "  a resume with balanced is refused" "trained with --class-weight sqrt, this run has --class-weight balanced" \
+    $NN train ${F/--epochs 2/--epochs 3} --class-weight balanced --resume auto --out "$T/cws"
 expect_fail "--class-weight without a value" "--class-weight \(missing\): expected none" $NN train $F --class-weight
 expect_fail "gan --class-weight balanced is refused" "--class-weight is for train" $NN gan $F --class-weight balanced --out "$T/cwg"
 check "summary lists layers and params" bash -c "$NN summary $D --model mlp | grep -q 'Total params: 79510'"

@@ -899,10 +899,10 @@ static void test_state_validated(void) {
     make_net(&plain, SPEC, 1);
     EXPECT_FAIL(nn_ckpt_load(path, &plain, NULL, NULL, NULL), path, "history/table", "(2, 10)");
     nn_net_free(&plain);
-    /* --class-weight is recorded as none or balanced, nothing else. */
+    /* --class-weight is recorded as none, balanced or sqrt, nothing else. */
     copy_file(ref, path);
     set_str(path, "state", "class_weight", "balancd");
-    expect_rejected(path, "state/class_weight is 'balancd'", "expected none or balanced",
+    expect_rejected(path, "state/class_weight is 'balancd'", "expected none, balanced or sqrt",
                     __LINE__);
 
     /* A save refuses a state a load would refuse; the old file stays. */

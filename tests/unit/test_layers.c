@@ -734,7 +734,7 @@ static void test_softmax_xent_weighted(void) {
     /* Balanced weights: N = 8 samples, K = 4 classes, n = (3, 1, 0, 4). */
     const double counts[4] = {3, 1, 0, 4};
     float bw[4];
-    nn_class_weights_balanced(counts, 4, bw);
+    nn_class_weights(NN_CLASS_WEIGHT_BALANCED, counts, 4, bw);
     CU_ASSERT_DOUBLE_EQUAL(bw[0], 8.0 / 12, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(bw[1], 2.0, 1e-7);
     CU_ASSERT_EQUAL(bw[2], 0.0f); /* no samples: weight 0 */
@@ -746,6 +746,20 @@ static void test_softmax_xent_weighted(void) {
     CU_ASSERT_EQUAL(nn_class_weight_parse("Balanced"), -1);
     CU_ASSERT_EQUAL(nn_class_weight_parse(NULL), -1);
     CU_ASSERT_STRING_EQUAL(nn_class_weight_name(NN_CLASS_WEIGHT_BALANCED), "balanced");
+    /* sqrt: n = (9, 1, 0, 4) (N = 14), sum of roots 3 + 1 + 0 + 2 = 6, so
+     * w = 14 / (6 sqrt(n_c)) = (7/9, 7/3, 0, 7/6); the mean weight per sample
+     * stays 1 (9 * 7/9 + 1 * 7/3 + 4 * 7/6 = 14), and the rare class's weight
+     * over the common one's is sqrt(9/1) = 3, against 9 balanced. */
+    const double c2[4] = {9, 1, 0, 4};
+    float sw[4];
+    nn_class_weights(NN_CLASS_WEIGHT_SQRT, c2, 4, sw);
+    CU_ASSERT_DOUBLE_EQUAL(sw[0], 7.0 / 9, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(sw[1], 7.0 / 3, 1e-7);
+    CU_ASSERT_EQUAL(sw[2], 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(sw[3], 7.0 / 6, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(9 * sw[0] + 1 * sw[1] + 4 * sw[3], 14.0, 1e-5);
+    CU_ASSERT_EQUAL(nn_class_weight_parse("sqrt"), NN_CLASS_WEIGHT_SQRT);
+    CU_ASSERT_STRING_EQUAL(nn_class_weight_name(NN_CLASS_WEIGHT_SQRT), "sqrt");
 }
 
 /* Sigmoid cross-entropy on logits against -[t log s + (1-t) log(1-s)] in
