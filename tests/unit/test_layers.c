@@ -601,6 +601,50 @@ static void test_pool_values(void) {
     nn_net_free(&net);
 }
 
+/* The backend's maxpool backward (2x2 has its own branch-free path) against
+ * the definition: each output's gradient to the first maximum of its window
+ * in row-major order, 0 everywhere else (dx starts as garbage: every element
+ * must be written). Values from {0, 1, 2} make ties common; odd sizes leave
+ * rows and columns no window covers. */
+static void test_pool_backward_definition(void) {
+    const nn_backend *be = nn_backend_current();
+    const int sizes[][4] = {{2, 2, 2, 2}, {4, 6, 2, 2}, {5, 7, 2, 2}, {3, 3, 2, 2},
+                            {9, 4, 2, 2}, {7, 5, 3, 2}, {6, 6, 3, 3}, {5, 5, 2, 1}};
+    nn_rng r;
+    nn_rng_seed(&r, 11, 0);
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
+        const int h = sizes[t][0], w = sizes[t][1], d = sizes[t][2], s = sizes[t][3];
+        const int oh = (h - d) / s + 1, ow = (w - d) / s + 1, planes = 3;
+        const size_t nx = (size_t)planes * h * w, ny = (size_t)planes * oh * ow;
+        float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy),
+              *dx = malloc(nx * sizeof *dx), *want = calloc(nx, sizeof *want);
+        CU_ASSERT_FATAL(x && y && dy && dx && want);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)(int)(3 * nn_rng_uniform(&r)), dx[i] = 1e9f;
+        for (size_t i = 0; i < ny; i++) dy[i] = 1.0f + (float)i;
+        be->maxpool_forward(planes, h, w, d, s, oh, ow, x, y);
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    const size_t o = ((size_t)p * oh + oy) * ow + ox;
+                    size_t best = 0;
+                    float m = -1;
+                    for (int i = 0; i < d; i++)
+                        for (int j = 0; j < d; j++) {
+                            const size_t k = ((size_t)p * h + oy * s + i) * w + ox * s + j;
+                            if (x[k] > m) m = x[k], best = k;
+                        }
+                    CU_ASSERT_EQUAL(y[o], m);
+                    want[best] += dy[o];
+                }
+        be->maxpool_backward(planes, h, w, d, s, oh, ow, x, y, dy, dx);
+        int bad = 0;
+        for (size_t i = 0; i < nx; i++) bad += dx[i] != want[i];
+        if (bad) fprintf(stderr, "\n  maxpool %d stride %d on %dx%d: %d wrong\n", d, s, h, w, bad);
+        CU_ASSERT(bad == 0);
+        free(x), free(y), free(dy), free(dx), free(want);
+    }
+}
+
 static void test_conv_spec_errors(void) {
     nn_net net;
     CU_ASSERT(nn_net_create(&net, "conv2d 8 size=7 pad=valid", "m", (nn_shape){1, 5, 5}, 0, 1,
@@ -893,6 +937,8 @@ void register_layer_tests(void) {
                 test_residual_spec_errors);
     CU_add_test(s, "deconv2d/reshape spec errors", test_deconv_reshape_spec_errors);
     CU_add_test(s, "maxpool values and routing", test_pool_values);
+    CU_add_test(s, "maxpool backward against its definition (ties, odd sizes)",
+                test_pool_backward_definition);
     CU_add_test(s, "conv/pool spec errors", test_conv_spec_errors);
     CU_add_test(s, "softmax cross-entropy", test_softmax_xent);
     CU_add_test(s, "weighted softmax cross-entropy, balanced class weights",
