@@ -384,6 +384,12 @@ static int run_setup(nn_run *r) {
              r->mode->name, cfg->data, cfg->epochs, cfg->batch, nn_optim_name(cfg->optim.kind),
              cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit,
              nn_class_weight_name(cfg->class_weight));
+    /* gan's per-net rates, when they differ from lr (--g-lr, --d-lr). */
+    const size_t used = strlen(r->config);
+    if (cfg->g_lr > 0 || cfg->d_lr > 0)
+        snprintf(r->config + used, sizeof r->config - used, " g_lr=%g d_lr=%g",
+                 cfg->g_lr > 0 ? cfg->g_lr : cfg->optim.lr,
+                 cfg->d_lr > 0 ? cfg->d_lr : cfg->optim.lr);
     return nn_dist_check(dist, rc);
 }
 
