@@ -87,6 +87,11 @@ int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
 /* A GAN checkpoint's moving average of the generator (gan --ema), next to
  * /generator and /discriminator: parameters and state, no optimizer. */
 #define NN_CKPT_GENERATOR_EMA "generator_ema"
+/* A classifier trained with --ema keeps the moving average of its weights at
+ * the root (the model eval, predict and the history's test columns use) and
+ * the weights the optimizer steps, with its slots, in /trained (what a
+ * resume continues from; eval --no-ema). */
+#define NN_CKPT_TRAINED "trained"
 
 typedef struct {
     const char *name; /* group, e.g. "generator"; NULL = the root */
@@ -94,9 +99,10 @@ typedef struct {
     nn_optim *optim; /* may be NULL */
 } nn_ckpt_part;
 
+/* class_names (may be NULL) has nn_net_out_size(parts[0].net) entries. */
 int nn_ckpt_save_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
                        const nn_train_state *state, const nn_history *hist, const char *config,
-                       int ranks);
+                       int ranks, char *const *class_names);
 /* Load every part (all or nothing: on failure every net and optimizer is as
  * it was). The file must be of this kind. hist, when given, must have been
  * initialised with the expected columns. */
@@ -104,8 +110,8 @@ int nn_ckpt_load_parts(const char *path, const char *kind, const nn_ckpt_part *p
                        nn_train_state *state, nn_history *hist);
 /* Which kind of checkpoint path is (NN_CKPT_CLASSIFIER or NN_CKPT_GAN). */
 int nn_ckpt_kind(const char *path, const char **kind);
-/* Whether a GAN checkpoint holds the net `name` (*has 1 or 0). */
-int nn_ckpt_has_part(const char *path, const char *name, int *has);
+/* Whether a checkpoint of `kind` holds the net `name` (*has 1 or 0). */
+int nn_ckpt_has_part(const char *path, const char *kind, const char *name, int *has);
 /* nn_ckpt_read_model for the net in group `name` of a checkpoint of `kind`. */
 int nn_ckpt_read_part(const char *path, const char *kind, const char *name, char **spec,
                       nn_shape *in, int *classes);

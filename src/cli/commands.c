@@ -43,7 +43,16 @@ static int build_net_from(const nn_args *a, const char *ckpt, nn_shape in, int c
             rc = nn_net_create(net, spec, ckpt, in, classes, max_n, nn_backend_current());
         free(spec);
         NN_TRY(rc);
-        if (nn_ckpt_load(ckpt, net, NULL, NULL, NULL) != NN_OK) {
+        /* A checkpoint of train --ema holds the average at the root and the
+         * weights the optimizer stepped in /trained (--no-ema). */
+        int has = 0;
+        if (a->no_ema &&
+            nn_ckpt_has_part(ckpt, NN_CKPT_CLASSIFIER, NN_CKPT_TRAINED, &has) != NN_OK) {
+            nn_net_free(net);
+            return NN_ERR;
+        }
+        const nn_ckpt_part part = {has ? NN_CKPT_TRAINED : NULL, net, NULL};
+        if (nn_ckpt_load_parts(ckpt, NN_CKPT_CLASSIFIER, &part, 1, NULL, NULL) != NN_OK) {
             nn_net_free(net);
             return NN_ERR;
         }
@@ -366,11 +375,14 @@ static int cmd_compare(const nn_args *a) {
     if (strcmp(kind, kind_b) != 0)
         return nn_fail("compare: %s is a %s checkpoint, %s a %s one", a->compare_a, kind,
                        a->compare_b, kind_b);
+    /* Every net A holds: a GAN's two and its generator average when kept; a
+     * classifier's root and, trained with --ema, the stepped weights. */
     const bool gan = !strcmp(kind, NN_CKPT_GAN);
-    const char *const names[3] = {gan ? "generator" : NULL, "discriminator",
-                                  NN_CKPT_GENERATOR_EMA};
+    static const char *const gan_nets[3] = {"generator", "discriminator", NN_CKPT_GENERATOR_EMA};
+    static const char *const cls_nets[2] = {NULL, NN_CKPT_TRAINED};
+    const char *const *names = gan ? gan_nets : cls_nets;
     int nparts = gan ? 2 : 1, has = 0;
-    if (gan) NN_TRY(nn_ckpt_has_part(a->compare_a, NN_CKPT_GENERATOR_EMA, &has));
+    NN_TRY(nn_ckpt_has_part(a->compare_a, kind, names[nparts], &has));
     nparts += has;
     double max_abs = 0, max_rel = 0;
     size_t nonfinite = 0, total = 0;
@@ -432,7 +444,7 @@ static int load_generator(const char *path, int max_n, bool raw, nn_net *g, cons
     char *spec = NULL;
     nn_shape in;
     int out, has = 0;
-    if (!raw) NN_TRY(nn_ckpt_has_part(path, NN_CKPT_GENERATOR_EMA, &has));
+    if (!raw) NN_TRY(nn_ckpt_has_part(path, NN_CKPT_GAN, NN_CKPT_GENERATOR_EMA, &has));
     const char *name = has ? NN_CKPT_GENERATOR_EMA : "generator";
     *which = has ? "the generator's moving average" : "the generator";
     NN_TRY(nn_ckpt_read_part(path, NN_CKPT_GAN, name, &spec, &in, &out));

@@ -675,8 +675,8 @@ int nn_ckpt_save(const char *path, const nn_net *net, const nn_optim *optim,
 
 int nn_ckpt_save_parts(const char *path, const char *kind, const nn_ckpt_part *parts, int nparts,
                        const nn_train_state *st, const nn_history *hist, const char *config,
-                       int ranks) {
-    return save_file(path, kind, parts, nparts, st, hist, config, ranks, NULL);
+                       int ranks, char *const *class_names) {
+    return save_file(path, kind, parts, nparts, st, hist, config, ranks, class_names);
 }
 
 /* ---- readers ---- */
@@ -865,8 +865,8 @@ static hid_t open_part(hid_t f, const char *path, const char *name) {
     return g;
 }
 
-int nn_ckpt_has_part(const char *path, const char *name, int *has) {
-    hid_t f = open_checkpoint(path, NN_CKPT_GAN);
+int nn_ckpt_has_part(const char *path, const char *kind, const char *name, int *has) {
+    hid_t f = open_checkpoint(path, kind);
     if (f < 0) return NN_ERR;
     *has = H5Lexists(f, name, H5P_DEFAULT) > 0;
     H5Fclose(f);

@@ -1,6 +1,12 @@
 /* classify.c: the classifier mode of the training skeleton (run.h): one net
  * with softmax cross-entropy, one optimizer, evaluated on the test split
- * after every epoch; and nn_evaluate, which `eval` uses too. */
+ * after every epoch; and nn_evaluate, which `eval` uses too.
+ *
+ * With --ema DECAY the run also keeps an exponential moving average of the
+ * parameters and BatchNorm statistics (nn_ema_update after every step): that
+ * average is the model it evaluates every epoch and saves at the
+ * checkpoint's root (what eval and predict load); the weights the optimizer
+ * steps go in /trained with the optimizer's slots, for resuming. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -119,12 +125,22 @@ enum { M_LOSS, M_CORRECT, M_COUNT, M_ERROR, M_STOP };
 typedef struct {
     nn_net net;
     nn_optim opt;
+    nn_net avg;        /* --ema: the moving average of net (params NULL when off) */
+    int has_avg;       /* the checkpoint resumed from keeps one (in /trained's place) */
     bool shared_grads; /* summed through node-shared memory (nn_dist_shared_buffer) */
     size_t bucket_floats; /* > 0: the reduction overlaps backward (--bucket-mb) */
     float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
     float *smooth;     /* (batch, classes) --label-smoothing's gradient term; NULL = none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
 } classify;
+
+/* The average starts from the net itself (a fresh run, or a checkpoint
+ * without one). */
+static void ema_reset(classify *c) {
+    if (!c->avg.params) return;
+    memcpy(c->avg.params, c->net.params, c->net.nparams * sizeof(float));
+    memcpy(c->avg.state, c->net.state, c->net.nstate * sizeof(float));
+}
 
 /* --class-weight balanced|sqrt: every rank counts the labels of its shard, the
  * counts are summed over ranks (once, at start-up), so every rank derives the
@@ -156,7 +172,12 @@ static int cl_create(nn_run *r) {
     nn_shape in = r->train.shape;
     int classes = r->train.classes, rc = NN_OK;
     if (r->resume) {
-        rc = nn_ckpt_read_model(r->resume, &spec, &in, &classes);
+        rc = nn_ckpt_has_part(r->resume, NN_CKPT_CLASSIFIER, NN_CKPT_TRAINED, &c->has_avg);
+        if (rc == NN_OK && c->has_avg && cfg->ema == 0 && r->dist->rank == 0)
+            printf("warning: %s keeps a moving average of the weights; without --ema this run "
+                   "continues from the trained weights and drops the average\n",
+                   r->resume);
+        if (rc == NN_OK) rc = nn_ckpt_read_model(r->resume, &spec, &in, &classes);
         if (rc == NN_OK && (in.c != r->train.shape.c || in.h != r->train.shape.h ||
                             in.w != r->train.shape.w || classes != r->train.classes))
             rc = nn_fail("%s: checkpoint is for input (%d, %d, %d) with %d classes, the data "
@@ -174,13 +195,16 @@ static int cl_create(nn_run *r) {
     }
     /* Evaluation runs in chunks of the batch size: conv layers' column
      * buffers grow with it. */
+    const char *origin = r->resume ? r->resume : nn_model_origin(cfg->model);
     if (rc == NN_OK)
-        rc = nn_net_create(&c->net, spec, r->resume ? r->resume : nn_model_origin(cfg->model), in,
-                           classes, cfg->batch, nn_backend_current());
+        rc = nn_net_create(&c->net, spec, origin, in, classes, cfg->batch, nn_backend_current());
+    if (rc == NN_OK && cfg->ema > 0)
+        rc = nn_net_create(&c->avg, spec, origin, in, classes, cfg->batch, nn_backend_current());
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
     NN_TRY(nn_dist_check(r->dist, rc));
     nn_net_init(&c->net, cfg->seed);
+    ema_reset(c);
     /* Gradients in node-shared memory when ranks share a node (collective). */
     float *shared = nn_dist_shared_buffer(r->dist, c->net.nparams + NN_NET_METRICS);
     if (shared) nn_net_use_grads(&c->net, shared);
@@ -218,12 +242,34 @@ static int cl_prepare(nn_run *r) {
         l->state[C + k] = v > 1e-12 ? (float)sqrt(v) : 1.0f;
     }
     free(s);
+    ema_reset(c);
     return rc;
+}
+
+/* The checkpoint's nets: the average at the root and the trained weights
+ * in /trained with --ema; else the trained weights at the root. */
+static int parts(classify *c, bool avg, nn_ckpt_part p[2]) {
+    if (!avg) {
+        p[0] = (nn_ckpt_part){NULL, &c->net, &c->opt};
+        return 1;
+    }
+    p[0] = (nn_ckpt_part){NULL, &c->avg, NULL};
+    p[1] = (nn_ckpt_part){NN_CKPT_TRAINED, &c->net, &c->opt};
+    return 2;
 }
 
 static int cl_load(nn_run *r) {
     classify *c = r->m;
-    return nn_ckpt_load(r->resume, &c->net, &c->opt, &r->st, &r->hist);
+    nn_ckpt_part p[2];
+    int n = parts(c, c->has_avg, p);
+    if (c->has_avg && !c->avg.params) /* the average is dropped: only /trained */
+        p[0] = p[1], n = 1;
+    NN_TRY(nn_ckpt_load_parts(r->resume, NN_CKPT_CLASSIFIER, p, n, &r->st, &r->hist));
+    if (c->avg.params && !c->has_avg) {
+        ema_reset(c);
+        printf("%s has no moving average of the weights: --ema starts it from them\n", r->resume);
+    }
+    return NN_OK;
 }
 
 static int cl_bcast(nn_run *r) {
@@ -232,7 +278,10 @@ static int cl_bcast(nn_run *r) {
     for (int s = 0; s < c->opt.nslots; s++)
         NN_TRY(nn_dist_bcast(r->dist, c->opt.slot[s], c->net.nparams * sizeof(float), 0));
     NN_TRY(nn_dist_bcast(r->dist, c->net.params, c->net.nparams * sizeof(float), 0));
-    return nn_dist_bcast(r->dist, c->net.state, c->net.nstate * sizeof(float), 0);
+    NN_TRY(nn_dist_bcast(r->dist, c->net.state, c->net.nstate * sizeof(float), 0));
+    if (!c->avg.params) return NN_OK;
+    NN_TRY(nn_dist_bcast(r->dist, c->avg.params, c->avg.nparams * sizeof(float), 0));
+    return nn_dist_bcast(r->dist, c->avg.state, c->avg.nstate * sizeof(float), 0);
 }
 
 static size_t first_nonfinite(const float *v, size_t n) {
@@ -334,6 +383,10 @@ static int cl_step(nn_run *r, nn_step *s) {
                        metrics[M_LOSS], (unsigned long long)s->step, s->epoch + 1, s->b + 1,
                        r->cfg->sched.base_lr);
     nn_optim_step(&c->opt, net->params, net->grads, s->lr);
+    if (c->avg.params) {
+        nn_ema_update(c->avg.params, net->params, net->nparams, r->cfg->ema, c->opt.t);
+        nn_ema_update(c->avg.state, net->state, net->nstate, r->cfg->ema, c->opt.t);
+    }
     nn_run_prof(r, P_OPTIM, tp);
     s->m[0] = metrics[M_LOSS];
     s->m[1] = metrics[M_CORRECT];
@@ -348,14 +401,16 @@ static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
     /* Per-rank BatchNorm statistics (--bn local) leave each replica with its
      * own running estimates: average them so every rank evaluates and saves
      * the same model. Synchronised statistics are identical already. */
-    if (!r->cfg->bn_sync && r->dist->size > 1 && net->nstate > 0) {
-        NN_TRY(nn_dist_allreduce_sum(r->dist, net->state, net->nstate));
-        for (size_t i = 0; i < net->nstate; i++) net->state[i] /= (float)r->dist->size;
+    for (int i = 0; i < (c->avg.params ? 2 : 1); i++) {
+        nn_net *n = i ? &c->avg : net;
+        if (r->cfg->bn_sync || r->dist->size == 1 || n->nstate == 0) break;
+        NN_TRY(nn_dist_allreduce_sum(r->dist, n->state, n->nstate));
+        for (size_t j = 0; j < n->nstate; j++) n->state[j] /= (float)r->dist->size;
     }
     double te = nn_run_now();
     nn_guard_progress(r->st.step, "evaluation");
     nn_eval_result ev = {.confusion = c->conf};
-    NN_TRY(nn_evaluate(net, &r->test, r->dist, &ev));
+    NN_TRY(nn_evaluate(c->avg.params ? &c->avg : net, &r->test, r->dist, &ev));
     nn_run_prof(r, P_EVAL, te);
     /* From the confusion matrix summed over ranks: the same for any N. */
     nn_metrics tm;
@@ -379,20 +434,26 @@ static void cl_print_row(const nn_run *r, const double *row) {
 
 static int cl_save(nn_run *r, const char *path) {
     classify *c = r->m;
-    return nn_ckpt_save(path, &c->net, &c->opt, &r->st, &r->hist, r->config, r->dist->size,
-                        r->train.class_names);
+    nn_ckpt_part p[2];
+    const int n = parts(c, c->avg.params != NULL, p);
+    return nn_ckpt_save_parts(path, NN_CKPT_CLASSIFIER, p, n, &r->st, &r->hist, r->config,
+                              r->dist->size, r->train.class_names);
 }
 
 static double cl_ckpt_bytes(const nn_run *r) {
     const classify *c = r->m;
-    return (double)(c->net.nparams * (1 + (size_t)c->opt.nslots) + c->net.nstate) *
-               sizeof(float) + 65536.0 + (double)strlen(c->net.spec);
+    const size_t avg = c->avg.params ? c->avg.nparams + c->avg.nstate : 0;
+    return (double)(c->net.nparams * (1 + (size_t)c->opt.nslots) + c->net.nstate + avg) *
+               sizeof(float) + 65536.0 + 2.0 * (double)strlen(c->net.spec);
 }
 
 static uint64_t cl_hash(const nn_run *r, uint64_t h) {
     const classify *c = r->m;
-    const unsigned char *p = (const unsigned char *)c->net.params;
-    for (size_t i = 0; i < c->net.nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    for (int k = 0; k < (c->avg.params ? 2 : 1); k++) {
+        const nn_net *net = k ? &c->avg : &c->net;
+        const unsigned char *p = (const unsigned char *)net->params;
+        for (size_t i = 0; i < net->nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    }
     return h;
 }
 
@@ -403,6 +464,10 @@ static void cl_describe(const nn_run *r, char *buf, size_t n) {
     if (r->cfg->label_smoothing > 0)
         snprintf(buf + strlen(buf), n - strlen(buf), ", label smoothing %g",
                  (double)r->cfg->label_smoothing);
+    if (c->avg.params)
+        snprintf(buf + strlen(buf), n - strlen(buf),
+                 ", moving average of the weights (--ema %g: evaluated and saved)",
+                 (double)r->cfg->ema);
     if (c->class_w) {
         const int k = (int)nn_net_out_size(&c->net);
         float lo = c->class_w[0], hi = c->class_w[0];
@@ -434,6 +499,7 @@ static void cl_free(nn_run *r) {
     classify *c = r->m;
     if (!c) return;
     nn_net_free(&c->net);
+    nn_net_free(&c->avg);
     nn_optim_free(&c->opt);
     free(c->class_w);
     free(c->smooth);

@@ -163,7 +163,7 @@ static int gan_create(nn_run *r) {
         go = dor = r->resume;
         int has = 0;
         if (rc == NN_OK && cfg->ema == 0 && r->dist->rank == 0 &&
-            nn_ckpt_has_part(r->resume, NN_CKPT_GENERATOR_EMA, &has) == NN_OK && has)
+            nn_ckpt_has_part(r->resume, NN_CKPT_GAN, NN_CKPT_GENERATOR_EMA, &has) == NN_OK && has)
             printf("warning: %s keeps a moving average of the generator; without --ema this run "
                    "drops it from its checkpoints\n",
                    r->resume);
@@ -218,7 +218,7 @@ static int gan_load(nn_run *r) {
     nn_ckpt_part p[3];
     int n = parts(g, p), has = 0;
     if (n == 3) {
-        NN_TRY(nn_ckpt_has_part(r->resume, NN_CKPT_GENERATOR_EMA, &has));
+        NN_TRY(nn_ckpt_has_part(r->resume, NN_CKPT_GAN, NN_CKPT_GENERATOR_EMA, &has));
         if (!has) n = 2;
     }
     NN_TRY(nn_ckpt_load_parts(r->resume, NN_CKPT_GAN, p, n, &r->st, &r->hist));
@@ -414,7 +414,7 @@ static int gan_save(nn_run *r, const char *path) {
     nn_ckpt_part p[3];
     const int n = parts(r->m, p);
     return nn_ckpt_save_parts(path, NN_CKPT_GAN, p, n, &r->st, &r->hist, r->config,
-                              r->dist->size);
+                              r->dist->size, NULL);
 }
 
 int nn_gan_generate(nn_net *gen, const float *z, int n, float *out) {

@@ -384,7 +384,11 @@ static int run_setup(nn_run *r) {
              r->mode->name, cfg->data, cfg->epochs, cfg->batch, nn_optim_name(cfg->optim.kind),
              cfg->sched.base_lr, (unsigned long long)cfg->seed, cfg->train_limit,
              nn_class_weight_name(cfg->class_weight));
-    /* gan's per-net rates, when they differ from lr (--g-lr, --d-lr). */
+    /* The moving average's decay (--ema), and gan's per-net rates when they
+     * differ from lr (--g-lr, --d-lr). */
+    if (cfg->ema > 0)
+        snprintf(r->config + strlen(r->config), sizeof r->config - strlen(r->config), " ema=%g",
+                 (double)cfg->ema);
     const size_t used = strlen(r->config);
     if (cfg->g_lr > 0 || cfg->d_lr > 0)
         snprintf(r->config + used, sizeof r->config - used, " g_lr=%g d_lr=%g",

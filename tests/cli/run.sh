@@ -147,6 +147,19 @@ check "train 1 epoch" $NN train $D --hidden 16 --epochs 1 --batch 64 --lr 0.3 --
 check "resume to epoch 2" $NN train $D --hidden 16 --epochs 2 --batch 64 --lr 0.3 --resume "$T/half/checkpoint.h5" --out "$T/half" --quiet
 check "resumed run equals the uninterrupted one" bash -c "diff <(cut -d, -f1-5 $T/straight/history.csv) <(cut -d, -f1-5 $T/half/history.csv)"
 
+# --- --ema: a moving average of the weights, evaluated and saved at the root -----
+E="$D --hidden 16 --batch 64 --lr 0.3 --ema 0.9"
+check "train --ema: the average at the checkpoint's root, the trained weights and optimizer in /trained" bash -c "$NN train $E --epochs 2 --out $T/ema > $T/ema.log && grep -q 'moving average of the weights (--ema 0.9: evaluated and saved)' $T/ema.log && h5ls $T/ema/checkpoint.h5/trained | grep -q optimizer_weights && ! h5ls $T/ema/checkpoint.h5 | grep -q optimizer_weights && h5dump -a /config $T/ema/checkpoint.h5 | grep -q 'ema=0.9'"
+check "  history's test loss and accuracy are eval's (the average), not eval --no-ema's" bash -c "
+  $NN eval $D --checkpoint $T/ema/checkpoint.h5 > $T/ema-eval.txt && $NN eval $D --checkpoint $T/ema/checkpoint.h5 --no-ema > $T/ema-raw.txt &&
+  h=\$(awk -F, 'END{printf \"accuracy: %.4f loss: %.4f\", \$5, \$4}' $T/ema/history.csv) &&
+  test \"\$(grep -E '^(accuracy|loss):' $T/ema-eval.txt | tr '\n' ' ' | sed 's/ \$//')\" = \"\$h\" &&
+  ! cmp -s <(grep '^loss:' $T/ema-eval.txt) <(grep '^loss:' $T/ema-raw.txt)"
+check "  1 epoch, then resume to 2: bit-identical to uninterrupted (average and trained weights)" bash -c "$NN train ${E} --epochs 1 --out $T/emah --quiet && $NN train $E --epochs 2 --resume auto --out $T/emah --quiet && $NN compare $T/ema/checkpoint.h5 $T/emah/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "  a resume without --ema goes on from the trained weights and drops the average" bash -c "cp -r $T/ema $T/ema0 && $NN train ${E/--ema 0.9/} --epochs 3 --resume auto --out $T/ema0 > $T/ema0.log && grep -q 'keeps a moving average of the weights; without --ema' $T/ema0.log && ! h5ls $T/ema0/checkpoint.h5 | grep -q trained && h5ls $T/ema0/checkpoint.h5 | grep -q optimizer_weights"
+check "  a resume with --ema from a checkpoint without one starts it from the weights" bash -c "$NN train $E --epochs 3 --resume $T/straight/checkpoint.h5 --out $T/ema1 > $T/ema1.log && grep -q 'has no moving average of the weights: --ema starts it' $T/ema1.log && h5ls $T/ema1/checkpoint.h5/trained | grep -q model_weights"
+expect_fail "--ema 1 is refused" "--ema 1: expected a decay in \[0, 1\)" $NN train $E --ema 1
+
 # --- bad input ---------------------------------------------------------------
 expect_fail "unknown flag" "unknown option '--epoch'" $NN train $D --epoch 3
 expect_fail "bad number" "--batch abc: expected an integer" $NN train $D --batch abc

@@ -106,6 +106,11 @@ check "  and differ from --class-weight none's" bash -c "! $NN compare $T/n1/che
 check "--label-smoothing 0.1 --class-weight balanced np=1" bash -c "$NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls1 > $T/ls1.log 2>&1 && grep -q 'label smoothing 0.1, class weights' $T/ls1.log"
 check "  np=2 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 2 $NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/ls1/history.csv $T/ls2/history.csv 1e-5 && weights_close $T/ls1/checkpoint.h5 $T/ls2/checkpoint.h5"
 check "  and differs from no smoothing" bash -c "! $NN compare $T/w1/checkpoint.h5 $T/ls1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+# --ema: every rank averages the same (reduced) weights, so N ranks keep
+# one rank's average; the checkpoint holds it and the trained weights.
+check "--ema 0.9 np=1" $NN train $ARGS --ema 0.9 --out "$T/e1" --quiet
+check "  np=2 matches np=1 (losses 1e-5, both nets' weights), replicas identical" bash -c "$MPIRUN -np 2 $NN train $ARGS --ema 0.9 --out $T/e2 > $T/e2.log 2>&1 && grep -q 'identical on all 2' $T/e2.log && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/e1/history.csv $T/e2/history.csv 1e-5 && weights_close $T/e1/checkpoint.h5 $T/e2/checkpoint.h5"
+check "  the trained weights are those of the run without --ema" bash -c "$NN eval $D --checkpoint $T/e2/checkpoint.h5 --no-ema > $T/e2raw.txt && $NN eval $D --checkpoint $T/n2/checkpoint.h5 > $T/n2ev.txt && cmp $T/e2raw.txt $T/n2ev.txt"
 
 # BatchNorm + Dropout: with --bn sync the statistics span the global batch and
 # dropout masks follow sample ids, so N ranks reproduce one rank.
