@@ -35,7 +35,7 @@ enum { NN_CLASS_WEIGHT_NONE, NN_CLASS_WEIGHT_BALANCED, NN_CLASS_WEIGHT_SQRT };
 /* "none", "balanced", "sqrt"; nn_class_weight_parse gives -1 for another name. */
 const char *nn_class_weight_name(int kind);
 int nn_class_weight_parse(const char *name);
-/* Class weights of a kind (not NONE) from the label counts of the WHOLE
+/* Class weights of a kind (NONE: all 1) from the label counts of the WHOLE
  * training set (k classes, N = sum of the counts); 0 for a class with n_c = 0
  * (it has no samples to weigh). Both kinds keep the mean weight of a training
  * sample at 1 (sum of n_c w_c = N).

@@ -65,10 +65,14 @@ int nn_class_weight_parse(const char *name) {
 void nn_class_weights(int kind, const double *counts, int k, float *w) {
     double total = 0, roots = 0;
     for (int c = 0; c < k; c++) total += counts[c], roots += sqrt(counts[c]);
-    for (int c = 0; c < k; c++)
-        w[c] = counts[c] <= 0                       ? 0.0f
-               : kind == NN_CLASS_WEIGHT_BALANCED ? (float)(total / ((double)k * counts[c]))
-                                                  : (float)(total / (sqrt(counts[c]) * roots));
+    for (int c = 0; c < k; c++) {
+        const double n = counts[c];
+        switch (kind) {
+        case NN_CLASS_WEIGHT_BALANCED: w[c] = n > 0 ? (float)(total / ((double)k * n)) : 0.0f; break;
+        case NN_CLASS_WEIGHT_SQRT: w[c] = n > 0 ? (float)(total / (sqrt(n) * roots)) : 0.0f; break;
+        default: w[c] = 1.0f; /* none: every sample weighs 1 */
+        }
+    }
 }
 
 /* s(z) in double without overflow: exp of a non-positive number only. */

@@ -804,6 +804,10 @@ static void test_softmax_xent_weighted(void) {
     CU_ASSERT_DOUBLE_EQUAL(9 * sw[0] + 1 * sw[1] + 4 * sw[3], 14.0, 1e-5);
     CU_ASSERT_EQUAL(nn_class_weight_parse("sqrt"), NN_CLASS_WEIGHT_SQRT);
     CU_ASSERT_STRING_EQUAL(nn_class_weight_name(NN_CLASS_WEIGHT_SQRT), "sqrt");
+    /* none: every class 1, an empty one too. */
+    float nw[4];
+    nn_class_weights(NN_CLASS_WEIGHT_NONE, c2, 4, nw);
+    for (int c = 0; c < 4; c++) CU_ASSERT_EQUAL(nw[c], 1.0f);
 }
 
 /* Sigmoid cross-entropy on logits against -[t log s + (1-t) log(1-s)] in
