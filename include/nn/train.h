@@ -11,7 +11,6 @@
 #include "nn/checkpoint.h"
 #include "nn/data.h"
 #include "nn/dist.h"
-#include "nn/data.h"
 #include "nn/net.h"
 #include "nn/optim.h"
 

@@ -100,9 +100,7 @@ void nn_args_usage(FILE *f) {
           "  --z-dim Z             noise dimensions (100)\n"
           "  --g-lr ETA --d-lr ETA per-net learning rates (default --lr)\n"
           "  --real-label T        D's target for real images (1; 0.9: one-sided label smoothing)\n"
-
           "  --n N                 sample / gan-score: how many images\n"
-
           "  --classifier FILE     gan-score: a trained classifier's checkpoint\n"
           "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
           "  and exit with status 75 (resume with --resume auto); a second signal exits at once\n"

@@ -137,9 +137,7 @@ typedef struct {
 /* The average starts from the net itself (a fresh run, or a checkpoint
  * without one). */
 static void ema_reset(classify *c) {
-    if (!c->avg.params) return;
-    memcpy(c->avg.params, c->net.params, c->net.nparams * sizeof(float));
-    memcpy(c->avg.state, c->net.state, c->net.nstate * sizeof(float));
+    if (c->avg.params) nn_run_copy_weights(&c->avg, &c->net);
 }
 
 /* --class-weight balanced|sqrt: every rank counts the labels of its shard, the
@@ -274,14 +272,8 @@ static int cl_load(nn_run *r) {
 
 static int cl_bcast(nn_run *r) {
     classify *c = r->m;
-    NN_TRY(nn_dist_bcast(r->dist, &c->opt.t, sizeof c->opt.t, 0));
-    for (int s = 0; s < c->opt.nslots; s++)
-        NN_TRY(nn_dist_bcast(r->dist, c->opt.slot[s], c->net.nparams * sizeof(float), 0));
-    NN_TRY(nn_dist_bcast(r->dist, c->net.params, c->net.nparams * sizeof(float), 0));
-    NN_TRY(nn_dist_bcast(r->dist, c->net.state, c->net.nstate * sizeof(float), 0));
-    if (!c->avg.params) return NN_OK;
-    NN_TRY(nn_dist_bcast(r->dist, c->avg.params, c->avg.nparams * sizeof(float), 0));
-    return nn_dist_bcast(r->dist, c->avg.state, c->avg.nstate * sizeof(float), 0);
+    NN_TRY(nn_run_bcast_net(r->dist, &c->net, &c->opt));
+    return c->avg.params ? nn_run_bcast_net(r->dist, &c->avg, NULL) : NN_OK;
 }
 
 static size_t first_nonfinite(const float *v, size_t n) {
@@ -383,10 +375,7 @@ static int cl_step(nn_run *r, nn_step *s) {
                        metrics[M_LOSS], (unsigned long long)s->step, s->epoch + 1, s->b + 1,
                        r->cfg->sched.base_lr);
     nn_optim_step(&c->opt, net->params, net->grads, s->lr);
-    if (c->avg.params) {
-        nn_ema_update(c->avg.params, net->params, net->nparams, r->cfg->ema, c->opt.t);
-        nn_ema_update(c->avg.state, net->state, net->nstate, r->cfg->ema, c->opt.t);
-    }
+    if (c->avg.params) nn_run_ema_update(&c->avg, net, r->cfg->ema, c->opt.t);
     nn_run_prof(r, P_OPTIM, tp);
     s->m[0] = metrics[M_LOSS];
     s->m[1] = metrics[M_CORRECT];
@@ -401,12 +390,12 @@ static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
     /* Per-rank BatchNorm statistics (--bn local) leave each replica with its
      * own running estimates: average them so every rank evaluates and saves
      * the same model. Synchronised statistics are identical already. */
-    for (int i = 0; i < (c->avg.params ? 2 : 1); i++) {
-        nn_net *n = i ? &c->avg : net;
-        if (r->cfg->bn_sync || r->dist->size == 1 || n->nstate == 0) break;
-        NN_TRY(nn_dist_allreduce_sum(r->dist, n->state, n->nstate));
-        for (size_t j = 0; j < n->nstate; j++) n->state[j] /= (float)r->dist->size;
-    }
+    if (!r->cfg->bn_sync && r->dist->size > 1 && net->nstate > 0)
+        for (int i = 0; i < (c->avg.params ? 2 : 1); i++) { /* the net, and its average */
+            nn_net *n = i ? &c->avg : net;
+            NN_TRY(nn_dist_allreduce_sum(r->dist, n->state, n->nstate));
+            for (size_t j = 0; j < n->nstate; j++) n->state[j] /= (float)r->dist->size;
+        }
     double te = nn_run_now();
     nn_guard_progress(r->st.step, "evaluation");
     nn_eval_result ev = {.confusion = c->conf};
@@ -449,12 +438,8 @@ static double cl_ckpt_bytes(const nn_run *r) {
 
 static uint64_t cl_hash(const nn_run *r, uint64_t h) {
     const classify *c = r->m;
-    for (int k = 0; k < (c->avg.params ? 2 : 1); k++) {
-        const nn_net *net = k ? &c->avg : &c->net;
-        const unsigned char *p = (const unsigned char *)net->params;
-        for (size_t i = 0; i < net->nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
-    }
-    return h;
+    h = nn_run_hash_params(&c->net, h);
+    return c->avg.params ? nn_run_hash_params(&c->avg, h) : h;
 }
 
 static void cl_describe(const nn_run *r, char *buf, size_t n) {

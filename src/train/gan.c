@@ -136,9 +136,7 @@ static char *net_spec(const char *given, int which, nn_shape data, const char **
 
 /* The average starts from G itself (a fresh run, or a checkpoint without one). */
 static void ema_reset(gan *g) {
-    if (!g->ge.params) return;
-    memcpy(g->ge.params, g->g.params, g->g.nparams * sizeof(float));
-    memcpy(g->ge.state, g->g.state, g->g.nstate * sizeof(float));
+    if (g->ge.params) nn_run_copy_weights(&g->ge, &g->g);
 }
 
 static int gan_create(nn_run *r) {
@@ -229,21 +227,11 @@ static int gan_load(nn_run *r) {
     return NN_OK;
 }
 
-static int bcast_net(nn_dist *d, nn_net *net, nn_optim *o) {
-    NN_TRY(nn_dist_bcast(d, &o->t, sizeof o->t, 0));
-    for (int s = 0; s < o->nslots; s++)
-        NN_TRY(nn_dist_bcast(d, o->slot[s], net->nparams * sizeof(float), 0));
-    NN_TRY(nn_dist_bcast(d, net->params, net->nparams * sizeof(float), 0));
-    return nn_dist_bcast(d, net->state, net->nstate * sizeof(float), 0);
-}
-
 static int gan_bcast(nn_run *r) {
     gan *g = r->m;
-    NN_TRY(bcast_net(r->dist, &g->g, &g->og));
-    NN_TRY(bcast_net(r->dist, &g->d, &g->od));
-    if (!g->ge.params) return NN_OK;
-    NN_TRY(nn_dist_bcast(r->dist, g->ge.params, g->ge.nparams * sizeof(float), 0));
-    return nn_dist_bcast(r->dist, g->ge.state, g->ge.nstate * sizeof(float), 0);
+    NN_TRY(nn_run_bcast_net(r->dist, &g->g, &g->og));
+    NN_TRY(nn_run_bcast_net(r->dist, &g->d, &g->od));
+    return g->ge.params ? nn_run_bcast_net(r->dist, &g->ge, NULL) : NN_OK;
 }
 
 /* G makes fakes [lo, hi) of a pass (which: 0 = D step, 1 = G step) of
@@ -384,10 +372,8 @@ static int gan_step(nn_run *r, nn_step *s) {
         return nn_fail("the generator's loss became %g at step %llu; HINT: lower --lr",
                        gm[G_LOSS], (unsigned long long)s->step);
     nn_optim_step(&g->og, G->params, G->grads, s->lr * g->og.cfg.lr / r->cfg->optim.lr);
-    if (g->ge.params) { /* the same on every rank: G's parameters and statistics are */
-        nn_ema_update(g->ge.params, G->params, G->nparams, r->cfg->ema, g->og.t);
-        nn_ema_update(g->ge.state, G->state, G->nstate, r->cfg->ema, g->og.t);
-    }
+    /* The same on every rank: G's parameters and statistics are. */
+    if (g->ge.params) nn_run_ema_update(&g->ge, G, r->cfg->ema, g->og.t);
     nn_run_prof(r, P_OPTIM, tp);
     s->m[3] = gm[G_LOSS];
     return NN_OK;
@@ -454,17 +440,11 @@ static double gan_ckpt_bytes(const nn_run *r) {
                sizeof(float) + 131072.0;
 }
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint64_t gan_hash(const nn_run *r, uint64_t h) {
     const gan *g = r->m;
-    h = hash_bytes(g->g.params, g->g.nparams * sizeof(float), h);
-    if (g->ge.params) h = hash_bytes(g->ge.params, g->ge.nparams * sizeof(float), h);
-    return hash_bytes(g->d.params, g->d.nparams * sizeof(float), h);
+    h = nn_run_hash_params(&g->g, h);
+    if (g->ge.params) h = nn_run_hash_params(&g->ge, h);
+    return nn_run_hash_params(&g->d, h);
 }
 
 static void gan_describe(const nn_run *r, char *buf, size_t n) {

@@ -124,6 +124,15 @@ double nn_run_now(void);
 void nn_run_prof(nn_run *r, int phase, double since);
 /* Test hooks (NNTRAIN_TEST_SIGNAL / _STALL) at the start of a step. */
 void nn_run_test_hooks(const nn_dist *d, unsigned long long step);
+/* What modes do with their nets (run.h's helpers, one copy for all modes):
+ * broadcast a net's parameters and state, and its optimizer's slots and step
+ * count when o is not NULL, from rank 0 (collective); copy parameters and
+ * state into a net of the same spec; move a moving average one step towards
+ * a net (nn_ema_update over parameters and state); hash the parameters. */
+int nn_run_bcast_net(nn_dist *d, nn_net *net, nn_optim *o);
+void nn_run_copy_weights(nn_net *dst, const nn_net *src);
+void nn_run_ema_update(nn_net *avg, const nn_net *net, float decay, uint64_t t);
+uint64_t nn_run_hash_params(const nn_net *net, uint64_t h);
 /* Train r's mode as configured; NN_OK, NN_ERR or NN_TRAIN_STOPPED. */
 int nn_run_train(const nn_mode *mode, const nn_train_cfg *cfg, nn_dist *dist);
 

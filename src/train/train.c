@@ -75,6 +75,32 @@ void nn_run_prof(nn_run *r, int phase, double since) {
     r->prof_epoch[phase] += dt;
 }
 
+int nn_run_bcast_net(nn_dist *d, nn_net *net, nn_optim *o) {
+    if (o) {
+        NN_TRY(nn_dist_bcast(d, &o->t, sizeof o->t, 0));
+        for (int s = 0; s < o->nslots; s++)
+            NN_TRY(nn_dist_bcast(d, o->slot[s], net->nparams * sizeof(float), 0));
+    }
+    NN_TRY(nn_dist_bcast(d, net->params, net->nparams * sizeof(float), 0));
+    return nn_dist_bcast(d, net->state, net->nstate * sizeof(float), 0);
+}
+
+void nn_run_copy_weights(nn_net *dst, const nn_net *src) {
+    memcpy(dst->params, src->params, src->nparams * sizeof(float));
+    memcpy(dst->state, src->state, src->nstate * sizeof(float));
+}
+
+void nn_run_ema_update(nn_net *avg, const nn_net *net, float decay, uint64_t t) {
+    nn_ema_update(avg->params, net->params, net->nparams, decay, t);
+    nn_ema_update(avg->state, net->state, net->nstate, decay, t);
+}
+
+uint64_t nn_run_hash_params(const nn_net *net, uint64_t h) {
+    const unsigned char *p = (const unsigned char *)net->params;
+    for (size_t i = 0; i < net->nparams * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 static void run_free(nn_run *r) {
     nn_prefetch_close(r->pf); /* joins its workers: before the data set goes */
     r->pf = NULL;
