@@ -104,18 +104,23 @@ static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) 
         /* With one image the product (K, OHW) already is y's layout. */
         float *yk = g == 1 ? yi : l->scratch + (size_t)crr * np;
         build_columns(l, i0, g, x, col);
-        /* yk(K, g*OHW) = W(K, CRR) col(CRR, g*OHW) */
-        l->be->gemm(false, false, p->k, (int)np, crr, 1.0f, l->w, crr, col, (int)np, 0.0f, yk,
-                    (int)np);
-        /* (K, g, OHW) -> (g, K, OHW), adding the bias on the way. */
-        for (int i = 0; i < g; i++)
+        /* yk(K, g*OHW) = b + W(K, CRR) col(CRR, g*OHW). With a bias, yk starts
+         * as the bias and the GEMM adds to it (beta = 1): one write pass
+         * instead of OpenBLAS's zeroing pass for beta = 0 and then a read and
+         * write pass adding the bias. */
+        if (b)
             for (int k = 0; k < p->k; k++) {
-                const float *src = yk + (size_t)k * np + (size_t)i * ohw;
-                float *dst = yi + ((size_t)i * p->k + k) * ohw;
-                const float bk = b ? b[k] : 0.0f;
-                if (src == dst && bk == 0.0f) continue;
-                for (size_t j = 0; j < ohw; j++) dst[j] = src[j] + bk;
+                float *row = yk + (size_t)k * np;
+                for (size_t j = 0; j < np; j++) row[j] = b[k];
             }
+        l->be->gemm(false, false, p->k, (int)np, crr, 1.0f, l->w, crr, col, (int)np,
+                    b ? 1.0f : 0.0f, yk, (int)np);
+        if (g == 1) continue;
+        /* (K, g, OHW) -> (g, K, OHW) */
+        for (int i = 0; i < g; i++)
+            for (int k = 0; k < p->k; k++)
+                memcpy(yi + ((size_t)i * p->k + k) * ohw, yk + (size_t)k * np + (size_t)i * ohw,
+                       ohw * sizeof(float));
     }
     return NN_OK;
 }

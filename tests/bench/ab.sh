@@ -22,7 +22,7 @@ CONFIGS=${AB_CONFIGS:-cnn bn cifar gan}
 T=$(mktemp -d /tmp/nntrain-ab-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 [ -e datasets/data/mnist/train-images-idx3-ubyte.gz ] || [ -e datasets/data/mnist/train-images-idx3-ubyte ] || datasets/fetch mnist
-[ -d datasets/data/cifar10-jpeg ] || datasets/fetch cifar10-jpeg
+case " $CONFIGS " in *" cifar "*|*" resnet "*) [ -d datasets/data/cifar10-jpeg ] || datasets/fetch cifar10 ;; esac
 
 BN="normalize; conv2d 16 bias=false; batchnorm; relu; maxpool 2; conv2d 32 bias=false; batchnorm; relu; maxpool 2; flatten; dropout 0.3; dense 64 bias=false; batchnorm; relu; dropout 0.3; dense 10"
 declare -A ARGS=(
