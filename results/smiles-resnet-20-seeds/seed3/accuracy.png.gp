@@ -1,0 +1,12 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+if (!exists("outfile")) outfile = '/tmp/s3/accuracy.png'
+set output outfile
+set datafile separator ','
+set grid
+set key right center
+set termoption noenhanced
+set xlabel 'epoch'
+set ylabel 'accuracy'
+set title '/tmp/s3'
+plot '/tmp/s3/history.csv' using 1:3 skip 1 with linespoints title 'train', \
+     '/tmp/s3/history.csv' using 1:5 skip 1 with linespoints title 'test'
