@@ -20,6 +20,9 @@ uint64_t nn_rng_u64(nn_rng *r);
 float nn_rng_uniform(nn_rng *r);
 /* Standard normal (Box-Muller). */
 float nn_rng_normal(nn_rng *r);
+/* Standard normal truncated to [-t, t] (t > 0): draws again until |z| <= t
+ * (the "truncation trick" of GAN sampling; t = 0.5 takes 38% of draws). */
+float nn_rng_normal_truncated(nn_rng *r, float t);
 /* Uniform integer in [0, n). */
 uint64_t nn_rng_below(nn_rng *r, uint64_t n);
 

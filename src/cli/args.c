@@ -101,6 +101,8 @@ void nn_args_usage(FILE *f) {
           "  --g-lr ETA --d-lr ETA per-net learning rates (default --lr)\n"
           "  --real-label T        D's target for real images (1; 0.9: one-sided label smoothing)\n"
           "  --n N                 sample / gan-score: how many images\n"
+          "  --truncation T        sample / gan-score: noise drawn again until |z| <= T (the\n"
+          "                        truncation trick: sharper, less varied images; 0: none)\n"
           "  --classifier FILE     gan-score: a trained classifier's checkpoint\n"
           "signals: SIGTERM, SIGINT, SIGUSR1 make train finish its step, write its checkpoint\n"
           "  and exit with status 75 (resume with --resume auto); a second signal exits at once\n"
@@ -195,6 +197,11 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--n")) {
             NN_TRY(parse_long(f, v, 1, 10000000, &l));
             a->n = (int)l;
+        } else if (!strcmp(f, "--truncation")) {
+            NN_TRY(parse_float(f, v, 0, 100, &a->truncation));
+            if (a->truncation > 0 && a->truncation < 0.1f)
+                return nn_fail("--truncation %s: expected 0 (none) or a bound of at least 0.1 "
+                               "(each noise value is drawn again until |z| <= bound)", v);
         } else if (!strcmp(f, "--g-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->g_lr));
         else if (!strcmp(f, "--d-lr")) NN_TRY(parse_float(f, v, 0, 1e6f, &t->d_lr));
         else if (!strcmp(f, "--real-label")) NN_TRY(parse_float(f, v, 0.5f, 1, &t->real_label));

@@ -30,6 +30,7 @@ typedef struct {
     const char *classifier;        /* gan-score: the classifier's checkpoint */
     int n;                         /* sample / gan-score: images (-1 = default) */
     bool no_ema;                   /* sample / gan-score: G itself, not its moving average */
+    float truncation;              /* sample / gan-score: noise truncated to [-t, t] (0: none) */
     const char *device;            /* --device cpu|cuda|auto (NULL: auto) */
     int nruns;
 } nn_args;

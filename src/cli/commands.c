@@ -459,8 +459,17 @@ static int load_generator(const char *path, int max_n, bool raw, nn_net *g, cons
     return NN_OK;
 }
 
-/* n images in [-1, 1] from g, noise keyed by (seed, i). */
-static float *generate(nn_net *g, int n, uint64_t seed) {
+/* ", noise truncated to [-t, t]" for the output lines ("" without). */
+static const char *trunc_note(float t) {
+    static char buf[64];
+    if (t <= 0) return "";
+    snprintf(buf, sizeof buf, ", noise truncated to [-%g, %g]", t, t);
+    return buf;
+}
+
+/* n images in [-1, 1] from g, noise keyed by (seed, i), truncated to
+ * [-trunc, trunc] when trunc > 0. */
+static float *generate(nn_net *g, int n, uint64_t seed, float trunc) {
     const int z = g->in.c * g->in.h * g->in.w;
     float *zs = nn_alloc((size_t)n * z * sizeof(float), "noise");
     float *img = nn_alloc((size_t)n * nn_net_out_size(g) * sizeof(float), "images");
@@ -468,7 +477,8 @@ static float *generate(nn_net *g, int n, uint64_t seed) {
     for (int i = 0; rc == NN_OK && i < n; i++) {
         nn_rng r;
         nn_rng_seed(&r, seed, 0x5a4d000000ULL + (uint64_t)i);
-        for (int k = 0; k < z; k++) zs[(size_t)i * z + k] = nn_rng_normal(&r);
+        for (int k = 0; k < z; k++)
+            zs[(size_t)i * z + k] = trunc > 0 ? nn_rng_normal_truncated(&r, trunc) : nn_rng_normal(&r);
     }
     if (rc == NN_OK) rc = nn_gan_generate(g, zs, n, img);
     free(zs);
@@ -487,14 +497,14 @@ static int cmd_sample(const nn_args *a) {
     const char *which;
     NN_TRY(load_generator(a->checkpoint, 256, a->no_ema, &g, &which));
     const nn_layer *last = &g.layers[g.nlayers - 1];
-    float *img = generate(&g, n, a->train.seed);
+    float *img = generate(&g, n, a->train.seed, a->truncation);
     int rc = img ? NN_OK : NN_ERR;
     int cols = 1;
     while (cols * cols < n) cols++;
     if (rc == NN_OK) rc = nn_png_write_grid(a->png, img, n, last->out, cols, -1, 1);
     if (rc == NN_OK)
-        printf("wrote %s (%d samples, seed %llu, %s)\n", a->png, n,
-               (unsigned long long)a->train.seed, which);
+        printf("wrote %s (%d samples, seed %llu, %s%s)\n", a->png, n,
+               (unsigned long long)a->train.seed, which, trunc_note(a->truncation));
     free(img);
     nn_net_free(&g);
     return rc;
@@ -526,13 +536,13 @@ static int cmd_gan_score(const nn_args *a) {
         nn_net g;
         const char *which;
         rc = load_generator(a->checkpoint, 500, a->no_ema, &g, &which);
-        if (rc == NN_OK) printf("generator: %s\n", which);
+        if (rc == NN_OK) printf("generator: %s%s\n", which, trunc_note(a->truncation));
         const bool loaded = rc == NN_OK;
         if (rc == NN_OK && nn_net_out_size(&g) != dim)
             rc = nn_fail("%s makes images of %zu values, the classifier %s takes %zu",
                          a->checkpoint, nn_net_out_size(&g), a->classifier, dim);
         if (rc == NN_OK) {
-            x = generate(&g, n, a->train.seed);
+            x = generate(&g, n, a->train.seed, a->truncation);
             if (!x) rc = NN_ERR;
         }
         if (loaded) nn_net_free(&g);

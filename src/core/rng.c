@@ -27,6 +27,13 @@ float nn_rng_normal(nn_rng *r) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+float nn_rng_normal_truncated(nn_rng *r, float t) {
+    float z;
+    do z = nn_rng_normal(r);
+    while (fabsf(z) > t);
+    return z;
+}
+
 uint64_t nn_rng_below(nn_rng *r, uint64_t n) {
     /* Rejection to avoid modulo bias. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;

@@ -48,6 +48,10 @@ check "a classifier to score with" $NN train $D --hidden 32 --epochs 4 --batch 2
 expect_fail "eval refuses a GAN checkpoint" "checkpoint.h5: this checkpoint is a GAN's .* needs a classifier's" \
     $NN eval $D --checkpoint "$T/g/checkpoint.h5"
 expect_fail "predict refuses it" "is a GAN's" bash -c "echo 1 | $NN predict $D --checkpoint $T/g/checkpoint.h5"
+check "--truncation: other images, repeatable, named in the output" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t1.png --truncation 0.5 | grep -q 'noise truncated to \\[-0.5, 0.5\\]' && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t2.png --truncation 0.5 && cmp $T/t1.png $T/t2.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t3.png && ! cmp -s $T/t1.png $T/t3.png"
+expect_fail "--truncation below 0.1 is refused" "--truncation 0.05: expected 0 .none. or a bound of at least 0.1" \
+    $NN sample --checkpoint "$T/g/checkpoint.h5" --png "$T/x.png" --truncation 0.05
+expect_fail "--truncation takes a number" "--truncation" $NN sample --checkpoint "$T/g/checkpoint.h5" --png "$T/x.png" --truncation abc
 expect_fail "sample refuses a classifier checkpoint" "this checkpoint is a classifier's .* needs a GAN's" \
     $NN sample --checkpoint "$T/c/checkpoint.h5" --png "$T/x.png"
 expect_fail "gan --resume of a classifier checkpoint" "is a classifier's" \

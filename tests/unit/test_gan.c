@@ -11,6 +11,7 @@
 #include "nn/image.h"
 #include "nn/loss.h"
 #include "nn/net.h"
+#include "nn/rng.h"
 #include "nn/score.h"
 #include "nn/train.h"
 #include "testutil.h"
@@ -136,6 +137,33 @@ static void test_grid_png(void) {
 
 /* Regression: D's dropout masks on fakes are keyed by these ids; ids that
  * repeated from step to step (they did) let G learn the few masks D used. */
+/* sample --truncation's noise: every draw within [-t, t], symmetric, with the
+ * variance of a standard normal truncated there, 1 - 2 t phi(t) / (2 Phi(t) - 1)
+ * (0.2911 at t = 1, 0.0796 at t = 0.5), and the same draws for the same stream. */
+static void test_truncated_noise(void) {
+    const float ts[] = {0.5f, 1.0f, 2.0f};
+    for (int c = 0; c < 3; c++) {
+        const double t = ts[c], phi = exp(-0.5 * t * t) / sqrt(2.0 * M_PI);
+        const double want = 1.0 - 2.0 * t * phi / erf(t / sqrt(2.0));
+        nn_rng r, again;
+        nn_rng_seed(&r, 7, (uint64_t)c);
+        nn_rng_seed(&again, 7, (uint64_t)c);
+        const int n = 200000;
+        double s = 0, s2 = 0;
+        int beyond = 0, differ = 0;
+        for (int i = 0; i < n; i++) {
+            const float z = nn_rng_normal_truncated(&r, ts[c]);
+            beyond += fabsf(z) > ts[c];
+            differ += z != nn_rng_normal_truncated(&again, ts[c]);
+            s += z, s2 += (double)z * z;
+        }
+        CU_ASSERT_EQUAL(beyond, 0);
+        CU_ASSERT_EQUAL(differ, 0);
+        CU_ASSERT(fabs(s / n) < 0.01);
+        CU_ASSERT(fabs(s2 / n - want) < 0.01 * want + 0.002);
+    }
+}
+
 static void test_fake_ids(void) {
     enum { STEPS = 50, N = 64 };
     static uint64_t seen[2 * STEPS * N];
@@ -156,6 +184,7 @@ static void test_fake_ids(void) {
 
 void register_gan_tests(void) {
     CU_pSuite s = CU_add_suite("gan", NULL, NULL);
+    CU_add_test(s, "truncated noise: bound, mean, variance, repeatable", test_truncated_noise);
     CU_add_test(s, "G-through-D gradient vs finite differences", test_g_through_d);
     CU_add_test(s, "Inception-style score: k, 1, uniform, by hand", test_score);
     CU_add_test(s, "sample grid PNG: signature, size, bad folder", test_grid_png);
