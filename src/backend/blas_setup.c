@@ -48,6 +48,15 @@ void nn_blas_fix_coretype(int argc, char **argv) {
     if (!want) return;
     setenv("OPENBLAS_CORETYPE", want, 1);
     setenv("NN_NO_REEXEC", "1", 1); /* never loop */
+    /* Exec the binary by its real path, not by /proc/self/exe: the kernel
+     * names a process after the file it executes, and a process called "exe"
+     * hides from ps, top, pgrep -x nntrain and pkill nntrain. */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the slow kernel, but say so. */
     fprintf(stderr, "nntrain: warning: OpenBLAS uses the generic '%s' kernel; set "

@@ -34,6 +34,22 @@ check "predict with checkpoint prints one digit" bash -c "echo 3 | $NN predict $
 p1=$(echo 7 | $NN predict $D --hidden 20 --seed 4 2>&1)
 p2=$(echo 7 | $NN predict $D --hidden 20 --seed 4 2>&1)
 check "predict without checkpoint is deterministic" test "$p1" = "$p2"
+# The process keeps its name: where OpenBLAS's own kernel choice is generic,
+# nntrain sets OPENBLAS_CORETYPE and execs itself again (src/backend/blas_setup.c),
+# which must not rename it "exe" (ps, pgrep -x nntrain, pkill). predict waits on
+# stdin, by then past any re-exec.
+mkfifo "$T/fifo"
+env -u OPENBLAS_CORETYPE -u NN_NO_REEXEC $NN predict $D < "$T/fifo" > /dev/null 2>&1 &
+ppid=$!
+exec 7> "$T/fifo"
+for _ in $(seq 600); do
+    grep -q '^State:.*(sleeping)' /proc/$ppid/status 2>/dev/null && grep -q 'predict' /proc/$ppid/cmdline 2>/dev/null && break
+    sleep 0.05
+done
+pname=$(cat /proc/$ppid/comm 2>/dev/null)
+exec 7>&-
+wait $ppid
+check "the process is called nntrain, also after the OpenBLAS kernel re-exec (was: exe)" test "$pname" = nntrain
 check "predict: one answer per line" bash -c "printf '1\n2\n\n3\n' | $NN predict $D | wc -l | grep -qx 3"
 # The trained net predicts the label of the band it sees: compare to the label file.
 check "predict agrees with eval on a learned sample" bash -c "

@@ -37,7 +37,12 @@ check "eval streams the test split too" bash -c "$NN eval --data folder:$T/f:3x8
 # checkpoint of epoch 1 stays good.
 NNTRAIN_TEST_STALL=9:0 $NN train "${A[@]}" --epochs 4 --cache none --quiet --out "$T/del" > "$T/del.log" 2>&1 &
 pid=$!
-for _ in $(seq 200); do grep -q '^State:.*(stopped)' /proc/$pid/status 2>/dev/null && break; sleep 0.05; done
+# Up to 2 minutes (a loaded machine), and not past the run's end.
+for _ in $(seq 2400); do
+    grep -q '^State:.*(stopped)' /proc/$pid/status 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
 rm -f "$T/f/train/c/1.png"
 kill -CONT $pid
 wait $pid; rc=$?

@@ -253,11 +253,14 @@ SFL="${SF/--epochs 2/--epochs 4}"
 env NNTRAIN_TEST_STALL=6:1 $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SFL --cache none --out "$T/sfd" > "$T/sfd.log" 2>&1 &
 pid=$!
 stopped=""
-for _ in $(seq 200); do
+# Up to 2 minutes: on a loaded machine (CI next to other work) MPI start-up
+# and 6 steps can take far longer than on an idle one.
+for _ in $(seq 2400); do
     for p in $(pgrep -x nntrain); do
-        tr '\0' ' ' < /proc/$p/cmdline | grep -q -- "--out $T/sfd" && grep -q '^State:.*(stopped)' /proc/$p/status && stopped=$p
+        tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q -- "--out $T/sfd" && grep -q '^State:.*(stopped)' /proc/$p/status 2>/dev/null && stopped=$p
     done
     [ -n "$stopped" ] && break
+    kill -0 $pid 2>/dev/null || break
     sleep 0.05
 done
 rm -f "$T/sf/train/b/2.png"
