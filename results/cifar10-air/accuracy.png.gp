@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,540 font 'sans,11'
-if (!exists("outfile")) outfile = '/tmp/air/accuracy.png'
+if (!exists("outfile")) outfile = 'results/cifar10-air/accuracy.png'
 set output outfile
 set datafile separator ','
 set grid
@@ -7,6 +7,6 @@ set key right center
 set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'accuracy'
-set title '/tmp/air'
-plot '/tmp/air/history.csv' using 1:3 skip 1 with linespoints title 'train', \
-     '/tmp/air/history.csv' using 1:5 skip 1 with linespoints title 'test'
+set title 'results/cifar10-air'
+plot 'results/cifar10-air/history.csv' using 1:3 skip 1 with linespoints title 'train', \
+     'results/cifar10-air/history.csv' using 1:5 skip 1 with linespoints title 'test'

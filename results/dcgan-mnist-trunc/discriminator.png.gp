@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,540 font 'sans,11'
-if (!exists("outfile")) outfile = '/tmp/gan/discriminator.png'
+if (!exists("outfile")) outfile = 'results/dcgan-mnist-trunc/discriminator.png'
 set output outfile
 set datafile separator ','
 set grid
@@ -7,6 +7,6 @@ set key right center
 set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'mean D output'
-set title '/tmp/gan'
-plot '/tmp/gan/history.csv' using 1:4 skip 1 with linespoints title 'D(x), real', \
-     '/tmp/gan/history.csv' using 1:5 skip 1 with linespoints title 'D(G(z)), fake'
+set title 'results/dcgan-mnist-trunc'
+plot 'results/dcgan-mnist-trunc/history.csv' using 1:4 skip 1 with linespoints title 'D(x), real', \
+     'results/dcgan-mnist-trunc/history.csv' using 1:5 skip 1 with linespoints title 'D(G(z)), fake'

@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,540 font 'sans,11'
-if (!exists("outfile")) outfile = '/tmp/gan/loss.png'
+if (!exists("outfile")) outfile = 'results/dcgan-mnist-trunc/loss.png'
 set output outfile
 set datafile separator ','
 set grid
@@ -7,6 +7,6 @@ set key right center
 set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'binary cross-entropy'
-set title '/tmp/gan'
-plot '/tmp/gan/history.csv' using 1:2 skip 1 with linespoints title 'discriminator', \
-     '/tmp/gan/history.csv' using 1:3 skip 1 with linespoints title 'generator'
+set title 'results/dcgan-mnist-trunc'
+plot 'results/dcgan-mnist-trunc/history.csv' using 1:2 skip 1 with linespoints title 'discriminator', \
+     'results/dcgan-mnist-trunc/history.csv' using 1:3 skip 1 with linespoints title 'generator'

@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,540 font 'sans,11'
-if (!exists("outfile")) outfile = '/tmp/s1/loss.png'
+if (!exists("outfile")) outfile = 'results/smiles-resnet-20-seeds/seed1/loss.png'
 set output outfile
 set datafile separator ','
 set grid
@@ -7,6 +7,6 @@ set key right center
 set termoption noenhanced
 set xlabel 'epoch'
 set ylabel 'cross-entropy'
-set title '/tmp/s1'
-plot '/tmp/s1/history.csv' using 1:2 skip 1 with linespoints title 'train', \
-     '/tmp/s1/history.csv' using 1:4 skip 1 with linespoints title 'test'
+set title 'results/smiles-resnet-20-seeds/seed1'
+plot 'results/smiles-resnet-20-seeds/seed1/history.csv' using 1:2 skip 1 with linespoints title 'train', \
+     'results/smiles-resnet-20-seeds/seed1/history.csv' using 1:4 skip 1 with linespoints title 'test'
