@@ -29,6 +29,9 @@ typedef struct {
 
 /* Mirror one (s.c, s.h, s.w) image left to right, in place. */
 void nn_flip_h(nn_shape s, float *x);
+/* Shift every channel in place: out(y, x) = in(y + dy, x + dx), 0 outside
+ * (the training crop's move, and eval --tta translate's). */
+void nn_shift(nn_shape s, float *x, int dx, int dy);
 
 /* x: one (s.c, s.h, s.w) image, changed in place. train: crop and flip too. */
 void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, uint64_t epoch,

@@ -86,6 +86,17 @@ typedef struct {
      * label, before the joining layer's setup() runs. */
     const char *label_key;
     const char *join_key;
+    /* Fitted to the data (optional; src/layers/whiten.c). Before the first
+     * step of a new run, the classifier trainer runs `images` training images
+     * (spread evenly over the set, unaugmented; fit_size sets how many)
+     * through the layers before this one (which are fitted first) and hands
+     * their outputs x (n samples, host memory) to fit_batch, which adds
+     * statistics to the fit_size() doubles of acc.
+     * fit_finish gets the sums over all ranks and sets the layer's state or
+     * parameters, identically on every rank. */
+    size_t (*fit_size)(const nn_layer *l, size_t *images);
+    void (*fit_batch)(nn_layer *l, const float *x, int n, double *acc);
+    int (*fit_finish)(nn_layer *l, const double *acc);
 } nn_layer_ops;
 
 struct nn_layer {

@@ -61,14 +61,14 @@ void nn_sigmoid(const float *z, int n, float *out);
 /* Row-wise argmax of (n, k). */
 void nn_argmax_rows(const float *x, int n, int k, int *out);
 
-/* Averaged predictions (eval --tta flip, an ensemble of checkpoints): add
- * softmax(logits) (n, k), computed in double with the row max subtracted, to
- * prob (n, k). */
-void nn_softmax_add(const float *logits, int n, int k, double *prob);
-/* Score the mean of m such sums: p = prob / m. Writes pred (argmax of p, the
+/* Averaged predictions (eval --tta, an ensemble of checkpoints): add
+ * weight x softmax(logits) (n, k), computed in double with the row max
+ * subtracted, to prob (n, k). */
+void nn_softmax_add(const float *logits, int n, int k, double weight, double *prob);
+/* Score the weighted mean of such sums, m the sum of their weights: p = prob / m. Writes pred (argmax of p, the
  * first on ties), adds the number of pred == label to *correct and returns
  * the SUM of -log p[label] (p floored at 1e-300). */
-double nn_prob_score(const double *prob, int m, const int *labels, int n, int k, int *pred,
+double nn_prob_score(const double *prob, double m, const int *labels, int n, int k, int *pred,
                      long *correct);
 
 #endif

@@ -71,6 +71,10 @@ void nn_net_free(nn_net *net);
 void nn_net_init(nn_net *net, uint64_t seed);
 /* Forward a slice of c->n samples. x: (n, in). Returns the logits (n, out). */
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits);
+/* The same through layers [0, stop) only: *out is layer stop-1's output, or x
+ * itself when stop is 0 (a layer's input, for fitting it to data). */
+int nn_net_forward_until(nn_net *net, const nn_ctx *c, const float *x, int stop,
+                         const float **out);
 /* Backward from dlogits (n, out); accumulates into net->grads (zero it first
  * with nn_net_zero_grad). */
 int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits);

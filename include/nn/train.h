@@ -88,18 +88,24 @@ uint64_t nn_gan_fake_id(uint64_t step, int which, uint64_t i);
 /* n images from a generator in inference mode: z (n, z_dim) -> out (n, C*H*W). */
 int nn_gan_generate(nn_net *gen, const float *z, int n, float *out);
 
+/* Test-time augmentation: each sample's class probabilities are the
+ * weighted mean of its views' softmaxes. FLIP: the image and its mirror
+ * image. TRANSLATE: those two (weight 2 each) and both moved by one pixel
+ * down-right and up-left (zero-filled, as the training crop fills; weight 1
+ * each), six views. */
+typedef enum { NN_TTA_NONE, NN_TTA_FLIP, NN_TTA_TRANSLATE } nn_tta;
+
 typedef struct {
     double loss_sum, correct, count;
     int classes;
     double *confusion; /* (classes, classes) rows = true class; may be NULL */
-    bool tta_flip;     /* in: test-time augmentation: each sample's class probabilities are
-                          the mean of its own and its mirror image's (eval --tta flip) */
+    nn_tta tta;        /* in: test-time augmentation (eval --tta) */
 } nn_eval_result;
 
 /* Evaluate the net on this rank's shard of d, summed over all ranks. */
 int nn_evaluate(nn_net *net, const nn_dataset *d, nn_dist *dist, nn_eval_result *r);
 /* The same for an ensemble: each sample's class probabilities are the mean
- * of the count nets' softmaxes (and of their mirror images' with tta_flip);
+ * of the count nets' softmaxes (over the views of r->tta);
  * the nets share input shape and classes. nn_evaluate is count = 1. */
 int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn_dist *dist,
                          nn_eval_result *r);

@@ -85,8 +85,10 @@ void nn_args_usage(FILE *f) {
           "                        the rank's cores less its OpenBLAS threads, 1..8)\n"
           "  --confusion-csv FILE  eval: also write the confusion matrix as CSV\n"
           "  --confusion-png FILE  eval: and as a PNG heat map\n"
-          "  --tta flip            eval: average each test image's class probabilities with its\n"
-          "                        mirror image's (test-time augmentation; none: off)\n"
+          "  --tta flip|translate  eval: average each test image's class probabilities with its\n"
+          "                        mirror image's (test-time augmentation; none: off); translate:\n"
+          "                        also both moved one pixel down-right and up-left (6 views,\n"
+          "                        weights 2, 2, 1, 1, 1, 1)\n"
           "  --no-plot             train: do not render OUT/loss.png, OUT/accuracy.png\n"
           "  --no-balance          train under mpirun: keep each rank's owned slice of a batch\n"
           "                        instead of evening the slices by passing samples\n"
@@ -216,9 +218,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         else if (!strcmp(f, "--confusion-csv")) a->confusion_csv = v;
         else if (!strcmp(f, "--confusion-png")) a->confusion_png = v;
         else if (!strcmp(f, "--tta")) {
-            if (v && !strcmp(v, "flip")) a->tta_flip = true;
-            else if (v && !strcmp(v, "none")) a->tta_flip = false;
-            else return nn_fail("--tta %s: expected none or flip", v ? v : "(missing)");
+            if (v && !strcmp(v, "flip")) a->tta = NN_TTA_FLIP;
+            else if (v && !strcmp(v, "translate")) a->tta = NN_TTA_TRANSLATE;
+            else if (v && !strcmp(v, "none")) a->tta = NN_TTA_NONE;
+            else return nn_fail("--tta %s: expected none, flip or translate", v ? v : "(missing)");
         }
         else if (!strcmp(f, "--compare")) a->compare_col = v;
         else if (!strcmp(f, "--png")) a->png = v;

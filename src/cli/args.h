@@ -24,7 +24,7 @@ typedef struct {
     const char *compare_a, *compare_b; /* compare: two checkpoints */
     bool help;
     const char *confusion_png;
-    bool tta_flip; /* eval --tta flip */
+    nn_tta tta; /* eval --tta */
     const char *compare_col, *png; /* plot --compare COLUMN --png FILE */
     char *runs[64];                /* plot: run folders */
     const char *classifier;        /* gan-score: the classifier's checkpoint */

@@ -295,7 +295,7 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
         rc = nn_dist_check(dist, lrc); /* a net built here is freed below if another failed */
     }
     const int k = test.classes;
-    nn_eval_result r = {.tta_flip = a->tta_flip};
+    nn_eval_result r = {.tta = a->tta};
     if (rc == NN_OK) {
         r.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion");
         rc = nn_dist_check(dist, r.confusion ? NN_OK : NN_ERR);
@@ -307,7 +307,11 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
             for (int m = 0; m < a->nensemble; m++) printf(" %s", a->ensemble[m]);
             printf("\n");
         }
-        if (a->tta_flip) printf("test-time augmentation: each image and its mirror image\n");
+        if (a->tta == NN_TTA_FLIP)
+            printf("test-time augmentation: each image and its mirror image\n");
+        if (a->tta == NN_TTA_TRANSLATE)
+            printf("test-time augmentation: each image and its mirror image (weight 2), both also "
+                   "moved one pixel down-right and up-left (weight 1)\n");
         printf("accuracy: %.4f\nloss: %.4f\nsamples: %.0f\n", r.correct / r.count,
                r.loss_sum / r.count, r.count);
         rc = print_eval_metrics(r.confusion, k, test.class_names);

@@ -108,18 +108,18 @@ void nn_argmax_rows(const float *x, int n, int k, int *out) {
     }
 }
 
-void nn_softmax_add(const float *logits, int n, int k, double *prob) {
+void nn_softmax_add(const float *logits, int n, int k, double weight, double *prob) {
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * k;
         double *p = prob + (size_t)i * k, sum = 0;
         float m = z[0];
         for (int j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
         for (int j = 0; j < k; j++) sum += exp((double)z[j] - m);
-        for (int j = 0; j < k; j++) p[j] += exp((double)z[j] - m) / sum;
+        for (int j = 0; j < k; j++) p[j] += weight * exp((double)z[j] - m) / sum;
     }
 }
 
-double nn_prob_score(const double *prob, int m, const int *labels, int n, int k, int *pred,
+double nn_prob_score(const double *prob, double m, const int *labels, int n, int k, int *pred,
                      long *correct) {
     double loss = 0;
     for (int i = 0; i < n; i++) {

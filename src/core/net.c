@@ -512,19 +512,24 @@ int nn_net_time_layers(nn_net *net) {
 }
 
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {
+    return nn_net_forward_until(net, c, x, net->nlayers, logits);
+}
+
+int nn_net_forward_until(nn_net *net, const nn_ctx *c, const float *x, int stop,
+                         const float **out) {
     if (c->n > net->max_n)
         return nn_fail("batch slice of %d samples exceeds the net's buffers (%d)", c->n,
                        net->max_n);
     const float *cur = x;
     const bool timed = net->layer_s && c->train; /* training steps only, not evaluation */
-    for (int i = 0; i < net->nlayers; i++) {
+    for (int i = 0; i < stop; i++) {
         nn_layer *l = &net->layers[i];
         const double t0 = timed ? now_s() : 0;
         if (l->ops->forward(l, c, cur, net->acts[i]) != NN_OK) return nn_fail_ctx("%s", l->name);
         if (timed) net->layer_s[2 * i] += now_s() - t0;
         cur = net->acts[i];
     }
-    *logits = cur;
+    *out = cur;
     return NN_OK;
 }
 

@@ -8,10 +8,9 @@
 #include "nn/error.h"
 #include "nn/rng.h"
 
-/* Shift every channel in place: out(y, x) = in(y + dy, x + dx), 0 outside.
- * Rows and columns are visited in the order that reads each source pixel
+/* Rows and columns are visited in the order that reads each source pixel
  * before it is overwritten (forward for a positive shift, backward else). */
-static void shift(nn_shape s, float *x, int dx, int dy) {
+void nn_shift(nn_shape s, float *x, int dx, int dy) {
     const int H = s.h, W = s.w;
     for (int c = 0; c < s.c; c++) {
         float *p = x + (size_t)c * H * W;
@@ -53,7 +52,7 @@ void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, 
         const int dx = (int)nn_rng_below(&r, span) - pad;
         const int dy = (int)nn_rng_below(&r, span) - pad;
         const bool flip = nn_rng_u64(&r) >> 63;
-        if (dx || dy) shift(s, x, dx, dy);
+        if (dx || dy) nn_shift(s, x, dx, dy);
         if (a->flip && flip) nn_flip_h(s, x);
     }
     if (a->normalize) {

@@ -8,11 +8,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv.h"
 #include "nn/error.h"
-#include "nn/layer.h"
 
 typedef struct {
-    int k, r, s, p, oh, ow;
+    nn_conv_geom g;
     bool bias;
 } conv_priv;
 
@@ -20,40 +20,41 @@ static int conv_setup(nn_layer *l) {
     conv_priv *p = nn_calloc(1, sizeof *p, "conv2d layer");
     if (!p) return NN_ERR;
     l->priv = p;
-    NN_TRY(nn_layer_opt_int(l, "filters", 0, 1, 1 << 16, &p->k));
-    NN_TRY(nn_layer_opt_int(l, "size", 3, 1, 64, &p->r));
-    NN_TRY(nn_layer_opt_int(l, "stride", 1, 1, 64, &p->s));
+    NN_TRY(nn_layer_opt_int(l, "filters", 0, 1, 1 << 16, &p->g.k));
+    NN_TRY(nn_layer_opt_int(l, "size", 3, 1, 64, &p->g.r));
+    NN_TRY(nn_layer_opt_int(l, "stride", 1, 1, 64, &p->g.s));
     NN_TRY(nn_layer_opt_bool(l, "bias", true, &p->bias));
     const char *pad = nn_layer_opt_str(l, "pad", "same");
     if (!strcmp(pad, "same"))
-        p->p = p->r / 2;
+        p->g.p = p->g.r / 2;
     else if (!strcmp(pad, "valid"))
-        p->p = 0;
-    else if (nn_layer_opt_int(l, "pad", 0, 0, 64, &p->p) != NN_OK)
+        p->g.p = 0;
+    else if (nn_layer_opt_int(l, "pad", 0, 0, 64, &p->g.p) != NN_OK)
         return nn_fail("model spec line %d: layer %s: pad=%s: expected same, valid or a number",
                        l->line, l->name, pad);
-    if (p->k == 0)
+    if (p->g.k == 0)
         return nn_fail("model spec line %d: layer %s: missing the number of filters (%s)", l->line,
                        l->name, l->ops->help);
-    int h = l->in.h + 2 * p->p - p->r, w = l->in.w + 2 * p->p - p->r;
+    int h = l->in.h + 2 * p->g.p - p->g.r, w = l->in.w + 2 * p->g.p - p->g.r;
     if (h < 0 || w < 0)
         return nn_fail("model spec line %d: layer %s: a %dx%d filter does not fit the %dx%d input "
                        "(padding %d)",
-                       l->line, l->name, p->r, p->r, l->in.h, l->in.w, p->p);
-    p->oh = h / p->s + 1;
-    p->ow = w / p->s + 1;
-    l->out = (nn_shape){p->k, p->oh, p->ow};
-    nn_layer_add_param(l, "kernel", 4, (int[]){p->k, l->in.c, p->r, p->r});
-    if (p->bias) nn_layer_add_param(l, "bias", 1, (int[]){p->k});
+                       l->line, l->name, p->g.r, p->g.r, l->in.h, l->in.w, p->g.p);
+    p->g.oh = h / p->g.s + 1;
+    p->g.ow = w / p->g.s + 1;
+    p->g.in = l->in;
+    l->out = (nn_shape){p->g.k, p->g.oh, p->g.ow};
+    nn_layer_add_param(l, "kernel", 4, (int[]){p->g.k, l->in.c, p->g.r, p->g.r});
+    if (p->bias) nn_layer_add_param(l, "bias", 1, (int[]){p->g.k});
     return NN_OK;
 }
 
 static void conv_init(nn_layer *l, nn_rng *rng) {
     const conv_priv *p = l->priv;
-    size_t fan_in = (size_t)l->in.c * p->r * p->r, nw = (size_t)p->k * fan_in;
+    size_t fan_in = (size_t)l->in.c * p->g.r * p->g.r, nw = (size_t)p->g.k * fan_in;
     float sd = sqrtf(2.0f / (float)fan_in);
     for (size_t i = 0; i < nw; i++) l->w[i] = sd * nn_rng_normal(rng);
-    if (p->bias) memset(l->w + nw, 0, (size_t)p->k * sizeof(float));
+    if (p->bias) memset(l->w + nw, 0, (size_t)p->g.k * sizeof(float));
 }
 
 /* The columns of a whole batch (C*R*R x N*OH*OW) are far larger than the
@@ -67,43 +68,40 @@ static void conv_init(nn_layer *l, nn_rng *rng) {
 #define CONV_COL_BUDGET (512u * 1024u)
 #endif
 
-static int chunk_images(const nn_layer *l, int n) {
-    const conv_priv *p = l->priv;
-    size_t per = (size_t)l->in.c * p->r * p->r * p->oh * p->ow * sizeof(float);
+static int chunk_images(const nn_conv_geom *p, int n) {
+    size_t per = (size_t)p->in.c * p->r * p->r * p->oh * p->ow * sizeof(float);
     size_t g = per ? CONV_COL_BUDGET / per : (size_t)n;
     if (g < 1) g = 1;
     return g < (size_t)n ? (int)g : n;
 }
 
 /* scratch: columns (C*R*R, g*OH*OW) then a (K, g*OH*OW) staging matrix. */
-static size_t conv_scratch(const nn_layer *l, int n) {
-    const conv_priv *p = l->priv;
-    size_t np = (size_t)chunk_images(l, n) * p->oh * p->ow;
-    return np * ((size_t)l->in.c * p->r * p->r + (size_t)p->k);
+size_t nn_conv_scratch(const nn_conv_geom *p, int n) {
+    size_t np = (size_t)chunk_images(p, n) * p->oh * p->ow;
+    return np * ((size_t)p->in.c * p->r * p->r + (size_t)p->k);
 }
 
 /* Columns of images [i0, i0+g) into col (CRR, g*OHW). */
-static void build_columns(nn_layer *l, int i0, int g, const float *x, float *col) {
-    const conv_priv *p = l->priv;
-    const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(l->in);
+static void build_columns(const nn_backend *be, const nn_conv_geom *p, int i0, int g,
+                          const float *x, float *col) {
+    const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(p->in);
     for (int i = 0; i < g; i++)
-        l->be->im2col(x + (size_t)(i0 + i) * in, l->in.c, l->in.h, l->in.w, p->r, p->s, p->p,
-                      p->oh, p->ow, col, (size_t)g * ohw, (size_t)i * ohw);
+        be->im2col(x + (size_t)(i0 + i) * in, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
+                   p->oh, p->ow, col, (size_t)g * ohw, (size_t)i * ohw);
 }
 
-static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
-    const conv_priv *p = l->priv;
-    const int n = c->n, crr = l->in.c * p->r * p->r, gmax = chunk_images(l, n);
+void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const float *kern,
+                     const float *b, const float *x, float *y, float *scratch) {
+    const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
     const size_t ohw = (size_t)p->oh * p->ow;
-    const float *b = p->bias ? l->w + (size_t)p->k * crr : NULL;
-    float *col = l->scratch;
+    float *col = scratch;
     for (int i0 = 0; i0 < n; i0 += gmax) {
         const int g = n - i0 < gmax ? n - i0 : gmax;
         const size_t np = (size_t)g * ohw;
         float *yi = y + (size_t)i0 * p->k * ohw;
         /* With one image the product (K, OHW) already is y's layout. */
-        float *yk = g == 1 ? yi : l->scratch + (size_t)crr * np;
-        build_columns(l, i0, g, x, col);
+        float *yk = g == 1 ? yi : scratch + (size_t)crr * np;
+        build_columns(be, p, i0, g, x, col);
         /* yk(K, g*OHW) = b + W(K, CRR) col(CRR, g*OHW). With a bias, yk starts
          * as the bias and the GEMM adds to it (beta = 1): one write pass
          * instead of OpenBLAS's zeroing pass for beta = 0 and then a read and
@@ -113,8 +111,8 @@ static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) 
                 float *row = yk + (size_t)k * np;
                 for (size_t j = 0; j < np; j++) row[j] = b[k];
             }
-        l->be->gemm(false, false, p->k, (int)np, crr, 1.0f, l->w, crr, col, (int)np,
-                    b ? 1.0f : 0.0f, yk, (int)np);
+        be->gemm(false, false, p->k, (int)np, crr, 1.0f, kern, crr, col, (int)np, b ? 1.0f : 0.0f,
+                 yk, (int)np);
         if (g == 1) continue;
         /* (K, g, OHW) -> (g, K, OHW) */
         for (int i = 0; i < g; i++)
@@ -122,22 +120,20 @@ static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) 
                 memcpy(yi + ((size_t)i * p->k + k) * ohw, yk + (size_t)k * np + (size_t)i * ohw,
                        ohw * sizeof(float));
     }
-    return NN_OK;
 }
 
-static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
-                         const float *dy, float *dx) {
-    (void)y;
-    const conv_priv *p = l->priv;
-    const int n = c->n, crr = l->in.c * p->r * p->r, gmax = chunk_images(l, n);
-    const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(l->in);
-    float *db = p->bias ? l->dw + (size_t)p->k * crr : NULL, *col = l->scratch;
+void nn_conv_backward(const nn_backend *be, const nn_conv_geom *p, int n, const float *kern,
+                      const float *x, const float *dy, float *dkern, float *db, float *dx,
+                      float *scratch) {
+    const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
+    const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(p->in);
+    float *col = scratch;
     for (int i0 = 0; i0 < n; i0 += gmax) {
         const int g = n - i0 < gmax ? n - i0 : gmax;
         const size_t np = (size_t)g * ohw;
         const float *dyi = dy + (size_t)i0 * p->k * ohw;
         /* dy (g, K, OHW) -> dyk (K, g*OHW), a copy only when g > 1; bias gradient. */
-        float *stage = l->scratch + (size_t)crr * np;
+        float *stage = scratch + (size_t)crr * np;
         const float *dyk = g == 1 ? dyi : stage;
         for (int i = 0; i < g; i++)
             for (int k = 0; k < p->k; k++) {
@@ -148,29 +144,50 @@ static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const flo
                     for (size_t j = 0; j < ohw; j++) s += src[j];
                 else
                     for (size_t j = 0; j < ohw; j++) dst[j] = src[j], s += src[j];
-                if (db && !c->no_param_grads) db[k] += s;
+                if (db) db[k] += s;
             }
-        if (!c->no_param_grads) {
-            build_columns(l, i0, g, x, col);
+        if (dkern) {
+            build_columns(be, p, i0, g, x, col);
             /* dW(K, CRR) += dyk(K, NP) col^T(NP, CRR) */
-            l->be->gemm(false, true, p->k, crr, (int)np, 1.0f, dyk, (int)np, col, (int)np, 1.0f,
-                        l->dw, crr);
+            be->gemm(false, true, p->k, crr, (int)np, 1.0f, dyk, (int)np, col, (int)np, 1.0f,
+                     dkern, crr);
         }
         if (!dx) continue;
         /* dcol(CRR, NP) = W^T(CRR, K) dyk(K, NP), into the column buffer. */
-        l->be->gemm(true, false, crr, (int)np, p->k, 1.0f, l->w, crr, dyk, (int)np, 0.0f, col,
-                    (int)np);
+        be->gemm(true, false, crr, (int)np, p->k, 1.0f, kern, crr, dyk, (int)np, 0.0f, col,
+                 (int)np);
         float *dxi = dx + (size_t)i0 * in;
         memset(dxi, 0, (size_t)g * in * sizeof(float));
         for (int i = 0; i < g; i++)
-            l->be->col2im(col, np, (size_t)i * ohw, l->in.c, l->in.h, l->in.w, p->r, p->s, p->p,
-                          p->oh, p->ow, dxi + (size_t)i * in);
+            be->col2im(col, np, (size_t)i * ohw, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
+                       p->oh, p->ow, dxi + (size_t)i * in);
     }
+}
+
+static size_t conv_scratch(const nn_layer *l, int n) {
+    return nn_conv_scratch(&((const conv_priv *)l->priv)->g, n);
+}
+
+static int conv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
+    const conv_priv *p = l->priv;
+    const size_t nw = (size_t)p->g.k * l->in.c * p->g.r * p->g.r;
+    nn_conv_forward(l->be, &p->g, c->n, l->w, p->bias ? l->w + nw : NULL, x, y, l->scratch);
+    return NN_OK;
+}
+
+static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
+                         const float *dy, float *dx) {
+    (void)y;
+    const conv_priv *p = l->priv;
+    const size_t nw = (size_t)p->g.k * l->in.c * p->g.r * p->g.r;
+    const bool grads = !c->no_param_grads;
+    nn_conv_backward(l->be, &p->g, c->n, l->w, x, dy, grads ? l->dw : NULL,
+                     grads && p->bias ? l->dw + nw : NULL, dx, l->scratch);
     return NN_OK;
 }
 
 static double conv_flops(const nn_layer *l) {
-    const conv_priv *p = l->priv;
+    const nn_conv_geom *p = &((const conv_priv *)l->priv)->g;
     return 2.0 * p->k * l->in.c * p->r * p->r * p->oh * p->ow;
 }
 

@@ -14,6 +14,7 @@ extern const nn_layer_ops nn_dropout_ops, nn_batchnorm_ops;
 extern const nn_layer_ops nn_conv2d_ops, nn_maxpool_ops, nn_flatten_ops, nn_normalize_ops;
 extern const nn_layer_ops nn_deconv2d_ops, nn_reshape_ops;
 extern const nn_layer_ops nn_save_ops, nn_add_ops;
+extern const nn_layer_ops nn_whiten_ops;
 
 static const nn_layer_ops *const g_types[] = {
     &nn_dense_ops,   &nn_conv2d_ops,  &nn_maxpool_ops, &nn_flatten_ops,
@@ -21,6 +22,7 @@ static const nn_layer_ops *const g_types[] = {
     &nn_dropout_ops, &nn_batchnorm_ops, &nn_normalize_ops,
     &nn_deconv2d_ops, &nn_reshape_ops,
     &nn_save_ops,    &nn_add_ops,
+    &nn_whiten_ops,
 };
 
 const nn_layer_ops *nn_layer_find(const char *type) {

@@ -20,29 +20,45 @@
 #include "nn/metrics.h"
 #include "run.h"
 
+/* The views of test-time augmentation (nn_tta): a move (dx, dy), a mirror
+ * image or not, and a weight. */
+static const struct {
+    int dx, dy;
+    bool flip;
+    double weight;
+} g_views[] = {{0, 0, false, 2}, {0, 0, true, 2},  {-1, -1, false, 1},
+               {-1, -1, true, 1}, {1, 1, false, 1}, {1, 1, true, 1}};
+
+static int tta_views(nn_tta t) { return t == NN_TTA_TRANSLATE ? 6 : t == NN_TTA_FLIP ? 2 : 1; }
+
 /* Averaged predictions for a batch x of c->n images: the softmaxes of every
- * net, and with tta_flip of every net on the mirrored images too (x is
- * flipped in place), summed into prob (n, k) and scored by their mean. Adds
- * the loss -log p(label) and the correct count to acc[0..2], writes pred.
- * host: n k floats of room. */
-static int eval_averaged(nn_net *const *nets, int count, bool tta_flip, const nn_ctx *c,
-                         nn_shape s, float *x, const int *labels, float *host, double *prob,
-                         double *acc, int *pred) {
-    const int n = c->n, k = (int)nn_net_out_size(nets[0]), views = tta_flip ? 2 : 1;
+ * net on every view of tta, weighted, summed into prob (n, k) and scored by
+ * their mean. view: room for the batch. Adds the loss -log p(label) and the
+ * correct count to acc[0..2], writes pred. host: n k floats of room. */
+static int eval_averaged(nn_net *const *nets, int count, nn_tta tta, const nn_ctx *c, nn_shape s,
+                         const float *x, float *view, const int *labels, float *host,
+                         double *prob, double *acc, int *pred) {
+    const int n = c->n, k = (int)nn_net_out_size(nets[0]), views = tta_views(tta);
     const size_t dim = nn_shape_size(s);
+    double total = 0;
     memset(prob, 0, (size_t)n * k * sizeof *prob);
     for (int v = 0; v < views; v++) {
-        if (v == 1)
-            for (int j = 0; j < n; j++) nn_flip_h(s, x + (size_t)j * dim);
+        memcpy(view, x, (size_t)n * dim * sizeof *x);
+        for (int j = 0; j < n; j++) {
+            if (g_views[v].dx || g_views[v].dy)
+                nn_shift(s, view + (size_t)j * dim, g_views[v].dx, g_views[v].dy);
+            if (g_views[v].flip) nn_flip_h(s, view + (size_t)j * dim);
+        }
         for (int m = 0; m < count; m++) {
             const float *logits;
-            NN_TRY(nn_net_forward(nets[m], c, x, &logits));
+            NN_TRY(nn_net_forward(nets[m], c, view, &logits));
             nets[m]->be->to_host(host, logits, (size_t)n * k * sizeof(float));
-            nn_softmax_add(host, n, k, prob);
+            nn_softmax_add(host, n, k, g_views[v].weight, prob);
+            total += g_views[v].weight;
         }
     }
     long correct = 0;
-    acc[0] += nn_prob_score(prob, views * count, labels, n, k, pred, &correct);
+    acc[0] += nn_prob_score(prob, total, labels, n, k, pred, &correct);
     acc[1] += (double)correct;
     acc[2] += n;
     return NN_OK;
@@ -59,7 +75,7 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
     int bs = net->max_n;
     for (int m = 1; m < count; m++) bs = nets[m]->max_n < bs ? nets[m]->max_n : bs;
     /* One net, one view: the backend's fused softmax cross-entropy. */
-    const bool averaged = count > 1 || r->tta_flip;
+    const bool averaged = count > 1 || r->tta != NN_TTA_NONE;
     const size_t dim = nn_shape_size(d->shape);
     float *x = nn_alloc((size_t)bs * dim * sizeof(float), "eval batch");
     int *labels = nn_alloc((size_t)bs * sizeof(int), "eval labels");
@@ -72,9 +88,10 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
     float *host = rc == NN_OK && averaged
                       ? nn_alloc((size_t)bs * k * sizeof(float), "averaged predictions")
                       : NULL;
+    float *view = host ? nn_alloc((size_t)bs * dim * sizeof(float), "test-time views") : NULL;
     double *prob =
         host ? nn_alloc((size_t)bs * k * sizeof(double), "averaged predictions") : NULL;
-    if (averaged && !prob) rc = NN_ERR;
+    if (averaged && !(prob && view)) rc = NN_ERR;
     nn_ctx c = {.train = false, .dist = NULL};
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
         int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
@@ -89,8 +106,8 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
         c.n = c.global_n = n;
         c.sample_ids = ids;
         if (averaged) {
-            rc = eval_averaged(nets, count, r->tta_flip, &c, d->shape, x, labels, host, prob, acc,
-                               pred);
+            rc = eval_averaged(nets, count, r->tta, &c, d->shape, x, view, labels, host, prob,
+                               acc, pred);
         } else {
             const float *logits;
             rc = nn_net_forward(net, &c, x, &logits);
@@ -114,7 +131,7 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
         r->classes = k;
         if (r->confusion) memcpy(r->confusion, acc + 3, nconf * sizeof(double));
     }
-    free(x), free(labels), free(ids), free(acc), free(pred), free(host), free(prob);
+    free(x), free(labels), free(ids), free(acc), free(pred), free(host), free(prob), free(view);
     return rc;
 }
 
@@ -223,23 +240,72 @@ static int cl_create(nn_run *r) {
     return class_weights(r, c);
 }
 
-/* A net that starts with `normalize` learns its per-channel mean and std
- * from the whole training set (sums over all ranks) before the first step. */
+/* Fit layer i (nn_layer_ops.fit_*): this rank's fit images through layers
+ * [0, i) into its statistics, summed over all ranks, then fit_finish. The
+ * images the layer asks for are spread evenly over the training set, so
+ * that class-sorted folders do not give it one class, and they are the same
+ * at any rank count: each rank takes those inside its shard. */
+static int fit_layer(nn_run *r, nn_net *net, int i) {
+    nn_layer *l = &net->layers[i];
+    const nn_dataset *d = &r->train;
+    size_t m;
+    const size_t nacc = l->ops->fit_size(l, &m), in = nn_shape_size(l->in);
+    if (m > d->count) m = d->count;
+    const int bs = net->max_n;
+    double *acc = nn_calloc(nacc, sizeof(double), "layer fit statistics");
+    float *x = nn_alloc((size_t)bs * nn_shape_size(d->shape) * sizeof(float), "fit batch");
+    float *host = nn_alloc((size_t)bs * in * sizeof(float), "fit batch");
+    int *labels = nn_alloc((size_t)bs * sizeof(int), "fit labels");
+    uint64_t *ids = nn_alloc((size_t)bs * sizeof(uint64_t), "fit ids");
+    int rc = acc && x && host && labels && ids ? NN_OK : NN_ERR;
+    nn_ctx c = {.train = false};
+    for (size_t j = 0; rc == NN_OK && j < m;) {
+        int n = 0;
+        for (; j < m && n < bs; j++) {
+            const uint64_t id = (uint64_t)(j * d->count / m);
+            if (id >= d->shard.begin && id < d->shard.end) ids[n++] = id;
+        }
+        if (!n) continue;
+        const float *out;
+        c.n = c.global_n = n;
+        c.sample_ids = ids;
+        rc = nn_dataset_get_batch(d, ids, n, x, labels);
+        if (rc == NN_OK) rc = nn_net_forward_until(net, &c, x, i, &out);
+        if (rc != NN_OK) break;
+        net->be->to_host(host, out, (size_t)n * in * sizeof(float));
+        l->ops->fit_batch(l, host, n, acc);
+    }
+    rc = nn_dist_check(r->dist, rc);
+    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, acc, nacc);
+    if (rc == NN_OK) rc = nn_dist_check(r->dist, l->ops->fit_finish(l, acc));
+    if (rc == NN_OK && r->dist->rank == 0)
+        printf("%s: fitted to %zu training images\n", l->name, m);
+    free(acc), free(x), free(host), free(labels), free(ids);
+    return rc;
+}
+
+/* Before the first step of a new run: a net that starts with `normalize`
+ * learns its per-channel mean and std from the whole training set (sums
+ * over all ranks), then every data-fitted layer is fitted, in order. */
 static int cl_prepare(nn_run *r) {
     classify *c = r->m;
     nn_layer *l = &c->net.layers[0];
-    if (strcmp(l->ops->type, "normalize") != 0) return NN_OK;
-    const int C = l->in.c;
-    double *s = nn_calloc(3 * (size_t)C, sizeof(double), "channel sums");
-    int rc = s ? nn_dataset_channel_sums(&r->train, s, s + C, s + 2 * C) : NN_ERR;
-    rc = nn_dist_check(r->dist, rc);
-    if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, s, 3 * (size_t)C);
-    for (int k = 0; rc == NN_OK && k < C; k++) {
-        double m = s[k] / s[2 * C + k], v = s[C + k] / s[2 * C + k] - m * m;
-        l->state[k] = (float)m;
-        l->state[C + k] = v > 1e-12 ? (float)sqrt(v) : 1.0f;
+    int rc = NN_OK;
+    if (strcmp(l->ops->type, "normalize") == 0) {
+        const int C = l->in.c;
+        double *s = nn_calloc(3 * (size_t)C, sizeof(double), "channel sums");
+        rc = s ? nn_dataset_channel_sums(&r->train, s, s + C, s + 2 * C) : NN_ERR;
+        rc = nn_dist_check(r->dist, rc);
+        if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(r->dist, s, 3 * (size_t)C);
+        for (int k = 0; rc == NN_OK && k < C; k++) {
+            double m = s[k] / s[2 * C + k], v = s[C + k] / s[2 * C + k] - m * m;
+            l->state[k] = (float)m;
+            l->state[C + k] = v > 1e-12 ? (float)sqrt(v) : 1.0f;
+        }
+        free(s);
     }
-    free(s);
+    for (int i = 0; rc == NN_OK && i < c->net.nlayers; i++)
+        if (c->net.layers[i].ops->fit_batch) rc = fit_layer(r, &c->net, i);
     ema_reset(c);
     return rc;
 }

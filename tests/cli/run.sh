@@ -123,7 +123,7 @@ check "eval of the cnn checkpoint" bash -c "$NN eval $D --checkpoint $T/cnn/chec
 # eval --tta flip averages each image's probabilities with its mirror's: so it
 # cannot tell a test set from its mirror image (plain eval can), and on
 # left-right symmetric images it equals plain eval.
-mirror_idx() { # mirror_idx SRC DST MODE: copy an IDX set, test images mirrored (flip) or made symmetric (sym)
+mirror_idx() { # mirror_idx SRC DST MODE: copy an IDX set, test images mirrored (flip), made symmetric (sym) or given a blank 2-pixel frame (frame)
     mkdir -p "$2" && cp "$1"/train-* "$1"/t10k-labels-idx1-ubyte "$2"/ && python3 - "$1" "$2" "$3" <<'PY'
 import sys
 src, dst, mode = sys.argv[1:]
@@ -131,18 +131,31 @@ b = open(f"{src}/t10k-images-idx3-ubyte", "rb").read()
 out = bytearray(b[:16])
 for r in range(16, len(b), 28):
     row = b[r:r + 28]
-    out += row[::-1] if mode == "flip" else row[:14] + row[:14][::-1]
+    if mode == "frame":
+        y = (r - 16) // 28 % 28
+        out += bytes(28) if y < 2 or y >= 26 else bytes(2) + row[2:26] + bytes(2)
+    else:
+        out += row[::-1] if mode == "flip" else row[:14] + row[:14][::-1]
 open(f"{dst}/t10k-images-idx3-ubyte", "wb").write(out)
 PY
 }
-mirror_idx "$T/data" "$T/mirror" flip && mirror_idx "$T/data" "$T/sym" sym
+mirror_idx "$T/data" "$T/mirror" flip && mirror_idx "$T/data" "$T/sym" sym && mirror_idx "$T/data" "$T/frame" frame
 tta() { $NN eval --data "mnist:$1" --checkpoint "$T/cnn/checkpoint.h5" $2 | grep -E '^(accuracy|loss):'; }
 check "eval --tta flip: the same on the test set and on its mirror image" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/data '--tta flip'); b=\$(tta $T/mirror '--tta flip'); echo \"\$a / \$b\"; test -n \"\$a\" && test \"\$a\" = \"\$b\""
 check "  while plain eval differs between them" bash -c "$(declare -f tta); NN=$NN T=$T; test \"\$(tta $T/data)\" != \"\$(tta $T/mirror)\""
 check "  and on symmetric images --tta flip equals plain eval" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/sym '--tta flip'); b=\$(tta $T/sym); echo \"\$a / \$b\"; test \"\$a\" = \"\$b\""
 check "  and says so" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 --tta flip | grep -q '^test-time augmentation: each image and its mirror image'"
 expect_fail "bad --label-smoothing" "--label-smoothing 1: expected a number in" $NN train $D --label-smoothing 1
-expect_fail "bad --tta" "--tta rotate: expected none or flip" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --tta rotate
+# --tta translate adds the image and its mirror moved one pixel down-right and
+# up-left: a net that only looks at the image's maximum (a global max pool)
+# gives the same on all six views of images with a blank frame (the moves
+# keep every pixel, and fill with 0), so it equals plain eval there, but not
+# on the images without the frame (a move drops a row and a column).
+check "eval --tta translate: a move-invariant net (global max pool) equals plain eval" bash -c "$NN train $D --model 'maxpool 28; flatten; dense 10' --epochs 1 --batch 50 --out $T/gmax --quiet && a=\$($NN eval --data mnist:$T/frame --checkpoint $T/gmax/checkpoint.h5 --tta translate | grep -E '^(accuracy|loss):') && b=\$($NN eval --data mnist:$T/frame --checkpoint $T/gmax/checkpoint.h5 | grep -E '^(accuracy|loss):') && echo \"\$a / \$b\" && test -n \"\$a\" && test \"\$a\" = \"\$b\""
+check "  but not on the images without the frame" bash -c "a=\$($NN eval $D --checkpoint $T/gmax/checkpoint.h5 --tta translate | grep -E '^loss:') && b=\$($NN eval $D --checkpoint $T/gmax/checkpoint.h5 | grep -E '^loss:') && echo \"\$a / \$b\" && test \"\$a\" != \"\$b\""
+check "  the cnn: translate differs from flip and from plain eval" bash -c "$(declare -f tta); NN=$NN T=$T; a=\$(tta $T/data '--tta translate'); b=\$(tta $T/data '--tta flip'); c=\$(tta $T/data); echo \"\$a / \$b / \$c\"; test -n \"\$a\" && test \"\$a\" != \"\$b\" && test \"\$a\" != \"\$c\""
+check "  and says so" bash -c "$NN eval $D --checkpoint $T/cnn/checkpoint.h5 --tta translate | grep -q '^test-time augmentation: each image and its mirror image (weight 2), both also moved one pixel down-right and up-left (weight 1)'"
+expect_fail "bad --tta" "--tta rotate: expected none, flip or translate" $NN eval $D --checkpoint "$T/cnn/checkpoint.h5" --tta rotate
 # eval with --checkpoint given more than once averages the models' class
 # probabilities (an ensemble): a model with itself is the model; the order
 # does not matter; and the ensemble's loss is at most the mean of its members'

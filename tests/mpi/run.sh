@@ -71,6 +71,15 @@ OV="$D --model $T/ov.spec --epochs 2 --batch 100 --optim adam --seed 5"
 check "conv+BN+residual np=1" $NN train $OV --out "$T/v1" --quiet
 check "  np=4 as 2 nodes, a bucket per layer, BatchNorm synced inside backward: matches np=1" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $OV --bucket-mb 0.0001 --out $T/v4 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v4/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v4/checkpoint.h5"
 check "  np=2 (one node, no overlap) matches np=1" bash -c "$MPIRUN -np 2 $NN train $OV --out $T/v2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/v1/history.csv $T/v2/history.csv 1e-5 && weights_close $T/v1/checkpoint.h5 $T/v2/checkpoint.h5"
+# A patch-whitening stem fitted to the data: 300 images spread over the 1003,
+# each rank taking those in its shard, summed over the ranks; np=3 (uneven
+# shards) fits the kernel np=1 fits, so training matches.
+printf 'normalize\nwhiten fit=300\nrelu\nconv2d 4 size=3 bias=false\nbatchnorm\nrelu\nmaxpool 2\nflatten\ndense 10\n' > "$T/wh.spec"
+WH="$D --model $T/wh.spec --epochs 2 --batch 100 --optim adam --seed 5"
+check "whiten stem np=1: fitted to 300 images" bash -c "$NN train $WH --out $T/w1 > $T/w1.log 2>&1 && grep -q '^whiten_1: fitted to 300 training images' $T/w1.log"
+check "  np=3 fits the same kernel and matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $WH --out $T/w3 > $T/w3.log 2>&1 && grep -q '^whiten_1: fitted to 300 training images' $T/w3.log && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/w1/history.csv $T/w3/history.csv 1e-5 && weights_close $T/w1/checkpoint.h5 $T/w3/checkpoint.h5 && diff <(h5dump -d /model_weights/whiten_1/kernel $T/w1/checkpoint.h5 | tail -n +3 | tr -s ' ,' '\n\n' | grep -E '^-?[0-9]' | awk '{printf \"%.4f\\n\", \$1}') <(h5dump -d /model_weights/whiten_1/kernel $T/w3/checkpoint.h5 | tail -n +3 | tr -s ' ,' '\n\n' | grep -E '^-?[0-9]' | awk '{printf \"%.4f\\n\", \$1}')"
+check "  a resume keeps the fitted kernel (no refit)" bash -c "$NN train $WH --resume $T/w1/checkpoint.h5 --epochs 3 --out $T/w1r > $T/w1r.log 2>&1 && ! grep -q 'fitted to' $T/w1r.log"
+
 # The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
 # user's value kept, and a run through it trains as np=1 does.
 want=$(bash -c '. launch/coretype.sh; cpu_coretype')

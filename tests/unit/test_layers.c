@@ -264,6 +264,94 @@ static void test_conv_vs_naive(void) {
     nn_net_free(&net);
 }
 
+/* whiten: the bias and dL/dx (the kernel is state, never trained), at the
+ * input and after other layers, with and without a bias. */
+static void test_whiten_grad(void) {
+    check_spec("whiten; dense 3", (nn_shape){2, 4, 5}, 2, 1e-2);
+    check_spec("conv2d 2; whiten size=3 bias=false; tanh; dense 2", (nn_shape){1, 5, 4}, 2, 1e-2);
+    check_spec("tanh; whiten size=1; flatten; dense 2", (nn_shape){3, 3, 3}, 3, 1e-2);
+}
+
+/* whiten's fit: on images whose channels and neighbouring pixels are
+ * correlated, the fitted layer's first C*R*R output channels have (over
+ * the fitted patches) the covariance diag(l / (l + eps)) ~ I, its other
+ * channels are their negatives, and the patch's largest direction comes
+ * first. Before any fit the output is the patch itself. */
+static void test_whiten_fit(void) {
+    enum { N = 40, C = 3, H = 6, W = 7, R = 2, D = C * R * R, OH = H - R + 1, OW = W - R + 1 };
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "whiten eps=1e-6", "t", (nn_shape){C, H, W}, 0, N,
+                                  nn_backend_current()) == 0);
+    nn_net_init(&net, 1);
+    nn_layer *l = &net.layers[0];
+    CU_ASSERT_EQUAL(l->out.c, 2 * D);
+    CU_ASSERT_EQUAL(l->out.h, OH);
+    CU_ASSERT_EQUAL(l->nparams, (size_t)2 * D); /* the bias alone */
+    static float x[N * C * H * W], z[N * C * H * W];
+    nn_rng r;
+    nn_rng_seed(&r, 4, 4);
+    for (size_t i = 0; i < sizeof z / sizeof *z; i++) z[i] = nn_rng_normal(&r);
+    for (int n = 0; n < N; n++) /* mix the channels, then blur to the right */
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++) {
+                    const float *zn = z + (size_t)n * C * H * W;
+                    double v = 0;
+                    for (int k = 0; k <= c; k++) {
+                        const float *p = zn + ((size_t)k * H + y) * W;
+                        v += (1.0 + k) * (p[xx] + (xx + 1 < W ? 0.7 * p[xx + 1] : 0.0));
+                    }
+                    x[(((size_t)n * C + c) * H + y) * W + xx] = (float)v + 0.5f;
+                }
+    uint64_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (uint64_t)i;
+    nn_ctx c = {.train = false, .n = N, .global_n = N, .sample_ids = ids};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0); /* identity before a fit */
+    CU_ASSERT_EQUAL(y[0], x[0]);
+    CU_ASSERT_EQUAL(y[1], x[1]);
+    CU_ASSERT_EQUAL(y[(size_t)OH * OW], x[1]);                 /* channel 1 = patch (0, 0, 1) */
+    CU_ASSERT_EQUAL(y[(size_t)D * OH * OW], -x[0]);            /* channel D = -channel 0 */
+    size_t images = 0;
+    double *acc = calloc(l->ops->fit_size(l, &images), sizeof *acc);
+    CU_ASSERT_EQUAL(images, 5000); /* the default fit=5000 */
+    CU_ASSERT_FATAL(acc != NULL);
+    l->ops->fit_batch(l, x, N / 2, acc); /* in two batches */
+    l->ops->fit_batch(l, x + (size_t)(N / 2) * C * H * W, N - N / 2, acc);
+    CU_ASSERT_EQUAL(acc[D * D], (double)N * OH * OW);
+    CU_ASSERT_FATAL(l->ops->fit_finish(l, acc) == 0);
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    double worst = 0, var_first = 0, var_last = 0;
+    for (int a = 0; a < D; a++)
+        for (int b = 0; b < D; b++) {
+            double s = 0;
+            for (int n = 0; n < N; n++)
+                for (int p = 0; p < OH * OW; p++) {
+                    const float *yn = y + (size_t)n * 2 * D * OH * OW;
+                    s += (double)yn[(size_t)a * OH * OW + p] * yn[(size_t)b * OH * OW + p];
+                    if (a == b) /* the negated copy */
+                        worst = fmax(worst, fabs(yn[(size_t)(D + a) * OH * OW + p] +
+                                                 yn[(size_t)a * OH * OW + p]));
+                }
+            s /= (double)N * OH * OW;
+            worst = fmax(worst, fabs(s - (a == b)));
+        }
+    CU_ASSERT(worst < 1e-3);
+    /* Largest direction first: the unscaled kernel rows' variance decreases. */
+    for (int e = 0; e < D; e += D - 1) {
+        double nrm = 0;
+        for (int j = 0; j < D; j++) nrm += (double)l->state[e * D + j] * l->state[e * D + j];
+        if (e == 0) var_first = 1 / nrm; /* |v / sqrt(l)|^2 = 1 / l */
+        else var_last = 1 / nrm;
+    }
+    CU_ASSERT(var_first > 10 * var_last);
+    /* No patches: an error, not a division by zero. */
+    memset(acc, 0, l->ops->fit_size(l, &images) * sizeof *acc);
+    CU_ASSERT(l->ops->fit_finish(l, acc) != 0);
+    free(acc);
+    nn_net_free(&net);
+}
+
 /* The layer works through the batch in chunks whose columns fit in cache
  * (here 2 images, then 2, then a last chunk of 1 that writes y directly).
  * Outputs, weight gradients and input gradients must equal those of the
@@ -927,6 +1015,10 @@ void register_layer_tests(void) {
     CU_add_test(s, "conv-bn-dense gradient; conv-pool-dense on non-square inputs", test_cnn_grad);
     CU_add_test(s, "normalize gradient", test_normalize_grad);
     CU_add_test(s, "conv2d (im2col + GEMM) vs naive loops", test_conv_vs_naive);
+    CU_add_test(s, "whiten gradient (bias, input; at the input and after layers)",
+                test_whiten_grad);
+    CU_add_test(s, "whiten fit: output covariance I, negated copies, identity before",
+                test_whiten_fit);
     CU_add_test(s, "conv2d in cache-sized chunks == one image at a time", test_conv_chunks);
     CU_add_test(s, "deconv2d vs naive scatter (forward, dx, dW, db; chunks)",
                 test_deconv_vs_naive);

@@ -105,8 +105,8 @@ static void test_averaged(void) {
     const float a[4] = {0, 0, logf(4), 0}, b[4] = {logf(3), 0, 0, logf(9)};
     const int labels[2] = {0, 1};
     double prob[4] = {0};
-    nn_softmax_add(a, 2, 2, prob);
-    nn_softmax_add(b, 2, 2, prob);
+    nn_softmax_add(a, 2, 2, 1.0, prob);
+    nn_softmax_add(b, 2, 2, 1.0, prob);
     CU_ASSERT_DOUBLE_EQUAL(prob[0], 1.25, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(prob[3], 1.1, 1e-6);
     int pred[2];
@@ -119,14 +119,14 @@ static void test_averaged(void) {
 
     const float big[3] = {1000, 0, -1000}, tie[3] = {2, 2, 1};
     double p1[3] = {0}, p2[3] = {0};
-    nn_softmax_add(big, 1, 3, p1);
+    nn_softmax_add(big, 1, 3, 1.0, p1);
     CU_ASSERT_DOUBLE_EQUAL(p1[0], 1, 1e-12);
     CU_ASSERT(p1[2] == 0 && !isnan(p1[1]));
     const int label2[1] = {2};
     correct = 0;
     CU_ASSERT(isfinite(nn_prob_score(p1, 1, label2, 1, 3, pred, &correct))); /* p floored */
     CU_ASSERT_EQUAL(correct, 0);
-    nn_softmax_add(tie, 1, 3, p2);
+    nn_softmax_add(tie, 1, 3, 1.0, p2);
     nn_prob_score(p2, 1, label2, 1, 3, pred, &correct);
     CU_ASSERT_EQUAL(pred[0], 0);
 }
