@@ -65,9 +65,10 @@ void nn_argmax_rows(const float *x, int n, int k, int *out);
  * weight x softmax(logits) (n, k), computed in double with the row max
  * subtracted, to prob (n, k). */
 void nn_softmax_add(const float *logits, int n, int k, double weight, double *prob);
-/* Score the weighted mean of such sums, m the sum of their weights: p = prob / m. Writes pred (argmax of p, the
- * first on ties), adds the number of pred == label to *correct and returns
- * the SUM of -log p[label] (p floored at 1e-300). */
+/* Score the weighted mean of such sums, m the sum of their weights:
+ * p = prob / m. Writes pred (argmax of p, the first on ties), adds the
+ * number of pred == label to *correct and returns the SUM of -log p[label]
+ * (p floored at 1e-300). */
 double nn_prob_score(const double *prob, double m, const int *labels, int n, int k, int *pred,
                      long *correct);
 

@@ -12,6 +12,8 @@ typedef struct {
     int k, r, s, p, oh, ow;
 } nn_conv_geom;
 
+/* FLOPs of the forward pass for one sample. */
+double nn_conv_flops(const nn_conv_geom *g);
 /* Floats of scratch for a batch of n. */
 size_t nn_conv_scratch(const nn_conv_geom *g, int n);
 /* y = bias + kern * x for n images; bias may be NULL. */

@@ -186,9 +186,12 @@ static int conv_backward(nn_layer *l, const nn_ctx *c, const float *x, const flo
     return NN_OK;
 }
 
+double nn_conv_flops(const nn_conv_geom *p) {
+    return 2.0 * p->k * p->in.c * p->r * p->r * p->oh * p->ow;
+}
+
 static double conv_flops(const nn_layer *l) {
-    const nn_conv_geom *p = &((const conv_priv *)l->priv)->g;
-    return 2.0 * p->k * l->in.c * p->r * p->r * p->oh * p->ow;
+    return nn_conv_flops(&((const conv_priv *)l->priv)->g);
 }
 
 const nn_layer_ops nn_conv2d_ops = {

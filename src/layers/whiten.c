@@ -9,10 +9,10 @@
  *
  * The kernel is state, not a parameter: the trainer fits it once before the
  * first step of a new run (fit_*: the moments of the patches of `fit`
- * training images spread over the set, summed over all ranks), it is never trained, and the
- * checkpoint carries it. Only the bias (2d values) is trained. Before any
- * fit (a net built for a test, a GAN) the kernel is [I; -I], the patch as it
- * is. x: (N, C, H, W), y: (N, 2d, H-R+1, W-R+1); stride 1, no padding. */
+ * training images spread over the set, summed over all ranks), it is never
+ * trained, and the checkpoint carries it. Only the bias (2d values) is
+ * trained. Before any fit (a net built for a test, a GAN) the kernel is
+ * [I; -I], the patch as it is. x: (N, C, H, W), y: (N, 2d, H-R+1, W-R+1); stride 1, no padding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +62,9 @@ static void set_kernel(nn_layer *l, const float *m) {
 static void whiten_init(nn_layer *l, nn_rng *rng) {
     (void)rng;
     const whiten_priv *p = l->priv;
-    float *eye = calloc((size_t)p->d * p->d, sizeof(float));
-    if (eye) { /* setup's sizes are small: this only fails when nothing would run */
-        for (int i = 0; i < p->d; i++) eye[(size_t)i * p->d + i] = 1.0f;
-        set_kernel(l, eye);
-        free(eye);
-    }
+    const size_t dd = (size_t)p->d * p->d;
+    for (size_t i = 0; i < dd; i++) /* [I; -I] */
+        l->state[i] = i % ((size_t)p->d + 1) == 0 ? 1.0f : 0.0f, l->state[dd + i] = -l->state[i];
     if (p->bias) memset(l->w, 0, (size_t)p->g.k * sizeof(float));
 }
 
@@ -91,8 +88,7 @@ static int whiten_backward(nn_layer *l, const nn_ctx *c, const float *x, const f
 }
 
 static double whiten_flops(const nn_layer *l) {
-    const nn_conv_geom *g = &((const whiten_priv *)l->priv)->g;
-    return 2.0 * g->k * l->in.c * g->r * g->r * g->oh * g->ow;
+    return nn_conv_flops(&((const whiten_priv *)l->priv)->g);
 }
 
 /* acc: the d x d sums of patch outer products, then the patch count. */

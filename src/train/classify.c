@@ -43,15 +43,19 @@ static int eval_averaged(nn_net *const *nets, int count, nn_tta tta, const nn_ct
     double total = 0;
     memset(prob, 0, (size_t)n * k * sizeof *prob);
     for (int v = 0; v < views; v++) {
-        memcpy(view, x, (size_t)n * dim * sizeof *x);
-        for (int j = 0; j < n; j++) {
-            if (g_views[v].dx || g_views[v].dy)
-                nn_shift(s, view + (size_t)j * dim, g_views[v].dx, g_views[v].dy);
-            if (g_views[v].flip) nn_flip_h(s, view + (size_t)j * dim);
+        const bool moved = g_views[v].dx || g_views[v].dy;
+        const float *in = x; /* the first view is the images as they are */
+        if (moved || g_views[v].flip) {
+            memcpy(view, x, (size_t)n * dim * sizeof *x);
+            for (int j = 0; j < n; j++) {
+                if (moved) nn_shift(s, view + (size_t)j * dim, g_views[v].dx, g_views[v].dy);
+                if (g_views[v].flip) nn_flip_h(s, view + (size_t)j * dim);
+            }
+            in = view;
         }
         for (int m = 0; m < count; m++) {
             const float *logits;
-            NN_TRY(nn_net_forward(nets[m], c, view, &logits));
+            NN_TRY(nn_net_forward(nets[m], c, in, &logits));
             nets[m]->be->to_host(host, logits, (size_t)n * k * sizeof(float));
             nn_softmax_add(host, n, k, g_views[v].weight, prob);
             total += g_views[v].weight;
@@ -88,10 +92,12 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
     float *host = rc == NN_OK && averaged
                       ? nn_alloc((size_t)bs * k * sizeof(float), "averaged predictions")
                       : NULL;
-    float *view = host ? nn_alloc((size_t)bs * dim * sizeof(float), "test-time views") : NULL;
+    float *view = host && r->tta != NN_TTA_NONE
+                      ? nn_alloc((size_t)bs * dim * sizeof(float), "test-time views")
+                      : NULL;
     double *prob =
         host ? nn_alloc((size_t)bs * k * sizeof(double), "averaged predictions") : NULL;
-    if (averaged && !(prob && view)) rc = NN_ERR;
+    if (averaged && !(prob && (view || r->tta == NN_TTA_NONE))) rc = NN_ERR;
     nn_ctx c = {.train = false, .dist = NULL};
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
         int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
