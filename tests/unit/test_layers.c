@@ -744,6 +744,18 @@ static void test_conv_spec_errors(void) {
     CU_ASSERT(nn_net_create(&net, "maxpool 4", "m", (nn_shape){1, 3, 3}, 0, 1,
                             nn_backend_current()) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "does not fit") != NULL);
+    /* whiten: a patch larger than the input, patches too long to whiten, a bad option */
+    CU_ASSERT(nn_net_create(&net, "whiten size=3", "m", (nn_shape){3, 2, 5}, 0, 1,
+                            nn_backend_current()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "line 1: layer whiten_1: a 3x3 patch does not fit the 2x5 input") !=
+              NULL);
+    CU_ASSERT(nn_net_create(&net, "dense 600; reshape 100x2x3; whiten size=2", "m",
+                            (nn_shape){4, 1, 1}, 0, 1, nn_backend_current()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "patches of 400 values (100 channels x 2x2); at most 256") !=
+              NULL);
+    CU_ASSERT(nn_net_create(&net, "whiten fit=0", "m", (nn_shape){3, 4, 4}, 0, 1,
+                            nn_backend_current()) != 0);
+    CU_ASSERT(strstr(nn_errmsg(), "fit=0") != NULL);
 }
 
 /* softmax-CE: the loss equals -log(softmax) computed naively in double, and
