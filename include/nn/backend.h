@@ -29,6 +29,7 @@ typedef enum {
 typedef struct {
     nn_optim_kind rule;
     float lr, wd, a, b, eps, step, isq;
+    bool nesterov; /* momentum: w += a v - lr g (Nesterov) instead of w += v */
 } nn_update;
 
 /* leaky_relu's default slope for x < 0 (the layer's alpha=). */

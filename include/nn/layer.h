@@ -26,6 +26,9 @@ typedef struct {
     int dims[4];
     size_t offset; /* floats from the start of the layer's slice */
     size_t size;
+    float lr_scale; /* parameters: this tensor's learning rate is the step's times
+                       lr_scale and its weight decay is divided by it (1 unless
+                       the layer's setup sets it, e.g. batchnorm bias_lr=) */
 } nn_tensor_desc;
 
 #define NN_MAX_TENSORS 4

@@ -83,6 +83,10 @@ int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *d
 int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits,
                        float *dx_in);
 void nn_net_zero_grad(nn_net *net);
+/* Hand the optimizer the layers' per-tensor learning-rate scales
+ * (nn_tensor_desc.lr_scale) as runs of the flat buffer (see optim.h). */
+struct nn_optim_s;
+int nn_net_lr_runs(const nn_net *net, struct nn_optim_s *o);
 /* Start summing each layer's forward and backward seconds into
  * net->layer_s (the scaling model's measured inputs, --profile). */
 int nn_net_time_layers(nn_net *net);

@@ -2,6 +2,7 @@
  * Update rules (g = gradient of the mean loss, plus weight_decay * w):
  *   sgd       w -= lr g
  *   momentum  v = alpha v - lr g;                         w += v
+ *             with nesterov:                              w += alpha v - lr g
  *   adagrad   h += g^2 (h starts at h0);                  w -= lr g / sqrt(h)
  *   rmsprop   h = rho h + (1-rho) g^2;                    w -= lr g / (sqrt(h) + eps)
  *   adadelta  h = rho h + (1-rho) g^2; d = sqrt(s+eps)/sqrt(h+eps) g;
@@ -13,6 +14,7 @@
 #ifndef NN_OPTIM_H
 #define NN_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,11 +23,22 @@
 typedef struct {
     nn_optim_kind kind;
     float lr, momentum, rho, eps, beta1, beta2, h0, weight_decay;
+    bool nesterov; /* momentum only (--nesterov) */
 } nn_optim_cfg;
 
+/* A run of the flat buffer whose learning rate is the step's times scale
+ * and whose weight decay is divided by it (so momentum's and sgd's decay per
+ * step, lr x wd, stays the same: airbench's faster BatchNorm biases). */
 typedef struct {
+    size_t offset, n;
+    float scale;
+} nn_lr_run;
+
+typedef struct nn_optim_s {
     nn_optim_cfg cfg;
     size_t n;
+    nn_lr_run *runs; /* consecutive runs covering [0, n); NULL: one run at scale 1 */
+    int nruns;
     int nslots;
     float *slot[2];
     const char *slot_name[2];
@@ -38,6 +51,9 @@ int nn_optim_defaults(const char *name, nn_optim_cfg *cfg);
 const char *nn_optim_name(nn_optim_kind kind);
 int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n);
 void nn_optim_free(nn_optim *o);
+/* Per-tensor rates (nn_net_lr_runs builds the runs from the layers' tensors):
+ * the optimizer keeps a copy. */
+int nn_optim_set_lr_runs(nn_optim *o, const nn_lr_run *runs, int nruns);
 /* One step with learning rate lr (the schedule's value for this step). */
 void nn_optim_step(nn_optim *o, float *w, const float *g, float lr);
 
@@ -50,14 +66,15 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr);
 void nn_ema_update(float *avg, const float *x, size_t n, float decay, uint64_t t);
 
 /* Learning-rate schedule: constant, step (multiply by gamma every `every`
- * epochs) or cosine (to 0 at the last step), each with linear warmup. */
-typedef enum { NN_SCHED_CONST, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched_kind;
+ * epochs), cosine or linear (to 0 at the last step), each with linear
+ * warmup (linear with warmup: airbench's triangle). */
+typedef enum { NN_SCHED_CONST, NN_SCHED_STEP, NN_SCHED_COSINE, NN_SCHED_LINEAR } nn_sched_kind;
 typedef struct {
     nn_sched_kind kind;
     float base_lr, gamma, warmup_epochs;
     int every;
 } nn_sched;
-/* Parse "const", "step:EVERY:GAMMA" or "cosine". */
+/* Parse "const", "step:EVERY:GAMMA", "cosine" or "linear". */
 int nn_sched_parse(const char *text, nn_sched *s);
 /* lr at fractional epoch e (0-based, e.g. 2.5 = half way through epoch 3) of total. */
 float nn_sched_lr(const nn_sched *s, double e, int total_epochs);

@@ -370,11 +370,17 @@ NN_HOT static void step_sgd(size_t n, float *restrict w, const float *restrict g
     for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
 }
 
+/* Plain momentum moves w by v; Nesterov's by the next velocity's estimate
+ * a v - lr g. One branch-free loop: w += cv v - cg g with (cv, cg) = (1, 0)
+ * or (a, lr); 1 v - 0 g is v exactly. */
 NN_HOT static void step_momentum(size_t n, float *restrict w, const float *restrict g,
-                                 float *restrict v, float lr, float wd, float alpha) {
+                                 float *restrict v, float lr, float wd, float alpha,
+                                 bool nesterov) {
+    const float cv = nesterov ? alpha : 1.0f, cg = nesterov ? lr : 0.0f;
     for (size_t i = 0; i < n; i++) {
-        v[i] = alpha * v[i] - lr * (g[i] + wd * w[i]);
-        w[i] += v[i];
+        float gi = g[i] + wd * w[i];
+        v[i] = alpha * v[i] - lr * gi;
+        w[i] += cv * v[i] - cg * gi;
     }
 }
 
@@ -424,7 +430,7 @@ static void cpu_update(const nn_update *u, size_t n, float *w, const float *g, f
                        float *s1) {
     switch (u->rule) {
     case NN_OPT_SGD: step_sgd(n, w, g, u->lr, u->wd); break;
-    case NN_OPT_MOMENTUM: step_momentum(n, w, g, s0, u->lr, u->wd, u->a); break;
+    case NN_OPT_MOMENTUM: step_momentum(n, w, g, s0, u->lr, u->wd, u->a, u->nesterov); break;
     case NN_OPT_ADAGRAD: step_adagrad(n, w, g, s0, u->lr, u->wd); break;
     case NN_OPT_RMSPROP: step_rmsprop(n, w, g, s0, u->lr, u->wd, u->a, u->eps); break;
     case NN_OPT_ADADELTA: step_adadelta(n, w, g, s0, s1, u->lr, u->wd, u->a, u->eps); break;

@@ -46,7 +46,9 @@ void nn_args_usage(FILE *f) {
           "  --optim NAME          sgd (default), momentum, adagrad, rmsprop, adadelta, adam\n"
           "  --lr ETA              learning rate (default per optimizer; sgd: 0.1)\n"
           "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
-          "  --schedule S          const (default), cosine, step:EVERY:GAMMA; --warmup EPOCHS\n"
+          "  --nesterov            with --optim momentum: Nesterov's form (w += A v - lr g)\n"
+          "  --schedule S          const (default), cosine, linear (to 0), step:EVERY:GAMMA;\n"
+          "                        --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
           "  --label-smoothing E   train: the cross-entropy's target is (1-E) onehot + E/classes\n"
@@ -300,6 +302,9 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--flip")) {
             t->flip = true;
             used = 0;
+        } else if (!strcmp(f, "--nesterov")) {
+            a->nesterov = true;
+            used = 0;
         } else if (!strcmp(f, "--no-ema")) {
             a->no_ema = true;
             used = 0;
@@ -360,6 +365,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
     if (a->beta1 >= 0) o->beta1 = a->beta1;
     if (a->beta2 >= 0) o->beta2 = a->beta2;
     o->weight_decay = a->weight_decay;
+    if (a->nesterov && o->kind != NN_OPT_MOMENTUM)
+        return nn_fail("--nesterov is a form of momentum: it needs --optim momentum (not %s)",
+                       a->optim_name);
+    o->nesterov = a->nesterov;
     NN_TRY(nn_sched_parse(a->schedule, &t->sched));
     t->sched.base_lr = o->lr;
     t->sched.warmup_epochs = a->warmup;

@@ -15,6 +15,7 @@ typedef struct {
     const char *schedule;
     float warmup, weight_decay;
     float momentum, rho, eps, beta1, beta2; /* <0: default */
+    bool nesterov;
     const char *checkpoint;        /* the first --checkpoint */
     const char *ensemble[NN_MAX_ENSEMBLE]; /* eval: every --checkpoint given, in order */
     int nensemble;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "nn/error.h"
+#include "nn/optim.h"
 
 /* ---- presets ------------------------------------------------------------ */
 
@@ -562,6 +563,29 @@ void nn_net_use_grads(nn_net *net, float *buf) {
         net->layers[i].dw = buf + (net->layers[i].w - net->params);
     net->grads = buf;
     net->own_grads = false;
+}
+
+int nn_net_lr_runs(const nn_net *net, nn_optim *o) {
+    int cap = 1;
+    for (int i = 0; i < net->nlayers; i++) cap += net->layers[i].nparam_tensors;
+    nn_lr_run *runs = nn_calloc((size_t)cap, sizeof *runs, "learning-rate runs");
+    if (!runs) return NN_ERR;
+    int nr = 0;
+    size_t base = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        for (int t = 0; t < l->nparam_tensors; t++) {
+            const nn_tensor_desc *d = &l->params[t];
+            if (nr > 0 && runs[nr - 1].scale == d->lr_scale)
+                runs[nr - 1].n += d->size;
+            else
+                runs[nr++] = (nn_lr_run){base + d->offset, d->size, d->lr_scale};
+        }
+        base += l->nparams;
+    }
+    int rc = nn_optim_set_lr_runs(o, runs, nr);
+    free(runs);
+    return rc;
 }
 
 void nn_net_zero_grad(nn_net *net) {

@@ -14,7 +14,7 @@ extern const nn_layer_ops nn_dropout_ops, nn_batchnorm_ops;
 extern const nn_layer_ops nn_conv2d_ops, nn_maxpool_ops, nn_flatten_ops, nn_normalize_ops;
 extern const nn_layer_ops nn_deconv2d_ops, nn_reshape_ops;
 extern const nn_layer_ops nn_save_ops, nn_add_ops;
-extern const nn_layer_ops nn_whiten_ops;
+extern const nn_layer_ops nn_whiten_ops, nn_mul_ops;
 
 static const nn_layer_ops *const g_types[] = {
     &nn_dense_ops,   &nn_conv2d_ops,  &nn_maxpool_ops, &nn_flatten_ops,
@@ -22,7 +22,7 @@ static const nn_layer_ops *const g_types[] = {
     &nn_dropout_ops, &nn_batchnorm_ops, &nn_normalize_ops,
     &nn_deconv2d_ops, &nn_reshape_ops,
     &nn_save_ops,    &nn_add_ops,
-    &nn_whiten_ops,
+    &nn_whiten_ops,  &nn_mul_ops,
 };
 
 const nn_layer_ops *nn_layer_find(const char *type) {
@@ -123,6 +123,7 @@ static void add_tensor(nn_tensor_desc *t, int *count, size_t *total, const char 
         d->size *= (size_t)dims[i];
     }
     d->offset = *total;
+    d->lr_scale = 1.0f;
     *total += d->size;
 }
 

@@ -63,7 +63,29 @@ int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
     return NN_OK;
 }
 
+int nn_optim_set_lr_runs(nn_optim *o, const nn_lr_run *runs, int nruns) {
+    free(o->runs);
+    o->runs = NULL, o->nruns = 0;
+    size_t end = 0;
+    for (int i = 0; i < nruns; i++) {
+        if (runs[i].offset != end || !(runs[i].scale > 0))
+            return nn_fail("learning-rate runs: run %d (offset %zu, scale %g) does not continue "
+                           "the runs before it with a positive scale",
+                           i, runs[i].offset, (double)runs[i].scale);
+        end += runs[i].n;
+    }
+    if (end != o->n)
+        return nn_fail("learning-rate runs cover %zu of %zu parameters", end, o->n);
+    if (nruns <= 1 && (nruns == 0 || runs[0].scale == 1.0f)) return NN_OK;
+    o->runs = nn_calloc((size_t)nruns, sizeof *runs, "learning-rate runs");
+    if (!o->runs) return NN_ERR;
+    memcpy(o->runs, runs, (size_t)nruns * sizeof *runs);
+    o->nruns = nruns;
+    return NN_OK;
+}
+
 void nn_optim_free(nn_optim *o) {
+    free(o->runs);
     for (int s = 0; s < 2; s++)
         if (o->slot[s]) o->be->free(o->slot[s]);
     memset(o, 0, sizeof *o);
@@ -74,7 +96,7 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
     o->t++;
     nn_update u = {.rule = c->kind, .lr = lr, .wd = c->weight_decay, .eps = c->eps};
     switch (c->kind) {
-    case NN_OPT_MOMENTUM: u.a = c->momentum; break;
+    case NN_OPT_MOMENTUM: u.a = c->momentum, u.nesterov = c->nesterov; break;
     case NN_OPT_RMSPROP:
     case NN_OPT_ADADELTA: u.a = c->rho; break;
     case NN_OPT_ADAM: {
@@ -86,7 +108,19 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
     }
     default: break;
     }
-    o->be->update(&u, o->n, w, g, o->slot[0], o->slot[1]);
+    if (!o->runs) {
+        o->be->update(&u, o->n, w, g, o->slot[0], o->slot[1]);
+        return;
+    }
+    for (int i = 0; i < o->nruns; i++) {
+        const nn_lr_run *r = &o->runs[i];
+        const float k = r->scale;
+        nn_update v = u;
+        v.lr *= k, v.step *= k, v.wd /= k;
+        size_t at = r->offset;
+        o->be->update(&v, r->n, w + at, g + at, o->slot[0] ? o->slot[0] + at : NULL,
+                      o->slot[1] ? o->slot[1] + at : NULL);
+    }
 }
 
 int nn_sched_parse(const char *text, nn_sched *s) {
@@ -96,11 +130,13 @@ int nn_sched_parse(const char *text, nn_sched *s) {
         s->kind = NN_SCHED_CONST;
     else if (!strcmp(text, "cosine"))
         s->kind = NN_SCHED_COSINE;
+    else if (!strcmp(text, "linear"))
+        s->kind = NN_SCHED_LINEAR;
     else if (sscanf(text, "step:%d:%f", &s->every, &s->gamma) == 2 && s->every > 0 &&
              s->gamma > 0)
         s->kind = NN_SCHED_STEP;
     else
-        return nn_fail("--schedule %s: expected const, cosine or step:EVERY:GAMMA "
+        return nn_fail("--schedule %s: expected const, cosine, linear or step:EVERY:GAMMA "
                        "(e.g. step:10:0.1)",
                        text);
     return NN_OK;
@@ -112,6 +148,8 @@ float nn_sched_lr(const nn_sched *s, double e, int total) {
         lr *= pow(s->gamma, floor(e / s->every));
     else if (s->kind == NN_SCHED_COSINE && total > 0)
         lr *= 0.5 * (1.0 + cos(3.141592653589793 * fmin(e / total, 1.0)));
+    else if (s->kind == NN_SCHED_LINEAR && total > 0)
+        lr *= 1.0 - fmin(e / total, 1.0);
     if (s->warmup_epochs > 0 && e < s->warmup_epochs) lr *= (e + 1e-3) / s->warmup_epochs;
     return (float)lr;
 }

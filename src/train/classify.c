@@ -223,6 +223,7 @@ static int cl_create(nn_run *r) {
         rc = nn_net_create(&c->avg, spec, origin, in, classes, cfg->batch, nn_backend_current());
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&c->net, &c->opt);
     NN_TRY(nn_dist_check(r->dist, rc));
     nn_net_init(&c->net, cfg->seed);
     ema_reset(c);

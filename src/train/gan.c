@@ -183,6 +183,8 @@ static int gan_create(nn_run *r) {
     oc = cfg->optim;
     if (cfg->d_lr > 0) oc.lr = cfg->d_lr;
     if (rc == NN_OK) rc = nn_optim_create(&g->od, &oc, g->d.nparams);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&g->g, &g->og);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&g->d, &g->od);
     if (rc == NN_OK) {
         g->zbuf = nn_alloc((size_t)gmax * g->z * sizeof(float), "noise");
         g->dx = nn_alloc((size_t)B * dim * sizeof(float), "discriminator input");

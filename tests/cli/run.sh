@@ -17,6 +17,15 @@ check "history.csv has a header and 3 epochs" test "$(wc -l < "$T/run/history.cs
 check "history.csv columns" grep -q '^epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s' "$T/run/history.csv"
 check "training reduces the loss" awk -F, 'NR==2{a=$2} NR==4{b=$2} END{exit !(b < a)}' "$T/run/history.csv"
 check "tiny set learned (test acc > 0.9)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/run/history.csv"
+# airbench's pieces together: Nesterov momentum, the linear (triangle)
+# schedule, BatchNorm without scale and with a 64x bias rate, identity-started
+# convolutions, logits times 1/9; then a resume of that checkpoint.
+AIR="conv2d 8 bias=false init=dirac; maxpool 2; batchnorm scale=false bias_lr=64; relu; conv2d 8 bias=false init=dirac; batchnorm scale=false bias_lr=64; relu; flatten; dense 10 bias=false; mul 0.1111"
+check "airbench-style net and optimizer learn the tiny set" $NN train $D --model "$AIR" --epochs 3 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --weight-decay 1e-3 --schedule linear --warmup 1 --no-plot --out "$T/air"
+check "... to test acc > 0.9" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/air/history.csv"
+check "... and resume from its checkpoint (beta only in the BatchNorm layers)" $NN train $D --model "$AIR" --epochs 4 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --schedule linear --no-plot --out "$T/air" --resume auto
+expect_fail "--nesterov without momentum" "needs --optim momentum" $NN train $D --optim adam --nesterov --out "$T/nest"
+expect_fail "a bad schedule names the choices" "const, cosine, linear or step" $NN train $D --schedule triangle --out "$T/sched"
 if command -v h5dump >/dev/null; then
     check "checkpoint readable by h5dump" bash -c "h5dump -H '$T/run/checkpoint.h5' | grep -q 'dense_1'"
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent reference for tests/unit/test_optim.c: the six optimizers'
-update rules written from the course's formulas in plain Python (double
+update rules (and momentum's Nesterov form, "nesterov") written from the course's formulas in plain Python (double
 precision), run for 3 steps on a fixed quadratic f(w) = sum a_i (w_i - c_i)^2 / 2.
 Prints the C table that test_optim.c embeds. Re-run after changing a rule:
     python3 tests/unit/optim_reference.py"""
@@ -30,6 +30,18 @@ def momentum(lr=0.01, alpha=0.9):
         g = grad(w)
         v = [alpha * vi - lr * gi for vi, gi in zip(v, g)]
         w = [x + vi for x, vi in zip(w, v)]
+    return w
+
+
+def nesterov(lr=0.01, mu=0.9):
+    # PyTorch's SGD(nesterov=True) form, a different bookkeeping from the C
+    # code's (b is the sum of gradients, not a velocity): b = mu b + g;
+    # w -= lr (g + mu b). With a constant lr the two agree.
+    w, b = W0[:], [0.0] * 4
+    for _ in range(STEPS):
+        g = grad(w)
+        b = [mu * bi + gi for bi, gi in zip(b, g)]
+        w = [x - lr * (gi + mu * bi) for x, gi, bi in zip(w, g, b)]
     return w
 
 
@@ -74,6 +86,7 @@ def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-8):
     return w
 
 
-for name, fn in [("sgd", sgd), ("momentum", momentum), ("adagrad", adagrad),
+for name, fn in [("sgd", sgd), ("momentum", momentum), ("nesterov", nesterov),
+                 ("adagrad", adagrad),
                  ("rmsprop", rmsprop), ("adadelta", adadelta), ("adam", adam)]:
     print('    {"%s", {%s}},' % (name, ", ".join("%.9g" % x for x in fn())))

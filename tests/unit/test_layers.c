@@ -7,6 +7,7 @@
 #include "nn/error.h"
 #include "nn/loss.h"
 #include "nn/net.h"
+#include "nn/optim.h"
 #include "nn/rng.h"
 #include "testutil.h"
 
@@ -93,6 +94,98 @@ static void test_batchnorm_tanh_grad(void) {
     /* tanh, not relu: BN moves every unit when a weight moves, so a finite
      * difference would cross relu's kink somewhere. */
     check_spec("dense 6; batchnorm eps=0.001; tanh; dense 2", (nn_shape){3, 1, 1}, 5, 1e-2);
+}
+
+/* scale=false: no gamma (fixed at 1), beta only; and the logits times a
+ * constant (mul). bias_lr changes the optimizer's rate, not the gradient. */
+static void test_batchnorm_noscale_mul_grad(void) {
+    check_spec("dense 6; batchnorm scale=false bias_lr=64 eps=0.001; tanh; dense 2; mul 0.25",
+               (nn_shape){3, 1, 1}, 5, 1e-2);
+    check_spec("conv2d 3 size=3 init=dirac; batchnorm scale=false; tanh; flatten; dense 2; "
+               "mul -3",
+               (nn_shape){2, 4, 5}, 3, 1e-2);
+}
+
+/* batchnorm scale=false declares beta only, at 0; bias_lr marks beta's rate;
+ * the net turns the layers' rates into the optimizer's runs, merged, and a
+ * sgd step moves beta bias_lr times as far with the same decay per step. */
+static void test_batchnorm_noscale_lr_runs(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "dense 3; batchnorm scale=false bias_lr=8; dense 2",
+                                  "m", (nn_shape){2, 1, 1}, 2, 4, nn_backend_current()) == 0);
+    nn_net_init(&net, 1);
+    const nn_layer *bn = &net.layers[1];
+    CU_ASSERT_EQUAL(bn->nparam_tensors, 1);
+    CU_ASSERT_STRING_EQUAL(bn->params[0].name, "beta");
+    CU_ASSERT_EQUAL(bn->nparams, 3);
+    CU_ASSERT_EQUAL(bn->params[0].lr_scale, 8.0f);
+    for (int k = 0; k < 3; k++) CU_ASSERT_EQUAL(bn->w[k], 0.0f);
+    nn_optim_cfg cfg;
+    nn_optim_defaults("sgd", &cfg);
+    cfg.weight_decay = 0.5f;
+    nn_optim o;
+    CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, net.nparams) == 0);
+    CU_ASSERT_FATAL(nn_net_lr_runs(&net, &o) == 0);
+    CU_ASSERT_EQUAL_FATAL(o.nruns, 3); /* dense_1 (9), beta (3) at 8, dense_2 (8) */
+    CU_ASSERT(o.runs[0].offset == 0 && o.runs[0].n == 9 && o.runs[0].scale == 1.0f);
+    CU_ASSERT(o.runs[1].offset == 9 && o.runs[1].n == 3 && o.runs[1].scale == 8.0f);
+    CU_ASSERT(o.runs[2].offset == 12 && o.runs[2].n == 8 && o.runs[2].scale == 1.0f);
+    for (size_t i = 0; i < net.nparams; i++) net.params[i] = 1.0f, net.grads[i] = 0.25f;
+    nn_optim_step(&o, net.params, net.grads, 0.1f);
+    /* w -= lr k (g + wd/k w): 1 - 0.1 (0.25 + 0.5) elsewhere, 1 - 0.1 (8 x 0.25 + 0.5) in beta */
+    CU_ASSERT_DOUBLE_EQUAL(net.params[0], 0.925, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(net.params[10], 0.75, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(net.params[19], 0.925, 1e-6);
+    nn_optim_free(&o);
+    /* Without scales the optimizer keeps no runs (one update over the buffer). */
+    nn_net plain;
+    CU_ASSERT_FATAL(nn_net_create(&plain, "dense 3; batchnorm; dense 2", "m", (nn_shape){2, 1, 1},
+                                  2, 4, nn_backend_current()) == 0);
+    CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, plain.nparams) == 0);
+    CU_ASSERT_FATAL(nn_net_lr_runs(&plain, &o) == 0);
+    CU_ASSERT(o.runs == NULL && o.nruns == 0);
+    nn_optim_free(&o);
+    nn_net_free(&plain);
+    nn_net_free(&net);
+}
+
+/* init=dirac: the first min(K, C) filters pass their channel through; the
+ * others keep the random init. mul multiplies. */
+static void test_dirac_mul_values(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 3 bias=false init=dirac; mul 0.5", "m",
+                                  (nn_shape){2, 3, 4}, 0, 2, nn_backend_current()) == 0);
+    nn_net_init(&net, 7);
+    float x[2 * 2 * 12];
+    for (int i = 0; i < 48; i++) x[i] = (float)(i % 7) - 3.0f;
+    nn_ctx c = {.train = false, .n = 2, .global_n = 2};
+    const float *y;
+    CU_ASSERT_FATAL(nn_net_forward(&net, &c, x, &y) == 0);
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < 2; k++) /* output channel k = 0.5 x input channel k */
+            for (int i = 0; i < 12; i++)
+                CU_ASSERT_DOUBLE_EQUAL(y[(s * 3 + k) * 12 + i], 0.5 * x[(s * 2 + k) * 12 + i],
+                                       1e-6);
+    double nz = 0; /* filter 2 is random: not all zero */
+    for (int i = 0; i < 18; i++) nz += fabs(net.params[2 * 18 + i]);
+    CU_ASSERT(nz > 0.1);
+    nn_net_free(&net);
+    const char *bad[][2] = {
+        {"conv2d 3 init=dirac size=2", "odd filter size"},
+        {"conv2d 3 init=dirac stride=2", "stride 1"},
+        {"conv2d 3 init=dirac pad=valid", "pad=same"},
+        {"conv2d 3 init=xavier", "he or dirac"},
+        {"mul 0", "zero factor"},
+        {"mul", "zero factor"},
+        {"batchnorm bias_lr=0", "bias_lr"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CU_ASSERT(nn_net_create(&net, bad[i][0], "m.spec", (nn_shape){2, 6, 6}, 0, 2,
+                                nn_backend_current()) != 0);
+        if (!strstr(nn_errmsg(), bad[i][1]) || !strstr(nn_errmsg(), "m.spec"))
+            fprintf(stderr, "\n  %s: %s\n", bad[i][0], nn_errmsg());
+        CU_ASSERT(strstr(nn_errmsg(), bad[i][1]) != NULL);
+    }
 }
 
 /* Eval mode: y = gamma (x - E[x]) / sqrt(Var[x] + eps) + beta with the
@@ -1018,6 +1111,11 @@ void register_layer_tests(void) {
     CU_add_test(s, "batchnorm gradient (training mode)", test_batchnorm_grad);
     CU_add_test(s, "batchnorm + tanh gradient", test_batchnorm_tanh_grad);
     CU_add_test(s, "batchnorm eval mode = formula", test_batchnorm_eval_formula);
+    CU_add_test(s, "batchnorm scale=false, mul, conv init=dirac gradients",
+                test_batchnorm_noscale_mul_grad);
+    CU_add_test(s, "batchnorm bias_lr: the optimizer's runs and step",
+                test_batchnorm_noscale_lr_runs);
+    CU_add_test(s, "conv2d init=dirac and mul values; their spec errors", test_dirac_mul_values);
     CU_add_test(s, "dropout keep rate, scale, mask by sample", test_dropout_stats);
     CU_add_test(s, "conv2d gradient (strides, padding, channels, non-square)", test_conv_grad);
     CU_add_test(s, "deconv2d gradient (strides, padding, channels, non-square)",

@@ -14,6 +14,7 @@ static const struct {
 } g_ref[] = {
     {"sgd", {0.3645, -0.024, 1.572125, 0.196}},
     {"momentum", {0.4721895, -0.779424, 1.91620963, 0.054196}},
+    {"nesterov", {0.46044697, -0.689056656, 1.88030553, 0.075036544}}, /* momentum's form */
     {"adagrad", {0.497717182, -0.997715952, 1.99771582, 0.00228117331}},
     {"rmsprop", {0.492638777, -0.99262664, 1.9926253, 0.00734487599}},
     {"adadelta", {0.486498537, -0.986447747, 1.98644225, 0.0134340031}},
@@ -26,7 +27,9 @@ static const float W0[4] = {0.5f, -1.0f, 2.0f, 0.0f}, A[4] = {1, 2, 0.5f, 4},
 static void test_reference_steps(void) {
     for (size_t k = 0; k < sizeof g_ref / sizeof *g_ref; k++) {
         nn_optim_cfg cfg;
-        CU_ASSERT_FATAL(nn_optim_defaults(g_ref[k].name, &cfg) == 0);
+        const bool nesterov = !strcmp(g_ref[k].name, "nesterov");
+        CU_ASSERT_FATAL(nn_optim_defaults(nesterov ? "momentum" : g_ref[k].name, &cfg) == 0);
+        cfg.nesterov = nesterov;
         nn_optim o;
         CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, 4) == 0);
         float w[4], g[4];
@@ -82,6 +85,12 @@ static void test_schedules(void) {
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 10.0, 20), 0.5, 1e-6);
     CU_ASSERT(nn_sched_lr(&s, 0.5, 20) < 0.3f); /* warming up */
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 20.0, 20), 0.0, 1e-6);
+    CU_ASSERT(nn_sched_parse("linear", &s) == 0); /* with warmup: a triangle */
+    s.base_lr = 2.0f, s.warmup_epochs = 2;
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 1.0, 10), 2.0 * 0.9 * (1.0 + 1e-3) / 2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 5.0, 10), 1.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 7.5, 10), 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 10.0, 10), 0.0, 1e-6);
     CU_ASSERT(nn_sched_parse("step:0:1", &s) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "step:EVERY:GAMMA") != NULL);
 }

@@ -762,7 +762,7 @@ __global__ void k_update(nn_update u, size_t n, float *w, const float *g, float 
         case NN_OPT_SGD: w[i] -= u.lr * gi; break;
         case NN_OPT_MOMENTUM:
             s0[i] = u.a * s0[i] - u.lr * gi;
-            w[i] += s0[i];
+            w[i] += u.nesterov ? u.a * s0[i] - u.lr * gi : s0[i];
             break;
         case NN_OPT_ADAGRAD:
             s0[i] += gi * gi;
