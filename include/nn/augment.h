@@ -8,7 +8,8 @@
  * id): nn_rng seeded with nn_rng_seed(&r, nn_hash64(seed, 0xa0a0 + epoch),
  * sample_id), drawing dx, then dy, then the flip (always all three, whatever
  * is enabled), so it does not depend on the rank that reads the sample, and
- * enabling the flip does not change the crops. */
+ * enabling the flip does not change the crops. With alternate, the flip is
+ * epoch 0's draw in even epochs and its opposite in odd ones. */
 #ifndef NN_AUGMENT_H
 #define NN_AUGMENT_H
 
@@ -23,6 +24,7 @@
 typedef struct {
     int pad;   /* random-crop shift range (0 = no crop) */
     bool flip; /* random horizontal flip */
+    bool alternate; /* flip: epoch 0's draw, reversed in odd epochs */
     float mean[NN_AUGMENT_MAX_C], std[NN_AUGMENT_MAX_C];
     bool normalize; /* x = (x - mean[c]) / std[c]; channels >= 3 use mean[2], std[2] */
 } nn_augment;

@@ -34,6 +34,14 @@ typedef struct {
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
     int crop_pad;        /* augmentation: random crop with this zero padding (0 = off) */
     bool flip;           /* augmentation: random horizontal flip */
+    bool flip_alternate; /* --flip alternate: each sample's flip is drawn once and
+                            taken in even epochs, the other way in odd ones */
+    /* --lookahead K:E (train): from epoch E (0-based) on, every K steps the
+     * weights and BatchNorm statistics move to an average that follows
+     * them, avg = rho avg + (1 - rho) w, then w = avg, with
+     * rho = 0.95^K (step / total steps)^3 (airbench's lookahead); after each
+     * epoch w = avg. 0 = off. */
+    int lookahead_every, lookahead_start;
     bool balance;        /* even out the ranks' slices of each batch (nn_balance_plan) */
     bool plot;           /* render loss.png / accuracy.png at the end (rank 0) */
     nn_cache cache;      /* image folders: keep decoded pixels (ram), stream (none), or auto */

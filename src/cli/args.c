@@ -51,6 +51,11 @@ void nn_args_usage(FILE *f) {
           "                        --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
+          "  --flip alternate      each image's flip drawn once, then taken every other epoch\n"
+          "                        (the other way in odd epochs: both ways every two epochs)\n"
+          "  --lookahead K:E       from epoch E (0-based) on, every K steps pull the weights to an\n"
+          "                        average that follows them, more strongly as training ends\n"
+          "                        (airbench's 5:3; 0 = off, the default)\n"
           "  --label-smoothing E   train: the cross-entropy's target is (1-E) onehot + E/classes\n"
           "                        (0, off); the loss shown stays against the true labels\n"
           "  --class-weight W      train: none (default), balanced: each sample's loss\n"
@@ -302,6 +307,17 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--flip")) {
             t->flip = true;
             used = 0;
+            if (v && !strcmp(v, "alternate")) t->flip_alternate = true, used = 1;
+            else if (v && !strcmp(v, "random")) used = 1;
+        } else if (!strcmp(f, "--lookahead")) {
+            int k = 0, e = 0, got = v ? sscanf(v, "%d:%d", &k, &e) : 0;
+            const char *colon = v ? strchr(v, ':') : NULL;
+            if (got < 1 || k < 0 || k > 1000000 || e < 0 || (k == 0 && got == 2) ||
+                strspn(v, "0123456789:") != strlen(v) || (colon && (got != 2 || strchr(colon + 1, ':'))))
+                return nn_fail("--lookahead %s: expected K:E, every K steps from epoch E (5:3 "
+                               "as airbench), or 0 (off)",
+                               v ? v : "(missing)");
+            t->lookahead_every = k, t->lookahead_start = got == 2 ? e : 0;
         } else if (!strcmp(f, "--nesterov")) {
             a->nesterov = true;
             used = 0;
@@ -355,6 +371,8 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         return nn_fail("--lr-scale scales the rate given for one rank's batch: it needs "
                        "--batch-per-rank B (the global batch is then B x ranks)");
     if (gan && !batch_given) t->batch = 128;
+    if (gan && t->lookahead_every > 0)
+        return nn_fail("--lookahead is for train (a classifier); gan has two nets in a game");
     if (gan && t->class_weight != NN_CLASS_WEIGHT_NONE)
         return nn_fail("--class-weight is for train (a classifier's softmax cross-entropy); "
                        "gan has no classes to weigh");

@@ -51,7 +51,13 @@ void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, 
         const uint64_t span = 2 * (uint64_t)pad + 1;
         const int dx = (int)nn_rng_below(&r, span) - pad;
         const int dy = (int)nn_rng_below(&r, span) - pad;
-        const bool flip = nn_rng_u64(&r) >> 63;
+        bool flip = nn_rng_u64(&r) >> 63;
+        if (a->alternate) {
+            nn_rng r0; /* epoch 0's stream: its third draw is the flip */
+            nn_rng_seed(&r0, nn_hash64(seed, 0xa0a0), sample_id);
+            nn_rng_below(&r0, span), nn_rng_below(&r0, span);
+            flip = (bool)(nn_rng_u64(&r0) >> 63) != (bool)(epoch & 1);
+        }
         if (dx || dy) nn_shift(s, x, dx, dy);
         if (a->flip && flip) nn_flip_h(s, x);
     }

@@ -6,7 +6,13 @@
  * parameters and BatchNorm statistics (nn_ema_update after every step): that
  * average is the model it evaluates every epoch and saves at the
  * checkpoint's root (what eval and predict load); the weights the optimizer
- * steps go in /trained with the optimizer's slots, for resuming. */
+ * steps go in /trained with the optimizer's slots, for resuming.
+ *
+ * With --lookahead K:E the weights themselves are pulled to such an average
+ * every K steps from epoch E on, and set to it after every epoch (so the
+ * checkpoint at an epoch's end holds both, and a resume from it continues
+ * exactly; one written inside an epoch restarts the average from the
+ * weights). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -155,7 +161,49 @@ typedef struct {
     float *class_w;    /* (classes) loss weight per class; NULL = --class-weight none */
     float *smooth;     /* (batch, classes) --label-smoothing's gradient term; NULL = none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
+    float *la;         /* --lookahead: (nparams + nstate) the average; NULL when off */
+    bool la_on;        /* la holds an average (started) */
 } classify;
+
+/* --lookahead: la <- rho la + (1 - rho) w, then w <- la, over the
+ * parameters and the state (BatchNorm statistics); rho = 1 copies la back. */
+static void lookahead_pull(classify *c, float rho) {
+    nn_net *net = &c->net;
+    float *seg[2] = {net->params, net->state};
+    size_t len[2] = {net->nparams, net->nstate}, at = 0;
+    for (int k = 0; k < 2; at += len[k], k++)
+        for (size_t i = 0; i < len[k]; i++) {
+            float *a = &c->la[at + i];
+            *a = rho * *a + (1.0f - rho) * seg[k][i];
+            seg[k][i] = *a;
+        }
+}
+
+static void lookahead_start(classify *c) {
+    nn_net *net = &c->net;
+    memcpy(c->la, net->params, net->nparams * sizeof(float));
+    memcpy(c->la + net->nparams, net->state, net->nstate * sizeof(float));
+    c->la_on = true;
+}
+
+/* Before step s: a run resumed after epoch E, whose weights are the
+ * average (set at the epoch's end), starts it from them at once. */
+static void lookahead_resume(const nn_run *r, classify *c, const nn_step *s) {
+    if (c->la && !c->la_on && s->epoch > r->cfg->lookahead_start) lookahead_start(c);
+}
+
+/* After step s: every K steps from epoch E on, the first starts the average
+ * from the weights, the later ones pull. */
+static void lookahead_step(const nn_run *r, classify *c, const nn_step *s) {
+    const int K = r->cfg->lookahead_every, E = r->cfg->lookahead_start;
+    if (!c->la || s->epoch < E || s->step % (uint64_t)K) return;
+    if (!c->la_on) {
+        lookahead_start(c);
+        return;
+    }
+    const double total = (double)s->nb * r->cfg->epochs, t = fmin((double)s->step / total, 1.0);
+    lookahead_pull(c, (float)(pow(0.95, K) * t * t * t));
+}
 
 /* The average starts from the net itself (a fresh run, or a checkpoint
  * without one). */
@@ -224,6 +272,10 @@ static int cl_create(nn_run *r) {
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
     if (rc == NN_OK) rc = nn_net_lr_runs(&c->net, &c->opt);
+    if (rc == NN_OK && cfg->lookahead_every > 0) {
+        c->la = nn_alloc((c->net.nparams + c->net.nstate) * sizeof(float), "lookahead average");
+        if (!c->la) rc = NN_ERR;
+    }
     NN_TRY(nn_dist_check(r->dist, rc));
     nn_net_init(&c->net, cfg->seed);
     ema_reset(c);
@@ -447,7 +499,9 @@ static int cl_step(nn_run *r, nn_step *s) {
                        "lower --lr (now %g)",
                        metrics[M_LOSS], (unsigned long long)s->step, s->epoch + 1, s->b + 1,
                        r->cfg->sched.base_lr);
+    lookahead_resume(r, c, s);
     nn_optim_step(&c->opt, net->params, net->grads, s->lr);
+    lookahead_step(r, c, s);
     if (c->avg.params) nn_run_ema_update(&c->avg, net, r->cfg->ema, c->opt.t);
     nn_run_prof(r, P_OPTIM, tp);
     s->m[0] = metrics[M_LOSS];
@@ -460,6 +514,7 @@ static int cl_step(nn_run *r, nn_step *s) {
 static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
     classify *c = r->m;
     nn_net *net = &c->net;
+    if (c->la_on) lookahead_pull(c, 1.0f); /* the epoch's model is the average */
     /* Per-rank BatchNorm statistics (--bn local) leave each replica with its
      * own running estimates: average them so every rank evaluates and saves
      * the same model. Synchronised statistics are identical already. */
@@ -562,6 +617,7 @@ static void cl_free(nn_run *r) {
     free(c->class_w);
     free(c->smooth);
     free(c->conf);
+    free(c->la);
     free(c);
     r->m = NULL;
 }

@@ -557,7 +557,8 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         NN_TRY(balance_slice(r, b, &n));
         nn_run_prof(r, P_EXCHANGE, tp), tp = nn_run_now();
         if (rc == NN_OK && (cfg->crop_pad > 0 || cfg->flip)) {
-            const nn_augment aug = {.pad = cfg->crop_pad, .flip = cfg->flip};
+            const nn_augment aug = {
+                .pad = cfg->crop_pad, .flip = cfg->flip, .alternate = cfg->flip_alternate};
             const size_t dim = nn_shape_size(r->train.shape);
             for (int j = 0; j < n; j++)
                 nn_augment_apply(&aug, r->train.shape, r->x + (size_t)j * dim, cfg->seed,

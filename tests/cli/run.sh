@@ -24,6 +24,13 @@ AIR="conv2d 8 bias=false init=dirac; maxpool 2; batchnorm scale=false bias_lr=64
 check "airbench-style net and optimizer learn the tiny set" $NN train $D --model "$AIR" --epochs 3 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --weight-decay 1e-3 --schedule linear --warmup 1 --no-plot --out "$T/air"
 check "... to test acc > 0.9" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/air/history.csv"
 check "... and resume from its checkpoint (beta only in the BatchNorm layers)" $NN train $D --model "$AIR" --epochs 4 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --schedule linear --no-plot --out "$T/air" --resume auto
+# --lookahead: a run resumed at an epoch's end reaches the uninterrupted
+# weights (the average is the weights there); and it is not a no-op.
+LA="$D --model mlp --hidden 16 --batch 50 --lr 0.3 --flip alternate --no-plot"
+check "--lookahead 3:1 trains 3 epochs" $NN train $LA --epochs 3 --lookahead 3:1 --out "$T/la"
+check "... stopped by a signal at epoch 2's end, then resumed, equals it" bash -c "NNTRAIN_TEST_SIGNAL=20 $NN train $LA --epochs 3 --lookahead 3:1 --out $T/la2 2>/dev/null; test \$? = 75 && $NN train $LA --epochs 3 --lookahead 3:1 --out $T/la2 --resume auto && $NN compare $T/la/checkpoint.h5 $T/la2/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "... and differs from the run without it" bash -c "$NN train $LA --epochs 3 --out $T/nola && ! $NN compare $T/la/checkpoint.h5 $T/nola/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+expect_fail "a bad --lookahead" "expected K:E" $NN train $D --lookahead 5:x:2 --out "$T/lab"
 expect_fail "--nesterov without momentum" "needs --optim momentum" $NN train $D --optim adam --nesterov --out "$T/nest"
 expect_fail "a bad schedule names the choices" "const, cosine, linear or step" $NN train $D --schedule triangle --out "$T/sched"
 if command -v h5dump >/dev/null; then

@@ -1046,6 +1046,23 @@ static void test_augment_flip(void) {
         changed += memcmp(x, in, sizeof x) != 0;
     }
     CU_ASSERT_EQUAL(changed, 0);
+    /* flip alternate: epoch 0's draw in even epochs, its opposite in odd
+     * ones, so each image is seen both ways in every two epochs. */
+    a.flip = true, a.alternate = true;
+    int wrong = 0, nflip0 = 0;
+    for (uint64_t id = 0; id < 100; id++) {
+        int f[4];
+        for (int e = 0; e < 4; e++) {
+            memcpy(x, in, sizeof x);
+            nn_augment_apply(&a, s, x, 42, (uint64_t)e, id, true);
+            f[e] = !memcmp(x, flipped, sizeof x);
+            wrong += !f[e] && memcmp(x, in, sizeof x) != 0;
+        }
+        wrong += f[0] == f[1] || f[2] != f[0] || f[3] != f[1];
+        nflip0 += f[0];
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT(nflip0 > 30 && nflip0 < 70);
 }
 
 static void test_augment_crop(void) {
