@@ -66,8 +66,9 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr);
 void nn_ema_update(float *avg, const float *x, size_t n, float decay, uint64_t t);
 
 /* Learning-rate schedule: constant, step (multiply by gamma every `every`
- * epochs), cosine or linear (to 0 at the last step), each with linear
- * warmup (linear with warmup: airbench's triangle). */
+ * epochs), cosine (to 0 at the last step) or linear (from the full rate at
+ * the end of warmup to 0 at the last step: with warmup, airbench's
+ * triangle), each with linear warmup. */
 typedef enum { NN_SCHED_CONST, NN_SCHED_STEP, NN_SCHED_COSINE, NN_SCHED_LINEAR } nn_sched_kind;
 typedef struct {
     nn_sched_kind kind;

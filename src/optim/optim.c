@@ -148,8 +148,8 @@ float nn_sched_lr(const nn_sched *s, double e, int total) {
         lr *= pow(s->gamma, floor(e / s->every));
     else if (s->kind == NN_SCHED_COSINE && total > 0)
         lr *= 0.5 * (1.0 + cos(3.141592653589793 * fmin(e / total, 1.0)));
-    else if (s->kind == NN_SCHED_LINEAR && total > 0)
-        lr *= 1.0 - fmin(e / total, 1.0);
+    else if (s->kind == NN_SCHED_LINEAR && total > s->warmup_epochs) /* 1 after warmup, 0 at the end */
+        lr *= fmin(fmax((total - e) / (total - s->warmup_epochs), 0.0), 1.0);
     if (s->warmup_epochs > 0 && e < s->warmup_epochs) lr *= (e + 1e-3) / s->warmup_epochs;
     return (float)lr;
 }

@@ -20,7 +20,7 @@ check "tiny set learned (test acc > 0.9)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/
 # airbench's pieces together: Nesterov momentum, the linear (triangle)
 # schedule, BatchNorm without scale and with a 64x bias rate, identity-started
 # convolutions, logits times 1/9; then a resume of that checkpoint.
-AIR="conv2d 8 bias=false init=dirac; maxpool 2; batchnorm scale=false bias_lr=64; relu; conv2d 8 bias=false init=dirac; batchnorm scale=false bias_lr=64; relu; flatten; dense 10 bias=false; mul 0.1111"
+AIR="conv2d 8 bias=false init=uniform dirac=true; maxpool 2; batchnorm scale=false bias_lr=64; relu; conv2d 8 bias=false init=uniform dirac=true; batchnorm scale=false bias_lr=64; relu; flatten; dense 10 bias=false; mul 0.1111"
 check "airbench-style net and optimizer learn the tiny set" $NN train $D --model "$AIR" --epochs 3 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --weight-decay 1e-3 --schedule linear --warmup 1 --no-plot --out "$T/air"
 check "... to test acc > 0.9" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/air/history.csv"
 check "... and resume from its checkpoint (beta only in the BatchNorm layers)" $NN train $D --model "$AIR" --epochs 4 --batch 50 --optim momentum --nesterov --lr 0.2 --momentum 0.85 --schedule linear --no-plot --out "$T/air" --resume auto

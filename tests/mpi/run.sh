@@ -79,6 +79,14 @@ WH="$D --model $T/wh.spec --epochs 2 --batch 100 --optim adam --seed 5"
 check "whiten stem np=1: fitted to 300 images" bash -c "$NN train $WH --out $T/w1 > $T/w1.log 2>&1 && grep -q '^whiten_1: fitted to 300 training images' $T/w1.log"
 check "  np=3 fits the same kernel and matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $WH --out $T/w3 > $T/w3.log 2>&1 && grep -q '^whiten_1: fitted to 300 training images' $T/w3.log && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/w1/history.csv $T/w3/history.csv 1e-5 && weights_close $T/w1/checkpoint.h5 $T/w3/checkpoint.h5 && diff <(h5dump -d /model_weights/whiten_1/kernel $T/w1/checkpoint.h5 | tail -n +3 | tr -s ' ,' '\n\n' | grep -E '^-?[0-9]' | awk '{printf \"%.4f\\n\", \$1}') <(h5dump -d /model_weights/whiten_1/kernel $T/w3/checkpoint.h5 | tail -n +3 | tr -s ' ,' '\n\n' | grep -E '^-?[0-9]' | awk '{printf \"%.4f\\n\", \$1}')"
 check "  a resume keeps the fitted kernel (no refit)" bash -c "$NN train $WH --resume $T/w1/checkpoint.h5 --epochs 3 --out $T/w1r > $T/w1r.log 2>&1 && ! grep -q 'fitted to' $T/w1r.log"
+# airbench's recipe pieces under np=3 (uneven shards) against np=1:
+# Nesterov momentum, the linear triangle, BatchNorm without scale with its
+# bias at 64x the rate, dirac-started convolutions, logits x 1/9, lookahead
+# every 3 steps from epoch 1 and alternating flips (per sample, so any N).
+printf 'conv2d 4 size=3 bias=false init=uniform dirac=true\nmaxpool 2\nbatchnorm scale=false bias_lr=64 momentum=0.6\nrelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air.spec"
+AIR="$D --model $T/air.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.5 --weight-decay 1e-3 --schedule linear --warmup 1 --lookahead 3:1 --crop 2 --flip alternate --seed 5"
+check "airbench pieces np=1" $NN train $AIR --out "$T/a1" --quiet
+check "  np=3 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $AIR --out $T/a3 > $T/a3.log 2>&1 && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/a1/history.csv $T/a3/history.csv 1e-5 && weights_close $T/a1/checkpoint.h5 $T/a3/checkpoint.h5"
 
 # The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
 # user's value kept, and a run through it trains as np=1 does.

@@ -101,7 +101,7 @@ static void test_batchnorm_tanh_grad(void) {
 static void test_batchnorm_noscale_mul_grad(void) {
     check_spec("dense 6; batchnorm scale=false bias_lr=64 eps=0.001; tanh; dense 2; mul 0.25",
                (nn_shape){3, 1, 1}, 5, 1e-2);
-    check_spec("conv2d 3 size=3 init=dirac; batchnorm scale=false; tanh; flatten; dense 2; "
+    check_spec("conv2d 3 size=3 dirac=true; batchnorm scale=false; tanh; flatten; dense 2; "
                "mul -3",
                (nn_shape){2, 4, 5}, 3, 1e-2);
 }
@@ -149,11 +149,11 @@ static void test_batchnorm_noscale_lr_runs(void) {
     nn_net_free(&net);
 }
 
-/* init=dirac: the first min(K, C) filters pass their channel through; the
+/* dirac=true: the first min(K, C) filters pass their channel through; the
  * others keep the random init. mul multiplies. */
 static void test_dirac_mul_values(void) {
     nn_net net;
-    CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 3 bias=false init=dirac; mul 0.5", "m",
+    CU_ASSERT_FATAL(nn_net_create(&net, "conv2d 3 bias=false init=uniform dirac=true; mul 0.5", "m",
                                   (nn_shape){2, 3, 4}, 0, 2, nn_backend_current()) == 0);
     nn_net_init(&net, 7);
     float x[2 * 2 * 12];
@@ -166,15 +166,20 @@ static void test_dirac_mul_values(void) {
             for (int i = 0; i < 12; i++)
                 CU_ASSERT_DOUBLE_EQUAL(y[(s * 3 + k) * 12 + i], 0.5 * x[(s * 2 + k) * 12 + i],
                                        1e-6);
-    double nz = 0; /* filter 2 is random: not all zero */
-    for (int i = 0; i < 18; i++) nz += fabs(net.params[2 * 18 + i]);
+    double nz = 0; /* filter 2 is random, U(-1/sqrt(18), 1/sqrt(18)): not all zero */
+    int outside = 0;
+    for (int i = 0; i < 18; i++) {
+        nz += fabs(net.params[2 * 18 + i]);
+        outside += fabsf(net.params[2 * 18 + i]) > 1.0f / sqrtf(18.0f);
+    }
     CU_ASSERT(nz > 0.1);
+    CU_ASSERT_EQUAL(outside, 0);
     nn_net_free(&net);
     const char *bad[][2] = {
-        {"conv2d 3 init=dirac size=2", "odd filter size"},
-        {"conv2d 3 init=dirac stride=2", "stride 1"},
-        {"conv2d 3 init=dirac pad=valid", "pad=same"},
-        {"conv2d 3 init=xavier", "he or dirac"},
+        {"conv2d 3 dirac=true size=2", "odd filter size"},
+        {"conv2d 3 dirac=true stride=2", "stride 1"},
+        {"conv2d 3 dirac=true pad=valid", "pad=same"},
+        {"conv2d 3 init=xavier", "he or uniform"},
         {"mul 0", "zero factor"},
         {"mul", "zero factor"},
         {"batchnorm bias_lr=0", "bias_lr"},
@@ -1111,11 +1116,11 @@ void register_layer_tests(void) {
     CU_add_test(s, "batchnorm gradient (training mode)", test_batchnorm_grad);
     CU_add_test(s, "batchnorm + tanh gradient", test_batchnorm_tanh_grad);
     CU_add_test(s, "batchnorm eval mode = formula", test_batchnorm_eval_formula);
-    CU_add_test(s, "batchnorm scale=false, mul, conv init=dirac gradients",
+    CU_add_test(s, "batchnorm scale=false, mul, conv dirac=true gradients",
                 test_batchnorm_noscale_mul_grad);
     CU_add_test(s, "batchnorm bias_lr: the optimizer's runs and step",
                 test_batchnorm_noscale_lr_runs);
-    CU_add_test(s, "conv2d init=dirac and mul values; their spec errors", test_dirac_mul_values);
+    CU_add_test(s, "conv2d init=uniform dirac=true and mul values; their spec errors", test_dirac_mul_values);
     CU_add_test(s, "dropout keep rate, scale, mask by sample", test_dropout_stats);
     CU_add_test(s, "conv2d gradient (strides, padding, channels, non-square)", test_conv_grad);
     CU_add_test(s, "deconv2d gradient (strides, padding, channels, non-square)",

@@ -87,9 +87,10 @@ static void test_schedules(void) {
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 20.0, 20), 0.0, 1e-6);
     CU_ASSERT(nn_sched_parse("linear", &s) == 0); /* with warmup: a triangle */
     s.base_lr = 2.0f, s.warmup_epochs = 2;
-    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 1.0, 10), 2.0 * 0.9 * (1.0 + 1e-3) / 2, 1e-6);
-    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 5.0, 10), 1.0, 1e-6);
-    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 7.5, 10), 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 1.0, 10), 2.0 * (1.0 + 1e-3) / 2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 2.0, 10), 2.0, 1e-6); /* the peak */
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 5.0, 10), 2.0 * 5 / 8, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 7.5, 10), 2.0 * 2.5 / 8, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 10.0, 10), 0.0, 1e-6);
     CU_ASSERT(nn_sched_parse("step:0:1", &s) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "step:EVERY:GAMMA") != NULL);
