@@ -9,7 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { NN_ACT_SIGMOID, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_LEAKY_RELU, NN_ACT_COUNT } nn_act;
+typedef enum {
+    NN_ACT_SIGMOID,
+    NN_ACT_RELU,
+    NN_ACT_TANH,
+    NN_ACT_LEAKY_RELU,
+    NN_ACT_GELU,
+    NN_ACT_COUNT
+} nn_act;
 
 /* The optimizers' update rules (optim.h has their formulas). */
 typedef enum {
@@ -57,11 +64,12 @@ typedef struct nn_backend {
      * the activation's parameter: leaky_relu's slope for x < 0 (in [0, 1],
      * the layer's default NN_LEAKY_SLOPE); the other activations ignore it. */
     void (*act_forward)(nn_act act, float alpha, size_t n, const float *x, float *y);
-    /* dx = f'(x) * dy, computed from the forward output y (all our activations
-     * allow it: leaky_relu's sign(y) = sign(x) needs alpha >= 0); alpha as in
-     * act_forward; no two of y, dy, dx overlap. */
-    void (*act_backward)(nn_act act, float alpha, size_t n, const float *y, const float *dy,
-                         float *dx);
+    /* dx = f'(x) * dy. sigmoid, relu, tanh and leaky_relu compute it from the
+     * forward output y (leaky_relu's sign(y) = sign(x) needs alpha >= 0); gelu,
+     * whose y does not determine x, from the input x. alpha as in act_forward;
+     * dx overlaps none of x, y, dy. */
+    void (*act_backward)(nn_act act, float alpha, size_t n, const float *x, const float *y,
+                         const float *dy, float *dx);
     /* Convolution lowering for ONE sample x (C, H, W), filters R x R, stride
      * s, zero padding p, output (OH, OW): column matrix rows (c, ki, kj) =
      * C*R*R, columns (oh, ow) written at col[row * ldc + col0 + oh*OW + ow],

@@ -1,9 +1,12 @@
-/* activation.c: elementwise activations (sigmoid, relu, tanh, leaky_relu).
- * They have no parameters; backward uses the forward output y, which all of
- * them allow (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y>0], leaky_relu' =
- * [y>0] + alpha [y<=0], since alpha >= 0 keeps sign(y) = sign(x)).
+/* activation.c: elementwise activations (sigmoid, relu, tanh, leaky_relu,
+ * gelu). They have no parameters. Backward uses the forward output y where it
+ * determines the slope (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y>0],
+ * leaky_relu' = [y>0] + alpha [y<=0], since alpha >= 0 keeps sign(y) =
+ * sign(x)), and the input x for gelu (y = x Phi(x) is not one-to-one).
  * leaky_relu [alpha=0.2] (also "leaky_relu 0.2"): y = x for x > 0, alpha x otherwise; alpha in
- * [0, 1] (0.2 is DCGAN's slope and was the fixed slope before the option). */
+ * [0, 1] (0.2 is DCGAN's slope and was the fixed slope before the option).
+ * gelu: y = x Phi(x), Phi the standard normal cdf (PyTorch's nn.GELU, the
+ * erf form); airbench's CIFAR-10 net uses it where the other nets use relu. */
 #include "nn/error.h"
 #include "nn/layer.h"
 
@@ -33,9 +36,9 @@ static int act_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {
 
 static int act_backward(nn_layer *l, const nn_ctx *c, const float *x, const float *y,
                         const float *dy, float *dx) {
-    (void)x;
     const act_priv *p = l->priv;
-    if (dx) l->be->act_backward(p->act, p->alpha, (size_t)c->n * nn_shape_size(l->in), y, dy, dx);
+    if (dx)
+        l->be->act_backward(p->act, p->alpha, (size_t)c->n * nn_shape_size(l->in), x, y, dy, dx);
     return NN_OK;
 }
 
@@ -57,3 +60,4 @@ NN_ACTIVATION(sigmoid, NN_ACT_SIGMOID, "sigmoid (no options)", NULL)
 NN_ACTIVATION(relu, NN_ACT_RELU, "relu (no options)", NULL)
 NN_ACTIVATION(tanh, NN_ACT_TANH, "tanh (no options)", NULL)
 NN_ACTIVATION(leaky_relu, NN_ACT_LEAKY_RELU, "leaky_relu [alpha=0.2]", "alpha")
+NN_ACTIVATION(gelu, NN_ACT_GELU, "gelu (no options; x Phi(x))", NULL)

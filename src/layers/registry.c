@@ -9,7 +9,7 @@
 #include "nn/layer.h"
 
 extern const nn_layer_ops nn_dense_ops;
-extern const nn_layer_ops nn_sigmoid_ops, nn_relu_ops, nn_tanh_ops, nn_leaky_relu_ops;
+extern const nn_layer_ops nn_sigmoid_ops, nn_relu_ops, nn_tanh_ops, nn_leaky_relu_ops, nn_gelu_ops;
 extern const nn_layer_ops nn_dropout_ops, nn_batchnorm_ops;
 extern const nn_layer_ops nn_conv2d_ops, nn_maxpool_ops, nn_flatten_ops, nn_normalize_ops;
 extern const nn_layer_ops nn_deconv2d_ops, nn_reshape_ops;
@@ -22,7 +22,7 @@ static const nn_layer_ops *const g_types[] = {
     &nn_dropout_ops, &nn_batchnorm_ops, &nn_normalize_ops,
     &nn_deconv2d_ops, &nn_reshape_ops,
     &nn_save_ops,    &nn_add_ops,
-    &nn_whiten_ops,  &nn_mul_ops,
+    &nn_whiten_ops,  &nn_mul_ops,     &nn_gelu_ops,
 };
 
 const nn_layer_ops *nn_layer_find(const char *type) {

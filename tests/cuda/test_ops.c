@@ -274,7 +274,7 @@ static void test_rows(int rows, int cols, mem where) {
 }
 
 static void test_act(nn_act act, float alpha, size_t n, mem where) {
-    static const char *const names[] = {"sigmoid", "relu", "tanh", "leaky_relu"};
+    static const char *const names[] = {"sigmoid", "relu", "tanh", "leaky_relu", "gelu"};
     float *x = frand(n, -6, 6), *y = xmalloc(n * 4), *dy = frand(n, -1, 1), *dx = xmalloc(n * 4);
     float *gx = gbuf(where, x, n * 4), *gy = gbuf(where, NULL, n * 4);
     CPU->act_forward(act, alpha, n, x, y);
@@ -283,11 +283,11 @@ static void test_act(nn_act act, float alpha, size_t n, mem where) {
     check_f(NAME("act_forward %s n=%zu [%s]", names[act], n, mem_name[where]), y, got, n, 1e-5);
     free(got);
 
-    /* backward from the same forward output on both sides */
+    /* backward from the same forward input and output on both sides */
     float *gyr = gbuf(where, y, n * 4), *gdy = gbuf(where, dy, n * 4);
     float *gdx = gbuf(where, NULL, n * 4);
-    CPU->act_backward(act, alpha, n, y, dy, dx);
-    GPU->act_backward(act, alpha, n, gyr, gdy, gdx);
+    CPU->act_backward(act, alpha, n, x, y, dy, dx);
+    GPU->act_backward(act, alpha, n, gx, gyr, gdy, gdx);
     got = gread(gdx, n * 4);
     check_f(NAME("act_backward %s n=%zu [%s]", names[act], n, mem_name[where]), dx, got, n, 1e-5);
     gfree(where, gx), gfree(where, gy), gfree(where, gyr), gfree(where, gdy), gfree(where, gdx);

@@ -74,14 +74,41 @@ static void test_row_kernels(void) {
     be->act_forward(NN_ACT_LEAKY_RELU, 0.2f, 4, x, s);
     CU_ASSERT_DOUBLE_EQUAL(s[0], -0.4, 1e-7);
     CU_ASSERT_EQUAL(s[3], 40);
-    be->act_backward(NN_ACT_LEAKY_RELU, 0.2f, 4, s, dy, dx);
+    be->act_backward(NN_ACT_LEAKY_RELU, 0.2f, 4, x, s, dy, dx);
     CU_ASSERT_DOUBLE_EQUAL(dx[0], 0.2, 1e-7);
     CU_ASSERT_EQUAL(dx[3], 4);
     be->act_forward(NN_ACT_LEAKY_RELU, 0.05f, 4, x, s);
     CU_ASSERT_DOUBLE_EQUAL(s[0], -0.1, 1e-7);
-    be->act_backward(NN_ACT_LEAKY_RELU, 0.05f, 4, s, dy, dx);
+    be->act_backward(NN_ACT_LEAKY_RELU, 0.05f, 4, x, s, dy, dx);
     CU_ASSERT_DOUBLE_EQUAL(dx[0], 0.05, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(dx[2], 3, 1e-7);
+}
+
+/* gelu against the erf form in double: y = x Phi(x), dx = dy (Phi(x) + x phi(x)),
+ * over [-12, 12] (both tails, zero, and the polynomial's whole range). The
+ * backward reads x; y is passed as garbage to show it is not used. */
+static void test_gelu_kernel(void) {
+    const nn_backend *be = nn_backend_cpu();
+    enum { N = 2401 };
+    static float x[N], y[N], dy[N], dx[N], junk[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -12.0f + 0.01f * (float)i;
+        dy[i] = 1.0f + 0.001f * (float)(i % 7);
+        junk[i] = NAN;
+    }
+    be->act_forward(NN_ACT_GELU, 0.0f, N, x, y);
+    be->act_backward(NN_ACT_GELU, 0.0f, N, x, junk, dy, dx);
+    double worst_y = 0, worst_dx = 0;
+    for (int i = 0; i < N; i++) {
+        double v = x[i], cdf = 0.5 * (1.0 + erf(v / sqrt(2.0)));
+        double pdf = exp(-0.5 * v * v) / sqrt(2.0 * M_PI);
+        worst_y = fmax(worst_y, fabs(y[i] - v * cdf));
+        worst_dx = fmax(worst_dx, fabs(dx[i] - dy[i] * (cdf + v * pdf)));
+    }
+    CU_ASSERT(worst_y < 2e-6);  /* 1.5e-7 of erf times |x| <= 12, plus rounding */
+    CU_ASSERT(worst_dx < 2e-6);
+    CU_ASSERT_EQUAL(y[1200], 0.0f); /* x = 0 */
+    CU_ASSERT_DOUBLE_EQUAL(y[1300], 0.8413447 * 1.0, 1e-6); /* x = 1: Phi(1) */
 }
 
 /* im2col writes col[(ch*r + ki)*r + kj][col0 + y*ow + xo] = x[ch][y*s - p + ki][xo*s - p + kj]
@@ -143,6 +170,7 @@ static void test_im2col_col2im(void) {
 void register_blas_tests(void) {
     CU_pSuite s = CU_add_suite("backend", NULL, NULL);
     CU_add_test(s, "gemm NN vs naive", test_gemm_nn);
+    CU_add_test(s, "gelu forward and backward vs erf", test_gelu_kernel);
     CU_add_test(s, "gemm TN vs naive", test_gemm_tn);
     CU_add_test(s, "gemm NT vs naive", test_gemm_nt);
     CU_add_test(s, "gemm TT vs naive", test_gemm_tt);

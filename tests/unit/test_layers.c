@@ -39,6 +39,13 @@ static void test_relu_grad(void) {
     /* ReLU has a kink at 0; random inputs hit it with probability ~0. */
     check_spec("dense 6; relu; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
 }
+/* GELU is smooth; its backward reads the layer's input, so a conv and a
+ * BatchNorm before it (airbench's block) check that x reaches it intact. */
+static void test_gelu_grad(void) {
+    check_spec("dense 6; gelu; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
+    check_spec("conv2d 3 size=3 pad=same; batchnorm; gelu; flatten; dense 2", (nn_shape){2, 5, 5},
+               3, 1e-2);
+}
 static void test_leaky_relu_grad(void) {
     check_spec("dense 6; leaky_relu; dense 2", (nn_shape){4, 1, 1}, 3, 1e-2);
 }
@@ -125,7 +132,7 @@ static void test_batchnorm_noscale_lr_runs(void) {
     cfg.weight_decay = 0.5f;
     nn_optim o;
     CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, net.nparams) == 0);
-    CU_ASSERT_FATAL(nn_net_lr_runs(&net, &o) == 0);
+    CU_ASSERT_FATAL(nn_net_lr_runs(&net, &o, 0) == 0);
     CU_ASSERT_EQUAL_FATAL(o.nruns, 3); /* dense_1 (9), beta (3) at 8, dense_2 (8) */
     CU_ASSERT(o.runs[0].offset == 0 && o.runs[0].n == 9 && o.runs[0].scale == 1.0f);
     CU_ASSERT(o.runs[1].offset == 9 && o.runs[1].n == 3 && o.runs[1].scale == 8.0f);
@@ -142,11 +149,52 @@ static void test_batchnorm_noscale_lr_runs(void) {
     CU_ASSERT_FATAL(nn_net_create(&plain, "dense 3; batchnorm; dense 2", "m", (nn_shape){2, 1, 1},
                                   2, 4, nn_backend_current()) == 0);
     CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, plain.nparams) == 0);
-    CU_ASSERT_FATAL(nn_net_lr_runs(&plain, &o) == 0);
+    CU_ASSERT_FATAL(nn_net_lr_runs(&plain, &o, 0) == 0);
     CU_ASSERT(o.runs == NULL && o.nruns == 0);
     nn_optim_free(&o);
     nn_net_free(&plain);
     nn_net_free(&net);
+}
+
+/* whiten bias_epochs=2: the bias is a run of its own that steps in epochs 0
+ * and 1 and is frozen from epoch 2 (scale 0: no step, no decay, its
+ * momentum untouched) while the rest still steps. */
+static void test_frozen_after_epochs(void) {
+    nn_net net;
+    CU_ASSERT_FATAL(nn_net_create(&net, "whiten size=1 bias_epochs=2; flatten; dense 2", "m",
+                                  (nn_shape){1, 2, 2}, 0, 4, nn_backend_current()) == 0);
+    nn_net_init(&net, 1);
+    const nn_layer *wl = &net.layers[0];
+    CU_ASSERT_EQUAL_FATAL(wl->nparam_tensors, 1);
+    CU_ASSERT_EQUAL(wl->params[0].epochs, 2);
+    nn_optim_cfg cfg;
+    nn_optim_defaults("momentum", &cfg);
+    cfg.weight_decay = 0.5f;
+    nn_optim o;
+    CU_ASSERT_FATAL(nn_optim_create(&o, &cfg, net.nparams) == 0);
+    for (int epoch = 0; epoch < 4; epoch++) {
+        CU_ASSERT_FATAL(nn_net_lr_runs(&net, &o, epoch) == 0);
+        float before[64];
+        CU_ASSERT_FATAL(net.nparams <= 64);
+        for (size_t i = 0; i < net.nparams; i++) before[i] = net.params[i], net.grads[i] = 0.25f;
+        float mom_bias = o.slot[0][0];
+        nn_optim_step(&o, net.params, net.grads, 0.1f);
+        /* the bias (2 channels, the first 2 floats) moves in epochs 0, 1 only */
+        for (int i = 0; i < 2; i++) {
+            if (epoch < 2) {
+                CU_ASSERT(net.params[i] != before[i]);
+            } else {
+                CU_ASSERT_EQUAL(net.params[i], before[i]);
+            }
+        }
+        if (epoch >= 2) CU_ASSERT_EQUAL(o.slot[0][0], mom_bias);
+        for (size_t i = 2; i < net.nparams; i++) CU_ASSERT(net.params[i] != before[i]);
+    }
+    nn_optim_free(&o);
+    nn_net_free(&net);
+    /* bias_epochs without a bias is a spec error */
+    CU_ASSERT(nn_net_create(&net, "whiten bias=false bias_epochs=3", "m", (nn_shape){1, 2, 2}, 0,
+                            1, nn_backend_current()) != 0);
 }
 
 /* dirac=true: the first min(K, C) filters pass their channel through; the
@@ -1109,6 +1157,8 @@ void register_layer_tests(void) {
     CU_add_test(s, "tanh gradient", test_tanh_grad);
     CU_add_test(s, "relu gradient", test_relu_grad);
     CU_add_test(s, "leaky_relu gradient", test_leaky_relu_grad);
+    CU_add_test(s, "whiten bias_epochs freezes the bias", test_frozen_after_epochs);
+    CU_add_test(s, "gelu gradient (dense; conv, batchnorm)", test_gelu_grad);
     CU_add_test(s, "leaky_relu alpha=0.2 / 0.5 gradient", test_leaky_relu_alpha_grad);
     CU_add_test(s, "leaky_relu alpha reaches the backend", test_leaky_relu_alpha_values);
     CU_add_test(s, "3-layer MLP gradient", test_mlp_grad);

@@ -416,14 +416,20 @@ __global__ void k_act_forward(int act, float alpha, size_t n, const float *x, fl
         case NN_ACT_SIGMOID: y[i] = 1.0f / (1.0f + expf(-v)); break;
         case NN_ACT_RELU: y[i] = v > 0.0f ? v : 0.0f; break;
         case NN_ACT_TANH: y[i] = 2.0f / (1.0f + expf(-2.0f * v)) - 1.0f; break; /* 2 s(2x) - 1 */
-        default: y[i] = v > 0.0f ? v : alpha * v; break;                        /* leaky_relu */
+        case NN_ACT_GELU: y[i] = v * normcdff(v); break;
+        default: y[i] = v > 0.0f ? v : alpha * v; break; /* leaky_relu */
         }
     }
 }
 
-__global__ void k_act_backward(int act, float alpha, size_t n, const float *y, const float *dy,
-                               float *dx) {
+__global__ void k_act_backward(int act, float alpha, size_t n, const float *x, const float *y,
+                               const float *dy, float *dx) {
     GRID_LOOP(i, n) {
+        if (act == NN_ACT_GELU) { /* from x: Phi(x) + x phi(x) */
+            const float u = x[i];
+            dx[i] = dy[i] * (normcdff(u) + u * 0.39894228040143268f * expf(-0.5f * u * u));
+            continue;
+        }
         const float v = y[i];
         switch (act) {
         case NN_ACT_SIGMOID: dx[i] = dy[i] * v * (1.0f - v); break;
@@ -443,13 +449,16 @@ static void cu_act_forward(nn_act act, float alpha, size_t n, const float *x, fl
     op_end();
 }
 
-static void cu_act_backward(nn_act act, float alpha, size_t n, const float *y, const float *dy,
-                            float *dx) {
+static void cu_act_backward(nn_act act, float alpha, size_t n, const float *x, const float *y,
+                            const float *dy, float *dx) {
     if (!n || (int)act < 0 || (int)act >= NN_ACT_COUNT) return;
     op_begin("act_backward");
-    const float *yd = in(y, n), *dyd = in(dy, n);
+    /* gelu reads x, the others y; only the one read is staged */
+    const bool from_x = act == NN_ACT_GELU;
+    const float *xd = from_x ? in(x, n) : NULL, *yd = from_x ? NULL : in(y, n);
+    const float *dyd = in(dy, n);
     float *dxd = io(dx, n);
-    LAUNCH(k_act_backward, grid_for(n), THREADS, (int)act, alpha, n, yd, dyd, dxd);
+    LAUNCH(k_act_backward, grid_for(n), THREADS, (int)act, alpha, n, xd, yd, dyd, dxd);
     op_end();
 }
 
