@@ -29,6 +29,9 @@ typedef struct {
     float lr_scale; /* parameters: this tensor's learning rate is the step's times
                        lr_scale and its weight decay is divided by it (1 unless
                        the layer's setup sets it, e.g. batchnorm bias_lr=) */
+    int epochs;     /* parameters: trained in the first `epochs` epochs only, then
+                       frozen (no update, no decay, momentum kept); 0 = always
+                       (whiten bias_epochs=) */
 } nn_tensor_desc;
 
 #define NN_MAX_TENSORS 4

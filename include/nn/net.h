@@ -84,9 +84,11 @@ int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float
                        float *dx_in);
 void nn_net_zero_grad(nn_net *net);
 /* Hand the optimizer the layers' per-tensor learning-rate scales
- * (nn_tensor_desc.lr_scale) as runs of the flat buffer (see optim.h). */
+ * (nn_tensor_desc.lr_scale) as runs of the flat buffer (see optim.h) for
+ * epoch `epoch` (0-based): a tensor past its nn_tensor_desc.epochs is frozen
+ * (scale 0). The trainers call it at the start of every epoch. */
 struct nn_optim_s;
-int nn_net_lr_runs(const nn_net *net, struct nn_optim_s *o);
+int nn_net_lr_runs(const nn_net *net, struct nn_optim_s *o, int epoch);
 /* Start summing each layer's forward and backward seconds into
  * net->layer_s (the scaling model's measured inputs, --profile). */
 int nn_net_time_layers(nn_net *net);

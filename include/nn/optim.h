@@ -28,7 +28,8 @@ typedef struct {
 
 /* A run of the flat buffer whose learning rate is the step's times scale
  * and whose weight decay is divided by it (so momentum's and sgd's decay per
- * step, lr x wd, stays the same: airbench's faster BatchNorm biases). */
+ * step, lr x wd, stays the same: airbench's faster BatchNorm biases). Scale 0:
+ * the run is frozen and the step leaves it and its optimizer state alone. */
 typedef struct {
     size_t offset, n;
     float scale;
@@ -74,8 +75,12 @@ typedef struct {
     nn_sched_kind kind;
     float base_lr, gamma, warmup_epochs;
     int every;
+    bool ends;        /* linear:START:END given */
+    float start, end; /* linear:START:END: the factor at e = 0 and at the end */
 } nn_sched;
-/* Parse "const", "step:EVERY:GAMMA", "cosine" or "linear". */
+/* Parse "const", "step:EVERY:GAMMA", "cosine", "linear" or
+ * "linear:START:END" (airbench's triangle: from START x the rate at 0 up to
+ * the rate at the end of warmup, then down to END x it at the end). */
 int nn_sched_parse(const char *text, nn_sched *s);
 /* lr at fractional epoch e (0-based, e.g. 2.5 = half way through epoch 3) of total. */
 float nn_sched_lr(const nn_sched *s, double e, int total_epochs);

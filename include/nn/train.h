@@ -32,7 +32,8 @@ typedef struct {
     bool profile;        /* per-rank time breakdown after every epoch */
     long train_limit;    /* use only the first N training samples (0 = all) */
     bool bn_sync;        /* BatchNorm over the global batch (default) or each rank's slice */
-    int crop_pad;        /* augmentation: random crop with this zero padding (0 = off) */
+    int crop_pad;        /* augmentation: random crop with this padding (0 = off) */
+    bool crop_reflect;   /* --crop-fill reflect: the padding mirrors the image (else 0) */
     bool flip;           /* augmentation: random horizontal flip */
     bool flip_alternate; /* --flip alternate: each sample's flip is drawn once and
                             taken in even epochs, the other way in odd ones */
@@ -108,6 +109,7 @@ typedef struct {
     int classes;
     double *confusion; /* (classes, classes) rows = true class; may be NULL */
     nn_tta tta;        /* in: test-time augmentation (eval --tta) */
+    bool reflect;      /* in: translate's moves fill by mirroring (eval --crop-fill reflect) */
 } nn_eval_result;
 
 /* Evaluate the net on this rank's shard of d, summed over all ranks. */

@@ -48,9 +48,13 @@ void nn_args_usage(FILE *f) {
           "  --momentum A --rho R --eps E --beta1 B1 --beta2 B2 --weight-decay WD\n"
           "  --nesterov            with --optim momentum: Nesterov's form (w += A v - lr g)\n"
           "  --schedule S          const (default), cosine, linear (the full rate at the end of\n"
-          "                        warmup, then down to 0), step:EVERY:GAMMA; --warmup EPOCHS\n"
+          "                        warmup, then down to 0), linear:START:END (from START x the\n"
+          "                        rate up to it, then down to END x it), step:EVERY:GAMMA;\n"
+          "                        --warmup EPOCHS\n"
           "  --seed S              seed for init, order and dropout (1)\n"
           "  --crop PAD --flip     augmentation: random crop with zero padding, horizontal flip\n"
+          "  --crop-fill zero|reflect  the crop's padding: 0 (default) or the image mirrored\n"
+          "                        about its edge (PyTorch's reflect); eval: --tta translate's\n"
           "  --flip alternate      each image's flip drawn once, then taken every other epoch\n"
           "                        (the other way in odd epochs: both ways every two epochs)\n"
           "  --lookahead K:E       from epoch E (0-based) on, every K steps pull the weights to an\n"
@@ -304,6 +308,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
         } else if (!strcmp(f, "--crop")) {
             NN_TRY(parse_long(f, v, 0, 64, &l));
             t->crop_pad = (int)l;
+        } else if (!strcmp(f, "--crop-fill")) {
+            if (v && !strcmp(v, "reflect")) t->crop_reflect = true;
+            else if (v && !strcmp(v, "zero")) t->crop_reflect = false;
+            else return nn_fail("--crop-fill %s: expected zero or reflect", v ? v : "(missing)");
         } else if (!strcmp(f, "--flip")) {
             t->flip = true;
             used = 0;

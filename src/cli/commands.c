@@ -295,7 +295,7 @@ static int cmd_eval(const nn_args *a, nn_dist *dist) {
         rc = nn_dist_check(dist, lrc); /* a net built here is freed below if another failed */
     }
     const int k = test.classes;
-    nn_eval_result r = {.tta = a->tta};
+    nn_eval_result r = {.tta = a->tta, .reflect = a->train.crop_reflect};
     if (rc == NN_OK) {
         r.confusion = nn_calloc((size_t)k * k, sizeof(double), "confusion");
         rc = nn_dist_check(dist, r.confusion ? NN_OK : NN_ERR);

@@ -565,7 +565,7 @@ void nn_net_use_grads(nn_net *net, float *buf) {
     net->own_grads = false;
 }
 
-int nn_net_lr_runs(const nn_net *net, nn_optim *o) {
+int nn_net_lr_runs(const nn_net *net, nn_optim *o, int epoch) {
     int cap = 1;
     for (int i = 0; i < net->nlayers; i++) cap += net->layers[i].nparam_tensors;
     nn_lr_run *runs = nn_calloc((size_t)cap, sizeof *runs, "learning-rate runs");
@@ -576,10 +576,11 @@ int nn_net_lr_runs(const nn_net *net, nn_optim *o) {
         const nn_layer *l = &net->layers[i];
         for (int t = 0; t < l->nparam_tensors; t++) {
             const nn_tensor_desc *d = &l->params[t];
-            if (nr > 0 && runs[nr - 1].scale == d->lr_scale)
+            const float k = d->epochs > 0 && epoch >= d->epochs ? 0.0f : d->lr_scale;
+            if (nr > 0 && runs[nr - 1].scale == k)
                 runs[nr - 1].n += d->size;
             else
-                runs[nr++] = (nn_lr_run){base + d->offset, d->size, d->lr_scale};
+                runs[nr++] = (nn_lr_run){base + d->offset, d->size, k};
         }
         base += l->nparams;
     }

@@ -1,4 +1,4 @@
-/* augment.c: random crop with zero padding, horizontal flip, normalisation. */
+/* augment.c: random crop (zero or reflect fill), horizontal flip, normalisation. */
 #include "nn/augment.h"
 
 #include <math.h>
@@ -8,9 +8,50 @@
 #include "nn/error.h"
 #include "nn/rng.h"
 
-/* Rows and columns are visited in the order that reads each source pixel
- * before it is overwritten (forward for a positive shift, backward else). */
-void nn_shift(nn_shape s, float *x, int dx, int dy) {
+/* i mirrored into [0, n) about the end pixels, for any i (period 2(n-1)). */
+static int mirror(int i, int n) {
+    if (n == 1) return 0;
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+/* Reflect fill: rows moved through a copy of each line, then columns. */
+static void shift_reflect(nn_shape s, float *x, int dx, int dy) {
+    float line[NN_SHIFT_MAX_SIDE];
+    const int H = s.h, W = s.w;
+    for (int c = 0; c < s.c; c++) {
+        float *p = x + (size_t)c * H * W;
+        if (dx)
+            for (int y = 0; y < H; y++) {
+                float *row = p + (size_t)y * W;
+                memcpy(line, row, (size_t)W * sizeof *row);
+                for (int i = 0; i < W; i++) row[i] = line[mirror(i + dx, W)];
+            }
+        if (dy)
+            for (int xi = 0; xi < W; xi++) {
+                for (int y = 0; y < H; y++) line[y] = p[(size_t)y * W + xi];
+                for (int y = 0; y < H; y++) p[(size_t)y * W + xi] = line[mirror(y + dy, H)];
+            }
+    }
+}
+
+int nn_shift_check(nn_shape s, bool reflect, const char *what) {
+    if (reflect && (s.h > NN_SHIFT_MAX_SIDE || s.w > NN_SHIFT_MAX_SIDE))
+        return nn_fail("%s: reflect fill is for images up to %d pixels a side; these are %d x %d "
+                       "(use the zero fill)",
+                       what, NN_SHIFT_MAX_SIDE, s.h, s.w);
+    return NN_OK;
+}
+
+/* Zero fill: rows and columns are visited in the order that reads each source
+ * pixel before it is overwritten (forward for a positive shift, backward else). */
+void nn_shift(nn_shape s, float *x, int dx, int dy, bool reflect) {
+    if (reflect) {
+        shift_reflect(s, x, dx, dy);
+        return;
+    }
     const int H = s.h, W = s.w;
     for (int c = 0; c < s.c; c++) {
         float *p = x + (size_t)c * H * W;
@@ -58,7 +99,7 @@ void nn_augment_apply(const nn_augment *a, nn_shape s, float *x, uint64_t seed, 
             nn_rng_below(&r0, span), nn_rng_below(&r0, span);
             flip = (bool)(nn_rng_u64(&r0) >> 63) != (bool)(epoch & 1);
         }
-        if (dx || dy) nn_shift(s, x, dx, dy);
+        if (dx || dy) nn_shift(s, x, dx, dy, a->reflect);
         if (a->flip && flip) nn_flip_h(s, x);
     }
     if (a->normalize) {

@@ -11,7 +11,8 @@
  * first step of a new run (fit_*: the moments of the patches of `fit`
  * training images spread over the set, summed over all ranks), it is never
  * trained, and the checkpoint carries it. Only the bias (2d values) is
- * trained. Before any fit (a net built for a test, a GAN) the kernel is
+ * trained, and with bias_epochs=E only in the first E epochs (airbench
+ * freezes it after 3). Before any fit (a net built for a test, a GAN) the kernel is
  * [I; -I], the patch as it is. x: (N, C, H, W), y: (N, 2d, H-R+1, W-R+1); stride 1, no padding. */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct {
     bool bias;
     float eps;
     int fit; /* training images to fit to */
+    int bias_epochs; /* the bias trains in the first bias_epochs epochs; 0 = always */
 } whiten_priv;
 
 static int whiten_setup(nn_layer *l) {
@@ -36,6 +38,11 @@ static int whiten_setup(nn_layer *l) {
     NN_TRY(nn_layer_opt_float(l, "eps", 5e-4f, 0.0f, 1e6f, &p->eps));
     NN_TRY(nn_layer_opt_bool(l, "bias", true, &p->bias));
     NN_TRY(nn_layer_opt_int(l, "fit", 5000, 1, 1 << 30, &p->fit));
+    NN_TRY(nn_layer_opt_int(l, "bias_epochs", 0, 0, 1 << 20, &p->bias_epochs));
+    if (p->bias_epochs && !p->bias)
+        return nn_fail("model spec line %d: layer %s: bias_epochs=%d needs the bias (bias=false "
+                       "given)",
+                       l->line, l->name, p->bias_epochs);
     p->d = l->in.c * p->g.r * p->g.r;
     if (l->in.h < p->g.r || l->in.w < p->g.r)
         return nn_fail("model spec line %d: layer %s: a %dx%d patch does not fit the %dx%d input",
@@ -48,7 +55,10 @@ static int whiten_setup(nn_layer *l) {
                           .oh = l->in.h - p->g.r + 1, .ow = l->in.w - p->g.r + 1};
     l->out = (nn_shape){p->g.k, p->g.oh, p->g.ow};
     nn_layer_add_state(l, "kernel", 4, (int[]){p->g.k, l->in.c, p->g.r, p->g.r});
-    if (p->bias) nn_layer_add_param(l, "bias", 1, (int[]){p->g.k});
+    if (p->bias) {
+        nn_layer_add_param(l, "bias", 1, (int[]){p->g.k});
+        l->params[l->nparam_tensors - 1].epochs = p->bias_epochs;
+    }
     return NN_OK;
 }
 
@@ -194,7 +204,8 @@ static int whiten_fit_finish(nn_layer *l, const double *acc) {
 
 const nn_layer_ops nn_whiten_ops = {
     .type = "whiten",
-    .help = "whiten [size=2] [eps=5e-4] [bias=true] [fit=5000]: 2*C*size*size channels",
+    .help = "whiten [size=2] [eps=5e-4] [bias=true] [fit=5000] [bias_epochs=0 (always)]: "
+            "2*C*size*size channels",
     .setup = whiten_setup,
     .init = whiten_init,
     .scratch = whiten_scratch,

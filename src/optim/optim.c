@@ -68,9 +68,9 @@ int nn_optim_set_lr_runs(nn_optim *o, const nn_lr_run *runs, int nruns) {
     o->runs = NULL, o->nruns = 0;
     size_t end = 0;
     for (int i = 0; i < nruns; i++) {
-        if (runs[i].offset != end || !(runs[i].scale > 0))
+        if (runs[i].offset != end || !(runs[i].scale >= 0))
             return nn_fail("learning-rate runs: run %d (offset %zu, scale %g) does not continue "
-                           "the runs before it with a positive scale",
+                           "the runs before it with a scale >= 0",
                            i, runs[i].offset, (double)runs[i].scale);
         end += runs[i].n;
     }
@@ -115,6 +115,7 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
     for (int i = 0; i < o->nruns; i++) {
         const nn_lr_run *r = &o->runs[i];
         const float k = r->scale;
+        if (k == 0.0f) continue; /* frozen */
         nn_update v = u;
         v.lr *= k, v.step *= k, v.wd /= k;
         size_t at = r->offset;
@@ -126,24 +127,36 @@ void nn_optim_step(nn_optim *o, float *w, const float *g, float lr) {
 int nn_sched_parse(const char *text, nn_sched *s) {
     s->gamma = 0.1f;
     s->every = 0;
+    s->ends = false, s->start = s->end = 0.0f;
+    char tail;
     if (!strcmp(text, "const"))
         s->kind = NN_SCHED_CONST;
     else if (!strcmp(text, "cosine"))
         s->kind = NN_SCHED_COSINE;
     else if (!strcmp(text, "linear"))
         s->kind = NN_SCHED_LINEAR;
+    else if (sscanf(text, "linear:%f:%f%c", &s->start, &s->end, &tail) == 2 && s->start >= 0 &&
+             s->start <= 1 && s->end >= 0 && s->end <= 1)
+        s->kind = NN_SCHED_LINEAR, s->ends = true;
     else if (sscanf(text, "step:%d:%f", &s->every, &s->gamma) == 2 && s->every > 0 &&
              s->gamma > 0)
         s->kind = NN_SCHED_STEP;
     else
-        return nn_fail("--schedule %s: expected const, cosine, linear or step:EVERY:GAMMA "
-                       "(e.g. step:10:0.1)",
+        return nn_fail("--schedule %s: expected const, cosine, linear, linear:START:END (the "
+                       "factors at the start and the end, each in [0, 1], e.g. linear:0.2:0.07) "
+                       "or step:EVERY:GAMMA (e.g. step:10:0.1)",
                        text);
     return NN_OK;
 }
 
 float nn_sched_lr(const nn_sched *s, double e, int total) {
     double lr = s->base_lr;
+    if (s->kind == NN_SCHED_LINEAR && s->ends) { /* the triangle, warmup included */
+        const double w = fmin(s->warmup_epochs, total), t = fmin(fmax(e, 0.0), total);
+        const double f = t < w ? s->start + (1.0 - s->start) * t / w
+                               : 1.0 + (s->end - 1.0) * (total > w ? (t - w) / (total - w) : 1.0);
+        return (float)(lr * f);
+    }
     if (s->kind == NN_SCHED_STEP)
         lr *= pow(s->gamma, floor(e / s->every));
     else if (s->kind == NN_SCHED_COSINE && total > 0)

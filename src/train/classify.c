@@ -38,13 +38,13 @@ static const struct {
 static int tta_views(nn_tta t) { return t == NN_TTA_TRANSLATE ? 6 : t == NN_TTA_FLIP ? 2 : 1; }
 
 /* Averaged predictions for a batch x of c->n images: the softmaxes of every
- * net on every view of tta, weighted, summed into prob (n, k) and scored by
- * their mean. view: room for the batch. Adds the loss -log p(label) and the
+ * net on every view of r->tta (moved with r->reflect's fill), weighted,
+ * summed into prob (n, k) and scored by their mean. view: room for the batch. Adds the loss -log p(label) and the
  * correct count to acc[0..2], writes pred. host: n k floats of room. */
-static int eval_averaged(nn_net *const *nets, int count, nn_tta tta, const nn_ctx *c, nn_shape s,
-                         const float *x, float *view, const int *labels, float *host,
-                         double *prob, double *acc, int *pred) {
-    const int n = c->n, k = (int)nn_net_out_size(nets[0]), views = tta_views(tta);
+static int eval_averaged(nn_net *const *nets, int count, const nn_eval_result *r,
+                         const nn_ctx *c, nn_shape s, const float *x, float *view,
+                         const int *labels, float *host, double *prob, double *acc, int *pred) {
+    const int n = c->n, k = (int)nn_net_out_size(nets[0]), views = tta_views(r->tta);
     const size_t dim = nn_shape_size(s);
     double total = 0;
     memset(prob, 0, (size_t)n * k * sizeof *prob);
@@ -54,7 +54,8 @@ static int eval_averaged(nn_net *const *nets, int count, nn_tta tta, const nn_ct
         if (moved || g_views[v].flip) {
             memcpy(view, x, (size_t)n * dim * sizeof *x);
             for (int j = 0; j < n; j++) {
-                if (moved) nn_shift(s, view + (size_t)j * dim, g_views[v].dx, g_views[v].dy);
+                if (moved)
+                    nn_shift(s, view + (size_t)j * dim, g_views[v].dx, g_views[v].dy, r->reflect);
                 if (g_views[v].flip) nn_flip_h(s, view + (size_t)j * dim);
             }
             in = view;
@@ -86,6 +87,8 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
     for (int m = 1; m < count; m++) bs = nets[m]->max_n < bs ? nets[m]->max_n : bs;
     /* One net, one view: the backend's fused softmax cross-entropy. */
     const bool averaged = count > 1 || r->tta != NN_TTA_NONE;
+    if (r->tta == NN_TTA_TRANSLATE) /* the same on every rank: no collective check needed */
+        NN_TRY(nn_shift_check(d->shape, r->reflect, "eval --crop-fill reflect"));
     const size_t dim = nn_shape_size(d->shape);
     float *x = nn_alloc((size_t)bs * dim * sizeof(float), "eval batch");
     int *labels = nn_alloc((size_t)bs * sizeof(int), "eval labels");
@@ -118,7 +121,7 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
         c.n = c.global_n = n;
         c.sample_ids = ids;
         if (averaged) {
-            rc = eval_averaged(nets, count, r->tta, &c, d->shape, x, view, labels, host, prob,
+            rc = eval_averaged(nets, count, r, &c, d->shape, x, view, labels, host, prob,
                                acc, pred);
         } else {
             const float *logits;
@@ -162,6 +165,7 @@ typedef struct {
     float *smooth;     /* (batch, classes) --label-smoothing's gradient term; NULL = none */
     double *conf;      /* (classes, classes) the test split's confusion matrix */
     float *la;         /* --lookahead: (nparams + nstate) the average; NULL when off */
+    int runs_epoch;    /* the epoch opt's learning-rate runs are for */
     bool la_on;        /* la holds an average (started) */
 } classify;
 
@@ -271,7 +275,7 @@ static int cl_create(nn_run *r) {
         rc = nn_net_create(&c->avg, spec, origin, in, classes, cfg->batch, nn_backend_current());
     free(spec);
     if (rc == NN_OK) rc = nn_optim_create(&c->opt, &cfg->optim, c->net.nparams);
-    if (rc == NN_OK) rc = nn_net_lr_runs(&c->net, &c->opt);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&c->net, &c->opt, 0);
     if (rc == NN_OK && cfg->lookahead_every > 0) {
         c->la = nn_alloc((c->net.nparams + c->net.nstate) * sizeof(float), "lookahead average");
         if (!c->la) rc = NN_ERR;
@@ -449,6 +453,10 @@ static int cl_step(nn_run *r, nn_step *s) {
     /* Every rank runs the pass even with an empty slice: layers such as
      * synchronised BatchNorm take part in collective reductions. */
     int rc = s->rc;
+    if (rc == NN_OK && s->epoch != c->runs_epoch) { /* tensors frozen from this epoch on */
+        rc = nn_net_lr_runs(net, &c->opt, s->epoch);
+        c->runs_epoch = s->epoch;
+    }
     if (c->bucket_floats)
         NN_TRY(nn_dist_reduce_begin(r->dist, net->grads, net->nparams + NN_NET_METRICS,
                                     net->nparams, c->bucket_floats));

@@ -71,6 +71,7 @@ typedef struct {
     nn_net g, d;
     nn_net ge;      /* the moving average of g (--ema; params NULL when off) */
     nn_optim og, od;
+    int runs_epoch; /* the epoch og's and od's learning-rate runs are for */
     int z;          /* noise dimensions */
     float *zbuf;    /* (B, z) this rank's noise */
     float *dx;      /* (B, C*H*W) D's input: real then fake; D's input gradient */
@@ -183,8 +184,8 @@ static int gan_create(nn_run *r) {
     oc = cfg->optim;
     if (cfg->d_lr > 0) oc.lr = cfg->d_lr;
     if (rc == NN_OK) rc = nn_optim_create(&g->od, &oc, g->d.nparams);
-    if (rc == NN_OK) rc = nn_net_lr_runs(&g->g, &g->og);
-    if (rc == NN_OK) rc = nn_net_lr_runs(&g->d, &g->od);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&g->g, &g->og, 0);
+    if (rc == NN_OK) rc = nn_net_lr_runs(&g->d, &g->od, 0);
     if (rc == NN_OK) {
         g->zbuf = nn_alloc((size_t)gmax * g->z * sizeof(float), "noise");
         g->dx = nn_alloc((size_t)B * dim * sizeof(float), "discriminator input");
@@ -261,6 +262,11 @@ static int gan_step(nn_run *r, nn_step *s) {
     int lo, hi, rc = s->rc;
     double tp = nn_run_now();
     nn_net *D = &g->d, *G = &g->g;
+    if (rc == NN_OK && s->epoch != g->runs_epoch) { /* tensors frozen from this epoch on */
+        rc = nn_net_lr_runs(G, &g->og, s->epoch);
+        if (rc == NN_OK) rc = nn_net_lr_runs(D, &g->od, s->epoch);
+        g->runs_epoch = s->epoch;
+    }
     float *dm = D->grads + D->nparams, *gm = G->grads + G->nparams;
 
     /* ---- D step: the real slice, then this rank's fakes ---- */

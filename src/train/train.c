@@ -342,6 +342,8 @@ static int run_setup(nn_run *r) {
     rc = nn_data_open(&r->train, cfg->data, "train", train_part);
     if (rc == NN_OK) rc = nn_data_open(&r->test, cfg->data, "test", part);
     if (rc == NN_OK) rc = check_splits(r);
+    if (rc == NN_OK && cfg->crop_pad > 0)
+        rc = nn_shift_check(r->train.shape, cfg->crop_reflect, "--crop-fill reflect");
     NN_TRY(nn_dist_check(dist, rc));
     r->train_count = r->train.count;
     r->draw = r->mode->draw(cfg);
@@ -558,7 +560,8 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         nn_run_prof(r, P_EXCHANGE, tp), tp = nn_run_now();
         if (rc == NN_OK && (cfg->crop_pad > 0 || cfg->flip)) {
             const nn_augment aug = {
-                .pad = cfg->crop_pad, .flip = cfg->flip, .alternate = cfg->flip_alternate};
+                .pad = cfg->crop_pad, .flip = cfg->flip, .alternate = cfg->flip_alternate,
+                .reflect = cfg->crop_reflect};
             const size_t dim = nn_shape_size(r->train.shape);
             for (int j = 0; j < n; j++)
                 nn_augment_apply(&aug, r->train.shape, r->x + (size_t)j * dim, cfg->seed,

@@ -1065,6 +1065,70 @@ static void test_augment_flip(void) {
     CU_ASSERT(nflip0 > 30 && nflip0 < 70);
 }
 
+/* out(y, x) = in(m(y + dy), m(x + dx)), m reflecting by repeated bounces
+ * off the edge pixels (written independently of augment.c's closed form). */
+static int bounce(int i, int n) {
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+static void ref_shift_reflect(nn_shape s, const float *in, float *out, int dx, int dy) {
+    for (int c = 0; c < s.c; c++)
+        for (int y = 0; y < s.h; y++)
+            for (int x = 0; x < s.w; x++)
+                out[(c * s.h + y) * s.w + x] =
+                    in[(c * s.h + bounce(y + dy, s.h)) * s.w + bounce(x + dx, s.w)];
+}
+
+/* --crop-fill reflect: every crop is one of the 25 reflected shifts (all
+ * occur); by hand, dx = 1 ends row 0 with its second-to-last pixel; shifts
+ * past the image (nn_shift directly, up to 3 sizes) and 1-pixel sides. */
+static void test_augment_crop_reflect(void) {
+    const nn_shape s = {AC, AH, AW};
+    const int pad = 2;
+    nn_augment a = {.pad = pad, .reflect = true};
+    float in[AN], x[AN], ref[AN];
+    fill_known(in);
+    int seen[5][5] = {{0}}, unmatched = 0;
+    for (uint64_t id = 0; id < 600; id++) {
+        memcpy(x, in, sizeof x);
+        nn_augment_apply(&a, s, x, 7, 0, id, true);
+        int found = 0;
+        for (int dy = -pad; dy <= pad && !found; dy++)
+            for (int dx = -pad; dx <= pad && !found; dx++) {
+                ref_shift_reflect(s, in, ref, dx, dy);
+                if (!memcmp(x, ref, sizeof x)) found = 1, seen[dy + pad][dx + pad]++;
+            }
+        unmatched += !found;
+    }
+    CU_ASSERT_EQUAL(unmatched, 0);
+    int missing = 0;
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) missing += seen[i][j] == 0;
+    CU_ASSERT_EQUAL(missing, 0);
+    memcpy(x, in, sizeof x);
+    nn_shift(s, x, 1, 0, true);
+    CU_ASSERT_EQUAL(x[0], in[1]);
+    CU_ASSERT_EQUAL(x[AW - 1], in[AW - 2]); /* reflect, not edge repeat */
+    int bad = 0;
+    for (int dy = -3 * AH; dy <= 3 * AH; dy++)
+        for (int dx = -3 * AW; dx <= 3 * AW; dx++) {
+            memcpy(x, in, sizeof x);
+            nn_shift(s, x, dx, dy, true);
+            ref_shift_reflect(s, in, ref, dx, dy);
+            bad += memcmp(x, ref, sizeof x) != 0;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    const nn_shape thin = {1, 1, 3};
+    float t[3] = {1, 2, 3};
+    nn_shift(thin, t, 0, 2, true); /* a 1-pixel side maps everything to its one row */
+    CU_ASSERT(t[0] == 1 && t[1] == 2 && t[2] == 3);
+    /* the one limit: sides up to NN_SHIFT_MAX_SIDE */
+    CU_ASSERT_EQUAL(nn_shift_check((nn_shape){3, 32, 32}, true, "t"), NN_OK);
+    CU_ASSERT_EQUAL(nn_shift_check((nn_shape){1, 2, NN_SHIFT_MAX_SIDE + 1}, false, "t"), NN_OK);
+    CU_ASSERT_NOT_EQUAL(nn_shift_check((nn_shape){1, 2, NN_SHIFT_MAX_SIDE + 1}, true, "t"), NN_OK);
+}
+
 static void test_augment_crop(void) {
     const nn_shape s = {AC, AH, AW};
     const int pad = 2;
@@ -1337,6 +1401,7 @@ void register_image_tests(void) {
                 test_folder_streamed);
     CU_add_test(s, "augment: horizontal flip", test_augment_flip);
     CU_add_test(s, "augment: crop shift with zero fill, before normalising", test_augment_crop);
+    CU_add_test(s, "augment: crop shift with reflect fill", test_augment_crop_reflect);
     CU_add_test(s, "augment: reproducible per (seed, epoch, id)", test_augment_reproducible);
     CU_add_test(s, "augment: eval mode only normalises", test_augment_eval);
     CU_add_test(s, "channel sums over a data set and its shards", test_channel_sums);

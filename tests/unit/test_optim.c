@@ -92,6 +92,24 @@ static void test_schedules(void) {
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 5.0, 10), 2.0 * 5 / 8, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 7.5, 10), 2.0 * 2.5 / 8, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 10.0, 10), 0.0, 1e-6);
+    /* linear:START:END, airbench's triangle 0.2 -> 1 -> 0.07, peak at 2.3 of 10 */
+    CU_ASSERT(nn_sched_parse("linear:0.2:0.07", &s) == 0);
+    s.base_lr = 2.0f, s.warmup_epochs = 2.3f;
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 0.0, 10), 2.0 * 0.2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 1.15, 10), 2.0 * 0.6, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 2.3, 10), 2.0, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 2.3 + 7.7 / 2, 10), 2.0 * (1 + 0.07) / 2, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 10.0, 10), 2.0 * 0.07, 1e-6);
+    CU_ASSERT(nn_sched_parse("linear:0:0", &s) == 0); /* the plain triangle, exactly 0 at 0 */
+    s.base_lr = 1.0f, s.warmup_epochs = 2;
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 0.0, 10), 0.0, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(nn_sched_lr(&s, 6.0, 10), 0.5, 1e-6);
+    const char *bad[] = {"linear:0.2", "linear:1.5:0", "linear:0.2:-1", "linear:0.2:0.1x",
+                         "linear:a:b"};
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT(nn_sched_parse(bad[i], &s) != 0);
+        CU_ASSERT(strstr(nn_errmsg(), "linear:START:END") != NULL);
+    }
     CU_ASSERT(nn_sched_parse("step:0:1", &s) != 0);
     CU_ASSERT(strstr(nn_errmsg(), "step:EVERY:GAMMA") != NULL);
 }
