@@ -88,6 +88,13 @@ AIR="$D --model $T/air.spec --epochs 3 --batch 100 --optim momentum --nesterov -
 check "airbench pieces np=1" $NN train $AIR --out "$T/a1" --quiet
 check "  it learns (test accuracy > 0.9 at the end; at lr 0.5 it collapses, and rounding then decides)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/a1/history.csv"
 check "  np=3 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $AIR --out $T/a3 > $T/a3.log 2>&1 && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/a1/history.csv $T/a3/history.csv 1e-5 && weights_close $T/a1/checkpoint.h5 $T/a3/checkpoint.h5"
+# ... and the rest of airbench94's: gelu, the whitening bias frozen after
+# epoch 1, reflect-filled crops, the triangle's ends 0.2 and 0.07.
+printf 'whiten size=2 bias_epochs=1\ngelu\nconv2d 8 size=3 bias=false init=uniform dirac=true\nmaxpool 2\nbatchnorm scale=false bias_lr=64 momentum=0.6\ngelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air2.spec"
+AIR2="$D --model $T/air2.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.2 --weight-decay 1e-3 --schedule linear:0.2:0.07 --warmup 1 --crop 2 --crop-fill reflect --flip alternate --seed 5"
+check "airbench94's gelu, bias_epochs, reflect, linear:0.2:0.07 np=1" $NN train $AIR2 --out "$T/b1" --quiet
+check "  it learns (test accuracy > 0.9 at the end)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/b1/history.csv"
+check "  np=3 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $AIR2 --out $T/b3 > $T/b3.log 2>&1 && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/b1/history.csv $T/b3/history.csv 1e-5 && weights_close $T/b1/checkpoint.h5 $T/b3/checkpoint.h5"
 
 # The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
 # user's value kept, and a run through it trains as np=1 does.
