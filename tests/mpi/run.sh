@@ -94,7 +94,10 @@ printf 'whiten size=2 bias_epochs=1\ngelu\nconv2d 8 size=3 bias=false init=unifo
 AIR2="$D --model $T/air2.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.2 --weight-decay 1e-3 --schedule linear:0.2:0.07 --warmup 1 --crop 2 --crop-fill reflect --flip alternate --seed 5"
 check "airbench94's gelu, bias_epochs, reflect, linear:0.2:0.07 np=1" $NN train $AIR2 --out "$T/b1" --quiet
 check "  it learns (test accuracy > 0.9 at the end)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/b1/history.csv"
-check "  np=3 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $AIR2 --out $T/b3 > $T/b3.log 2>&1 && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/b1/history.csv $T/b3/history.csv 1e-5 && weights_close $T/b1/checkpoint.h5 $T/b3/checkpoint.h5"
+# The whitening kernel is fitted from sums over 3 shards here and 1 there (a
+# rounding apart, ~1e-7), and every later weight starts from it: the weights
+# agree to 1e-5 absolute (1.9e-6 measured), not to the 1e-6 of the nets above.
+check "  np=3 matches np=1 (losses 1e-5, weights 1e-5 absolute)" bash -c "$MPIRUN -np 3 $NN train $AIR2 --out $T/b3 > $T/b3.log 2>&1 && $(declare -f rel_close); NN=$NN; rel_close $T/b1/history.csv $T/b3/history.csv 1e-5 && $NN compare $T/b1/checkpoint.h5 $T/b3/checkpoint.h5 | tee /dev/stderr | awk '{ exit !(\$4 + 0 < 1e-5) }'"
 
 # The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
 # user's value kept, and a run through it trains as np=1 does.
