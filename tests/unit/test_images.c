@@ -1065,6 +1065,32 @@ static void test_augment_flip(void) {
     CU_ASSERT(nflip0 > 30 && nflip0 < 70);
 }
 
+/* Crops of `in` by a (pad 2) over 600 ids: each must equal ref's shift by
+ * one (dx, dy) in [-2, 2]^2, and every such shift must occur. */
+typedef void (*shift_fn)(nn_shape s, const float *in, float *out, int dx, int dy);
+static void check_crops(const nn_augment *a, const float *in, shift_fn ref) {
+    const nn_shape s = {AC, AH, AW};
+    const int pad = 2;
+    float x[AN], want[AN];
+    int seen[5][5] = {{0}}, unmatched = 0;
+    for (uint64_t id = 0; id < 600; id++) {
+        memcpy(x, in, sizeof x);
+        nn_augment_apply(a, s, x, 7, 0, id, true);
+        int found = 0;
+        for (int dy = -pad; dy <= pad && !found; dy++)
+            for (int dx = -pad; dx <= pad && !found; dx++) {
+                ref(s, in, want, dx, dy);
+                if (!memcmp(x, want, sizeof x)) found = 1, seen[dy + pad][dx + pad]++;
+            }
+        unmatched += !found;
+    }
+    CU_ASSERT_EQUAL(unmatched, 0);
+    int missing = 0;
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) missing += seen[i][j] == 0;
+    CU_ASSERT_EQUAL(missing, 0); /* every shift in [-2, 2]^2 occurs */
+}
+
 /* out(y, x) = in(m(y + dy), m(x + dx)), m reflecting by repeated bounces
  * off the edge pixels (written independently of augment.c's closed form). */
 static int bounce(int i, int n) {
@@ -1086,26 +1112,10 @@ static void ref_shift_reflect(nn_shape s, const float *in, float *out, int dx, i
 static void test_augment_crop_reflect(void) {
     const nn_shape s = {AC, AH, AW};
     const int pad = 2;
-    nn_augment a = {.pad = pad, .reflect = true};
+    const nn_augment a = {.pad = pad, .reflect = true};
     float in[AN], x[AN], ref[AN];
     fill_known(in);
-    int seen[5][5] = {{0}}, unmatched = 0;
-    for (uint64_t id = 0; id < 600; id++) {
-        memcpy(x, in, sizeof x);
-        nn_augment_apply(&a, s, x, 7, 0, id, true);
-        int found = 0;
-        for (int dy = -pad; dy <= pad && !found; dy++)
-            for (int dx = -pad; dx <= pad && !found; dx++) {
-                ref_shift_reflect(s, in, ref, dx, dy);
-                if (!memcmp(x, ref, sizeof x)) found = 1, seen[dy + pad][dx + pad]++;
-            }
-        unmatched += !found;
-    }
-    CU_ASSERT_EQUAL(unmatched, 0);
-    int missing = 0;
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 5; j++) missing += seen[i][j] == 0;
-    CU_ASSERT_EQUAL(missing, 0);
+    check_crops(&a, in, ref_shift_reflect);
     memcpy(x, in, sizeof x);
     nn_shift(s, x, 1, 0, true);
     CU_ASSERT_EQUAL(x[0], in[1]);
@@ -1132,29 +1142,10 @@ static void test_augment_crop_reflect(void) {
 static void test_augment_crop(void) {
     const nn_shape s = {AC, AH, AW};
     const int pad = 2;
-    nn_augment a = {.pad = pad, .flip = false};
-    float in[AN], x[AN], ref[AN];
+    const nn_augment a = {.pad = pad, .flip = false};
+    float in[AN], ref[AN];
     fill_known(in);
-    int seen[5][5] = {{0}}, unmatched = 0;
-    for (uint64_t id = 0; id < 600; id++) {
-        memcpy(x, in, sizeof x);
-        nn_augment_apply(&a, s, x, 7, 0, id, true);
-        int found = 0;
-        for (int dy = -pad; dy <= pad && !found; dy++)
-            for (int dx = -pad; dx <= pad && !found; dx++) {
-                ref_shift(s, in, ref, dx, dy);
-                if (!memcmp(x, ref, sizeof x)) {
-                    found = 1;
-                    seen[dy + pad][dx + pad]++;
-                }
-            }
-        unmatched += !found;
-    }
-    CU_ASSERT_EQUAL(unmatched, 0);
-    int missing = 0;
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 5; j++) missing += seen[i][j] == 0;
-    CU_ASSERT_EQUAL(missing, 0); /* every shift in [-2, 2]^2 occurs */
+    check_crops(&a, in, ref_shift);
     /* A shift by hand: dx = 1, dy = -2 -> row 0 and 1 zero, row 2 = row 0
      * shifted left by one, last column zero. */
     ref_shift(s, in, ref, 1, -2);
