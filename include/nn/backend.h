@@ -60,6 +60,8 @@ typedef struct nn_backend {
     void (*add_row_bias)(int rows, int cols, const float *bias, float *y);
     /* acc(cols) += sum over rows of x(rows, cols). */
     void (*sum_rows)(int rows, int cols, const float *x, float *acc);
+    /* c(rows, cols) += a^T, a being (cols, rows); a and c do not overlap. */
+    void (*add_transposed)(int rows, int cols, const float *a, float *c);
     /* y = f(x), elementwise over n values; y and x do not overlap. alpha is
      * the activation's parameter: leaky_relu's slope for x < 0 (in [0, 1],
      * the layer's default NN_LEAKY_SLOPE); the other activations ignore it. */
@@ -76,8 +78,9 @@ typedef struct nn_backend {
      * so a batch's columns sit side by side in one (C*R*R, N*OH*OW) matrix. */
     void (*im2col)(const float *x, int c, int h, int w, int r, int s, int p, int oh, int ow,
                    float *col, size_t ldc, size_t col0);
-    /* The adjoint: dx (C, H, W) += the column gradients scattered back. */
-    void (*col2im)(const float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
+    /* The adjoint: dx (C, H, W) += the column gradients scattered back.
+     * col is scratch to it: entries that fall outside dx may be zeroed. */
+    void (*col2im)(float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
                    int p, int oh, int ow, float *dx);
 
     /* Per-channel ops over (n, c, hw) tensors (BatchNorm, normalize). The

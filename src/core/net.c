@@ -508,8 +508,10 @@ static double now_s(void) {
 
 int nn_net_time_layers(nn_net *net) {
     if (net->layer_s) return NN_OK;
-    net->layer_s = nn_calloc(2 * (size_t)net->nlayers, sizeof(double), "layer times");
-    return net->layer_s ? NN_OK : NN_ERR;
+    net->layer_s = nn_calloc(4 * (size_t)net->nlayers, sizeof(double), "layer times");
+    if (!net->layer_s) return NN_ERR;
+    net->layer_flop = net->layer_s + 2 * (size_t)net->nlayers;
+    return NN_OK;
 }
 
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {
@@ -527,7 +529,10 @@ int nn_net_forward_until(nn_net *net, const nn_ctx *c, const float *x, int stop,
         nn_layer *l = &net->layers[i];
         const double t0 = timed ? now_s() : 0;
         if (l->ops->forward(l, c, cur, net->acts[i]) != NN_OK) return nn_fail_ctx("%s", l->name);
-        if (timed) net->layer_s[2 * i] += now_s() - t0;
+        if (timed) {
+            net->layer_s[2 * i] += now_s() - t0;
+            if (l->ops->flops) net->layer_flop[2 * i] += l->ops->flops(l) * c->n;
+        }
         cur = net->acts[i];
     }
     *out = cur;
@@ -538,17 +543,34 @@ int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *d
     return nn_net_backward_dx(net, c, x, dlogits, NULL);
 }
 
+/* The lowest layer whose backward anyone needs: without dx_in, the layers
+ * below the lowest one with gradients to make only pass gradients down to
+ * nobody (a normalize stem, say), and that layer needs no input gradient. */
+static int lowest_needed(const nn_net *net, const nn_ctx *c, const float *dx_in) {
+    if (dx_in) return 0;
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].nparams > 0 && !c->no_param_grads) return i;
+    return net->nlayers;
+}
+
 int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float *dlogits,
                        float *dx_in) {
     const float *dy = dlogits;
+    const int lo = lowest_needed(net, c, dx_in);
     for (int i = net->nlayers - 1; i >= 0; i--) {
         nn_layer *l = &net->layers[i];
         const float *in = i ? net->acts[i - 1] : x;
-        float *dx = i ? net->dbuf[i & 1] : dx_in;
-        const double t0 = net->layer_s ? now_s() : 0;
-        if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
-            return nn_fail_ctx("%s (backward)", l->name);
-        if (net->layer_s) net->layer_s[2 * i + 1] += now_s() - t0;
+        float *dx = i > lo ? net->dbuf[i & 1] : i ? NULL : dx_in;
+        if (i >= lo) {
+            const double t0 = net->layer_s ? now_s() : 0;
+            if (l->ops->backward(l, c, in, net->acts[i], dy, dx) != NN_OK)
+                return nn_fail_ctx("%s (backward)", l->name);
+            if (net->layer_s) {
+                net->layer_s[2 * i + 1] += now_s() - t0;
+                if (l->ops->flops)
+                    net->layer_flop[2 * i + 1] += l->ops->flops(l) * c->n * (dx ? 2 : 1);
+            }
+        }
         if (net->grads_final && net->grads_final(net->grads_final_arg, (size_t)(l->dw - net->grads)))
             return nn_fail_ctx("%s (gradient reduction)", l->name);
         dy = dx;

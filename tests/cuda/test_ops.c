@@ -178,7 +178,7 @@ static void test_table(void) {
 #define FIELD(f)                                                                           \
     if (!GPU->f) strcat(missing, " " #f);
     FIELD(alloc) FIELD(free) FIELD(zero) FIELD(to_host) FIELD(from_host) FIELD(gemm)
-    FIELD(add_row_bias) FIELD(sum_rows) FIELD(act_forward) FIELD(act_backward) FIELD(im2col)
+    FIELD(add_row_bias) FIELD(sum_rows) FIELD(add_transposed) FIELD(act_forward) FIELD(act_backward) FIELD(im2col)
     FIELD(col2im) FIELD(chan_sums) FIELD(chan_affine) FIELD(chan_standardize)
     FIELD(bn_grad_sums) FIELD(bn_grad_input) FIELD(maxpool_forward) FIELD(maxpool_backward)
     FIELD(dropout) FIELD(copy) FIELD(add) FIELD(update) FIELD(softmax_xent) FIELD(sigmoid_xent)
@@ -269,6 +269,14 @@ static void test_rows(int rows, int cols, mem where) {
     got = gread(gacc, (size_t)cols * 4);
     check_f(NAME("sum_rows %dx%d [%s]", rows, cols, mem_name[where]), acc, got, (size_t)cols,
             1e-5);
+    free(got);
+
+    float *at = frand(n, -1, 1), *gat = gbuf(where, at, n * 4); /* (cols, rows) */
+    CPU->add_transposed(rows, cols, at, y);
+    GPU->add_transposed(rows, cols, gat, gy);
+    got = gread(gy, n * 4);
+    check_f(NAME("add_transposed %dx%d [%s]", rows, cols, mem_name[where]), y, got, n, 1e-5);
+    gfree(where, gat), free(at);
     gfree(where, gy), gfree(where, gbias), gfree(where, gacc);
     free(y), free(bias), free(acc), free(got);
 }

@@ -111,24 +111,46 @@ static void test_gelu_kernel(void) {
     CU_ASSERT_DOUBLE_EQUAL(y[1300], 0.8413447 * 1.0, 1e-6); /* x = 1: Phi(1) */
 }
 
+/* add_transposed: c(rows, cols) += a(cols, rows)^T, for shapes around its
+ * 16 x 16 tiles (partial tiles at both edges, one row, one column). */
+static void test_add_transposed(void) {
+    const nn_backend *be = nn_backend_cpu();
+    static const int dims[][2] = {{1, 1}, {1, 37}, {37, 1}, {16, 16}, {17, 33}, {64, 288}, {50, 3}};
+    int bad = 0;
+    for (size_t t = 0; t < sizeof dims / sizeof *dims; t++) {
+        const int rows = dims[t][0], cols = dims[t][1];
+        const size_t n = (size_t)rows * cols;
+        float *a = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) a[i] = (float)i, c[i] = 0.5f * (float)i;
+        be->add_transposed(rows, cols, a, c);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) {
+                const size_t i = (size_t)r * cols + j;
+                bad += c[i] != 0.5f * (float)i + (float)((size_t)j * rows + r);
+            }
+        free(a), free(c);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* im2col writes col[(ch*r + ki)*r + kj][col0 + y*ow + xo] = x[ch][y*s - p + ki][xo*s - p + kj]
  * (0 outside the input) and touches nothing else of its rows; col2im adds
  * each such entry back to the input position it came from. Every geometry
- * with c in {1, 2}, h, w in 1..6, r in 1..4, s in {1, 2}, p in 0..r and an
- * output of at least 1x1: pad=same planes take the block-copy path, the
- * others the row-by-row one. */
+ * with c in {1, 2}, h, w in 1..6, r in 1..5, s in {1, 2}, p in 0..r and an
+ * output of at least 1x1: pad=same planes at stride 1 take the flat-shift
+ * path (src/backend/cpu.c), the others the row-by-row one. */
 static void test_im2col_col2im(void) {
     const nn_backend *be = nn_backend_cpu();
     nn_rng rng;
     nn_rng_seed(&rng, 5, 5);
     float x[2 * 6 * 6], dx[2 * 6 * 6];
     double want_dx[2 * 6 * 6];
-    float *col = malloc(sizeof(float) * 2 * 16 * (14 * 14 + 5)); /* oh, ow <= 6 + 2*4 */
+    float *col = malloc(sizeof(float) * 2 * 25 * (16 * 16 + 5)); /* oh, ow <= 6 + 2*5 */
     int cases = 0, bad = 0;
     for (int c = 1; c <= 2; c++)
         for (int h = 1; h <= 6; h++)
             for (int w = 1; w <= 6; w++)
-                for (int r = 1; r <= 4; r++)
+                for (int r = 1; r <= 5; r++)
                     for (int s = 1; s <= 2; s++)
                         for (int p = 0; p <= r; p++) {
                             if (h + 2 * p < r || w + 2 * p < r) continue;
@@ -176,6 +198,7 @@ void register_blas_tests(void) {
     CU_add_test(s, "gemm TT vs naive", test_gemm_tt);
     CU_add_test(s, "gemm 100x100x784 vs naive", test_gemm_large);
     CU_add_test(s, "bias, row sums, activations", test_row_kernels);
+    CU_add_test(s, "add_transposed vs its definition, tile edges", test_add_transposed);
     CU_add_test(s, "im2col and col2im vs their definitions, every small geometry",
                 test_im2col_col2im);
 }

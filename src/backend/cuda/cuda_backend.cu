@@ -409,6 +409,20 @@ static void cu_sum_rows(int rows, int cols, const float *x, float *acc) {
     op_end();
 }
 
+__global__ void k_add_transposed(size_t n, int rows, int cols, const float *a, float *c) {
+    GRID_LOOP(i, n) c[i] += a[(i % cols) * rows + i / cols];
+}
+
+static void cu_add_transposed(int rows, int cols, const float *a, float *c) {
+    if (rows <= 0 || cols <= 0) return;
+    op_begin("add_transposed");
+    const size_t n = (size_t)rows * cols;
+    const float *ad = in(a, n);
+    float *cd = io(c, n);
+    LAUNCH(k_add_transposed, grid_for(n), THREADS, n, rows, cols, ad, cd);
+    op_end();
+}
+
 __global__ void k_act_forward(int act, float alpha, size_t n, const float *x, float *y) {
     GRID_LOOP(i, n) {
         const float v = x[i];
@@ -511,7 +525,7 @@ static void cu_im2col(const float *x, int c, int h, int w, int r, int s, int p, 
     op_end();
 }
 
-static void cu_col2im(const float *col, size_t ldc, size_t col0, int c, int h, int w, int r,
+static void cu_col2im(float *col, size_t ldc, size_t col0, int c, int h, int w, int r,
                       int s, int p, int oh, int ow, float *dx) {
     const size_t rows = (size_t)c * r * r, ohw = (size_t)oh * ow, n = (size_t)c * h * w;
     if (!rows || !ohw || !n) return;
@@ -914,6 +928,7 @@ static nn_backend make_table(void) {
     b.gemm = cu_gemm;
     b.add_row_bias = cu_add_row_bias;
     b.sum_rows = cu_sum_rows;
+    b.add_transposed = cu_add_transposed;
     b.act_forward = cu_act_forward;
     b.act_backward = cu_act_backward;
     b.im2col = cu_im2col;
