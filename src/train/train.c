@@ -663,26 +663,42 @@ static int report_profile(nn_run *r, const double *mine, const char *title) {
     return rc;
 }
 
+/* GFLOP/s of f FLOPs in t seconds, 0 when nothing was timed. */
+static double gflops(double f, double t) { return t > 0 ? f / t * 1e-9 : 0.0; }
+
 /* --profile, at the end (rank 0): each layer's forward and backward time per
  * step and its parameter bytes, the measured inputs of the scaling model
- * (tests/bench/scaling_model.sh reads these lines). */
+ * (tests/bench/scaling_model.sh reads these lines), and the rate of the
+ * layers that count FLOPs; then the convolutions' rate over both passes
+ * (tests/bench/conv_rate.sh sets it against the sgemm rate). */
 static void report_layers(nn_run *r) {
     if (!r->cfg->profile || !r->mode->nets || r->dist->rank != 0 || r->steps_run == 0) return;
     nn_net *nets[4];
     const char *names[4];
     const int k = r->mode->nets(r, nets, names, 4);
     const double per = 1e3 / (double)r->steps_run;
+    double conv_f = 0, conv_s = 0;
     printf("time per layer, rank 0, ms per step over %llu steps (backward in backward order; "
-           "bytes: the layer's gradients):\n",
+           "bytes: the layer's gradients; GFLOP/s where the layer counts FLOPs):\n",
            (unsigned long long)r->steps_run);
     for (int i = 0; i < k; i++) {
         const nn_net *n = nets[i];
         if (!n->layer_s) continue;
-        for (int j = n->nlayers - 1; j >= 0; j--)
-            printf("  layer %-14s %-20s forward %9.3f backward %9.3f bytes %zu\n", names[i],
-                   n->layers[j].name, n->layer_s[2 * j] * per, n->layer_s[2 * j + 1] * per,
-                   n->layers[j].nparams * sizeof(float));
+        for (int j = n->nlayers - 1; j >= 0; j--) {
+            const nn_layer *l = &n->layers[j];
+            const double *t = n->layer_s + 2 * j, *f = n->layer_flop + 2 * j;
+            printf("  layer %-14s %-20s forward %9.3f backward %9.3f bytes %zu", names[i],
+                   l->name, t[0] * per, t[1] * per, l->nparams * sizeof(float));
+            if (f[0] > 0)
+                printf(" GFLOP/s %.1f %.1f", gflops(f[0], t[0]), gflops(f[1], t[1]));
+            printf("\n");
+            if (!strcmp(l->ops->type, "conv2d") || !strcmp(l->ops->type, "deconv2d"))
+                conv_f += f[0] + f[1], conv_s += t[0] + t[1];
+        }
     }
+    if (conv_s > 0)
+        printf("convolutions, rank 0: %.3f ms per step, %.1f GFLOP/s forward and backward\n",
+               conv_s * per, gflops(conv_f, conv_s));
 }
 
 /* Agree whether any rank caught a stop signal (collective). */
