@@ -9,7 +9,60 @@
 #include "nn/net.h"
 #include "nn/optim.h"
 #include "nn/rng.h"
+#include "../../src/layers/conv.h"
 #include "testutil.h"
+
+/* nn_conv_forward against the definition, summed in double, in the shapes
+ * that take each of its paths: few filters (the transposed product) and
+ * many, one image per chunk and several, with and without a bias, 'same'
+ * (the flat-shift im2col) and strided. */
+static void test_conv_forward_values(void) {
+    static const struct {
+        int c, h, w, k, r, s, p, n;
+    } cases[] = {
+        {3, 8, 7, 5, 3, 1, 1, 3},    {2, 6, 6, 70, 3, 1, 1, 2},  {1, 28, 28, 8, 3, 1, 1, 2},
+        {32, 28, 28, 4, 3, 1, 1, 2}, {4, 9, 5, 3, 3, 2, 1, 4},   {2, 5, 5, 66, 5, 1, 2, 3},
+        {3, 32, 32, 40, 3, 1, 1, 2}, {64, 16, 16, 2, 3, 1, 1, 1},
+    };
+    const nn_backend *be = nn_backend_cpu();
+    nn_rng rng;
+    nn_rng_seed(&rng, 9, 9);
+    int bad = 0;
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        const int c = cases[t].c, h = cases[t].h, w = cases[t].w, k = cases[t].k, r = cases[t].r,
+                  st = cases[t].s, pd = cases[t].p, n = cases[t].n;
+        nn_conv_geom g = {.in = {c, h, w}, .k = k, .r = r, .s = st, .p = pd};
+        g.oh = (h + 2 * pd - r) / st + 1, g.ow = (w + 2 * pd - r) / st + 1;
+        const size_t nx = (size_t)n * c * h * w, ohw = (size_t)g.oh * g.ow, crr = (size_t)c * r * r;
+        float *x = malloc(nx * sizeof(float)), *kern = malloc(k * crr * sizeof(float)),
+              *b = malloc(k * sizeof(float)), *y = malloc(n * k * ohw * sizeof(float)),
+              *scratch = malloc(nn_conv_scratch(&g, n) * sizeof(float));
+        for (size_t i = 0; i < nx; i++) x[i] = (float)nn_rng_normal(&rng);
+        for (size_t i = 0; i < k * crr; i++) kern[i] = (float)nn_rng_normal(&rng);
+        for (int i = 0; i < k; i++) b[i] = (float)nn_rng_normal(&rng);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            nn_conv_forward(be, &g, n, kern, with_bias ? b : NULL, x, y, scratch);
+            for (int i = 0; i < n; i++)
+                for (int f = 0; f < k; f++)
+                    for (int oy = 0; oy < g.oh; oy++)
+                        for (int ox = 0; ox < g.ow; ox++) {
+                            double want = with_bias ? b[f] : 0.0;
+                            for (int ch = 0; ch < c; ch++)
+                                for (int ki = 0; ki < r; ki++)
+                                    for (int kj = 0; kj < r; kj++) {
+                                        const int iy = oy * st - pd + ki, ix = ox * st - pd + kj;
+                                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                        want += (double)kern[((size_t)f * c + ch) * r * r + ki * r + kj] *
+                                                x[(((size_t)i * c + ch) * h + iy) * w + ix];
+                                    }
+                            const float got = y[((size_t)i * k + f) * ohw + (size_t)oy * g.ow + ox];
+                            bad += fabs(got - want) > 1e-4 * (1.0 + sqrt((double)crr));
+                        }
+        }
+        free(x), free(kern), free(b), free(y), free(scratch);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
 
 static void check_spec(const char *spec, nn_shape in, int n, double tol) {
     nn_net net;
@@ -1151,6 +1204,7 @@ static void test_init_stats(void) {
 
 void register_layer_tests(void) {
     CU_pSuite s = CU_add_suite("layers", NULL, NULL);
+    CU_add_test(s, "conv forward vs its definition, each path", test_conv_forward_values);
     CU_add_test(s, "dense gradient", test_dense_grad);
     CU_add_test(s, "dense without bias gradient", test_dense_nobias_grad);
     CU_add_test(s, "sigmoid gradient", test_sigmoid_grad);
