@@ -134,6 +134,15 @@ static void fill_bias(int k, size_t np, const float *b, float *y) {
     }
 }
 
+/* A chunk's products run image by image, straight from and into the
+ * (N, K, OH, OW) tensors, when there is one image or its plane is large
+ * enough for a GEMM of its own: no restaging copy of the outputs or of dy.
+ * Small planes (8x8, 4x4) share one product across the chunk. */
+#ifndef CONV_PER_IMAGE_MIN_OHW
+#define CONV_PER_IMAGE_MIN_OHW 512
+#endif
+static bool per_image(int g, size_t ohw) { return g == 1 || ohw >= CONV_PER_IMAGE_MIN_OHW; }
+
 void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const float *kern,
                      const float *b, const float *x, float *y, float *scratch) {
     const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
@@ -160,17 +169,25 @@ void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const f
             }
             continue;
         }
-        /* With one image the product (K, OHW) already is y's layout. */
-        float *yk = g == 1 ? yi : scratch + (size_t)crr * np;
-        /* yk(K, g*OHW) = b + W(K, CRR) col(CRR, g*OHW). With a bias, yk starts
+        /* y_i(K, OHW) = b + W(K, CRR) col_i(CRR, OHW). With a bias, y starts
          * as the bias and the GEMM adds to it (beta = 1): one write pass
          * instead of OpenBLAS's zeroing pass for beta = 0 and then a read and
          * write pass adding the bias. */
+        if (per_image(g, ohw)) {
+            for (int i = 0; i < g; i++) {
+                float *out = yi + (size_t)i * p->k * ohw;
+                if (b) fill_bias(p->k, ohw, b, out);
+                be->gemm(false, false, p->k, (int)ohw, crr, 1.0f, kern, crr, col + (size_t)i * ohw,
+                         (int)np, b ? 1.0f : 0.0f, out, (int)ohw);
+            }
+            continue;
+        }
+        /* Small planes: one product for the chunk, yk(K, g*OHW), then
+         * restaged as (g, K, OHW). */
+        float *yk = scratch + (size_t)crr * np;
         if (b) fill_bias(p->k, np, b, yk);
         be->gemm(false, false, p->k, (int)np, crr, 1.0f, kern, crr, col, (int)np, b ? 1.0f : 0.0f,
                  yk, (int)np);
-        if (g == 1) continue;
-        /* (K, g, OHW) -> (g, K, OHW) */
         for (int i = 0; i < g; i++)
             for (int k = 0; k < p->k; k++)
                 memcpy(yi + ((size_t)i * p->k + k) * ohw, yk + (size_t)k * np + (size_t)i * ohw,
@@ -188,15 +205,16 @@ void nn_conv_backward(const nn_backend *be, const nn_conv_geom *p, int n, const 
         const int g = n - i0 < gmax ? n - i0 : gmax;
         const size_t np = (size_t)g * ohw;
         const float *dyi = dy + (size_t)i0 * p->k * ohw;
-        /* dy (g, K, OHW) -> dyk (K, g*OHW), a copy only when g > 1; bias gradient. */
-        float *stage = scratch + (size_t)crr * np;
-        const float *dyk = g == 1 ? dyi : stage;
+        const bool direct = per_image(g, ohw);
+        /* The bias gradient; for small planes also dy (g, K, OHW) restaged
+         * as dyk (K, g*OHW) for the chunk's products. */
+        float *dyk = scratch + (size_t)crr * np;
         for (int i = 0; i < g; i++)
             for (int k = 0; k < p->k; k++) {
                 const float *src = dyi + ((size_t)i * p->k + k) * ohw;
-                float *dst = stage + (size_t)k * np + (size_t)i * ohw;
+                float *dst = dyk + (size_t)k * np + (size_t)i * ohw;
                 float s = 0.0f;
-                if (g == 1)
+                if (direct)
                     for (size_t j = 0; j < ohw; j++) s += src[j];
                 else
                     for (size_t j = 0; j < ohw; j++) dst[j] = src[j], s += src[j];
@@ -204,17 +222,29 @@ void nn_conv_backward(const nn_backend *be, const nn_conv_geom *p, int n, const 
             }
         if (dkern) {
             build_columns(be, p, i0, g, x, col);
-            /* dW^T(CRR, K) (+)= col(CRR, NP) dyk^T(NP, K), added to dW(K, CRR)
+            /* dW^T(CRR, K) (+)= col(CRR, NP) dy^T(NP, K), added to dW(K, CRR)
              * after the last chunk. The transposed product is the faster
              * one in every conv shape measured (1.0-1.6x, the most with
              * few filters: tests/bench/conv_gemm.c prints both). */
-            be->gemm(false, true, crr, p->k, (int)np, 1.0f, col, (int)np, dyk, (int)np,
-                     i0 ? 1.0f : 0.0f, dkt, p->k);
+            if (direct)
+                for (int i = 0; i < g; i++)
+                    be->gemm(false, true, crr, p->k, (int)ohw, 1.0f, col + (size_t)i * ohw,
+                             (int)np, dyi + (size_t)i * p->k * ohw, (int)ohw,
+                             i0 || i ? 1.0f : 0.0f, dkt, p->k);
+            else
+                be->gemm(false, true, crr, p->k, (int)np, 1.0f, col, (int)np, dyk, (int)np,
+                         i0 ? 1.0f : 0.0f, dkt, p->k);
         }
         if (!dx) continue;
-        /* dcol(CRR, NP) = W^T(CRR, K) dyk(K, NP), into the column buffer. */
-        be->gemm(true, false, crr, (int)np, p->k, 1.0f, kern, crr, dyk, (int)np, 0.0f, col,
-                 (int)np);
+        /* dcol(CRR, NP) = W^T(CRR, K) dy(K, NP), into the column buffer. */
+        if (direct)
+            for (int i = 0; i < g; i++)
+                be->gemm(true, false, crr, (int)ohw, p->k, 1.0f, kern, crr,
+                         dyi + (size_t)i * p->k * ohw, (int)ohw, 0.0f, col + (size_t)i * ohw,
+                         (int)np);
+        else
+            be->gemm(true, false, crr, (int)np, p->k, 1.0f, kern, crr, dyk, (int)np, 0.0f, col,
+                     (int)np);
         float *dxi = dx + (size_t)i0 * in;
         memset(dxi, 0, (size_t)g * in * sizeof(float));
         for (int i = 0; i < g; i++)
