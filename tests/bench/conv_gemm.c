@@ -9,10 +9,12 @@
  *   OPENBLAS_NUM_THREADS=1 ./conv_gemm N C,H,K [C,H,K ...]
  *
  * N: images per rank and step; each C,H,K: a 3x3 'same' conv of C input
- * channels on H x H to K filters. Per conv: forward Y = W col, weight
- * gradient dW += dY col^T, input gradient dcol = W^T dY (the first conv of a
- * net has no input gradient: give its C negative). Prints each GEMM's
- * GFLOP/s and the FLOP-weighted total. */
+ * channels on H x H to K filters. Per conv: forward Y = W col (or, with
+ * fewer than 64 filters, Y^T = col^T W^T), weight gradient dW^T += col dY^T,
+ * input gradient dcol = W^T dY (the first conv of a net has no input
+ * gradient: give its C negative); the forms conv2d does not use are printed
+ * too, marked. Prints each GEMM's GFLOP/s and the FLOP-weighted total of the
+ * ones used. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,17 +67,24 @@ int main(int argc, char **argv) {
         if (g < 1) g = 1;
         if (g > n) g = n;
         const int np = g * ohw, chunks = (n + g - 1) / g;
-        struct { const char *name; int ta, tb, m, nn, k; float beta; } gm[3] = {
-            {"forward", 0, 0, kf, np, crr, 0.0f},
-            {"dW", 0, 1, kf, crr, np, 1.0f},
-            {"dcol", 1, 0, crr, np, kf, 0.0f},
+        /* The products conv2d makes (used = 1) and the forms it does not
+         * (used = 0, printed for comparison, not counted in the total):
+         * forward transposed below 64 filters (and above 16 column rows),
+         * the weight gradient always transposed. */
+        const int fwd_t = kf < 64 && crr > 16;
+        struct { const char *name; int ta, tb, m, nn, k; float beta; int used; } gm[5] = {
+            {"forward", 0, 0, kf, np, crr, 0.0f, !fwd_t},
+            {"fwd^T", 1, 1, np, kf, crr, 0.0f, fwd_t},
+            {"dW", 0, 1, kf, crr, np, 1.0f, 0},
+            {"dW^T", 0, 1, crr, kf, np, 1.0f, 1},
+            {"dcol", 1, 0, crr, np, kf, 0.0f, 1},
         };
-        for (int j = 0; j < (first ? 2 : 3); j++) {
+        for (int j = 0; j < (first ? 4 : 5); j++) {
             const double s = time_gemm(gm[j].ta, gm[j].tb, gm[j].m, gm[j].nn, gm[j].k, gm[j].beta);
             const double f = 2.0 * gm[j].m * gm[j].nn * gm[j].k;
-            printf("%4d,%3d,%4d  %-8s %6d %7d %6d %9.1f\n", c, h, kf, gm[j].name, gm[j].m, gm[j].nn,
-                   gm[j].k, f / s / 1e9);
-            flops += f * chunks, secs += s * chunks;
+            printf("%4d,%3d,%4d  %-8s %6d %7d %6d %9.1f%s\n", c, h, kf, gm[j].name, gm[j].m,
+                   gm[j].nn, gm[j].k, f / s / 1e9, gm[j].used ? "" : "  (not used)");
+            if (gm[j].used) flops += f * chunks, secs += s * chunks;
         }
     }
     printf("all convolution GEMMs of a step (%d images): %.1f GFLOP/s, %.2f ms\n", n,

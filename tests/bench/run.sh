@@ -5,9 +5,12 @@
 #   - the course's MLP (784-100 sigmoid-10, SGD, B=100) and 784-1000 ReLU-10 (Adam)
 #   - 1 thread, 2 threads, and mpirun -np 2 with 1 thread each; for np=2 also
 #     the plain MPI_Allreduce (NNTRAIN_SHM=0) and unbalanced slices (--no-balance)
+#   - the convolutions' rate in training (cnn, cifar, resnet, airbench-shaped)
+#     against the sgemm ceiling measured between them (tests/bench/conv_rate.sh)
 #   - PyTorch on the same machine, when /usr/bin/python3 has torch (Debian
 #     python3-torch; BENCH_TORCH=0 skips it): ../shared/anchors/torch_mnist.py
-# Writes results/bench/bench.txt. Needs MNIST (datasets/fetch mnist).
+# Writes results/bench/bench.txt. Needs MNIST (datasets/fetch mnist) and
+# CIFAR-10 (fetched when missing).
 # BENCH_EPOCHS=N changes the epochs per configuration (default 3; the best is kept).
 # BENCH_STREAM=1 adds tests/bench/stream.sh (streamed vs cached image folders).
 # RSS of an np=2 run is mpirun's own, not a rank's.
@@ -108,6 +111,10 @@ g=$(convg 16 -1,28,32 32,28,64)
 printf "%-58s %10.1f GFLOP/s = %.0f%% of 1-thread sgemm\n" "  cnn's conv GEMMs alone (conv_gemm.c, 16 images, 1 thread)" "$g" "$(echo "100 * $g / $PEAK1" | bc -l)"
 g=$(convg 128 -3,32,24 24,32,48 48,16,48 48,16,48 48,16,96 96,8,192 192,4,192 192,4,192)
 printf "%-58s %10.1f GFLOP/s = %.0f%% of 1-thread sgemm\n" "  resnet's conv GEMMs alone (128 images, 1 thread)" "$g" "$(echo "100 * $g / $PEAK1" | bc -l)"
+# The convolutions in training, next to the sgemm ceiling (issue 13, part 5):
+# the cnn and the CIFAR nets at their per-rank batches (about 2 minutes).
+[ -d datasets/data/cifar10-jpeg ] || datasets/fetch cifar10 > /dev/null
+NNTRAIN=$NN bash tests/bench/conv_rate.sh
 ANCHOR=${ANCHORS:-../shared/anchors}/torch_mnist.py
 if [ "${BENCH_TORCH:-1}" != 0 ] && [ -f "$ANCHOR" ] && /usr/bin/python3 -c 'import torch' 2> /dev/null; then
     echo "-- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on this machine, same models, one full epoch, kernel $KB"
