@@ -119,11 +119,13 @@ static void build_columns(const nn_backend *be, const nn_conv_geom *p, int i0, i
                    p->oh, p->ow, col, (size_t)g * ohw, (size_t)i * ohw);
 }
 
-/* With few filters the product is faster transposed, Y^T(NP, K) = col^T W^T
- * (K = 32: 1.3x; K = 48: 1.2x; from 64 on they tie: tests/bench/conv_gemm.c),
- * and the transpose back into y costs a pass over a chunk's output only. */
+/* With few filters over many column rows the product is faster transposed,
+ * Y^T(NP, K) = col^T W^T, even with the pass that transposes it back into y
+ * (tests/bench/conv_layer.c, alternately against a build without it: K = 32
+ * over 288 rows 1.05-1.1x; from 48 filters on they tie, and a first layer's
+ * 9 or 27 rows are 1.5-2x faster untransposed, image by image). */
 #ifndef CONV_FWD_T_BELOW
-#define CONV_FWD_T_BELOW 64
+#define CONV_FWD_T_BELOW 48
 #endif
 
 /* y(K, np) = the bias of each row. */
@@ -147,7 +149,7 @@ void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const f
                      const float *b, const float *x, float *y, float *scratch) {
     const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
     const size_t ohw = (size_t)p->oh * p->ow;
-    const bool trans = p->k < CONV_FWD_T_BELOW && crr > 16;
+    const bool trans = p->k < CONV_FWD_T_BELOW && crr >= 128;
     float *col = scratch;
     for (int i0 = 0; i0 < n; i0 += gmax) {
         const int g = n - i0 < gmax ? n - i0 : gmax;

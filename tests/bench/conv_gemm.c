@@ -10,7 +10,7 @@
  *
  * N: images per rank and step; each C,H,K: a 3x3 'same' conv of C input
  * channels on H x H to K filters. Per conv: forward Y = W col (or, with
- * fewer than 64 filters, Y^T = col^T W^T), weight gradient dW^T += col dY^T,
+ * fewer than 48 filters over 128+ rows, Y^T = col^T W^T), weight gradient dW^T += col dY^T,
  * input gradient dcol = W^T dY (the first conv of a net has no input
  * gradient: give its C negative); the forms conv2d does not use are printed
  * too, marked. Prints each GEMM's GFLOP/s and the FLOP-weighted total of the
@@ -69,9 +69,9 @@ int main(int argc, char **argv) {
         const int np = g * ohw, chunks = (n + g - 1) / g;
         /* The products conv2d makes (used = 1) and the forms it does not
          * (used = 0, printed for comparison, not counted in the total):
-         * forward transposed below 64 filters (and above 16 column rows),
+         * forward transposed below 48 filters over 128+ column rows,
          * the weight gradient always transposed. */
-        const int fwd_t = kf < 64 && crr > 16;
+        const int fwd_t = kf < 48 && crr >= 128;
         struct { const char *name; int ta, tb, m, nn, k; float beta; int used; } gm[5] = {
             {"forward", 0, 0, kf, np, crr, 0.0f, !fwd_t},
             {"fwd^T", 1, 1, np, kf, crr, 0.0f, fwd_t},
