@@ -73,15 +73,18 @@ typedef struct nn_backend {
     void (*act_backward)(nn_act act, float alpha, size_t n, const float *x, const float *y,
                          const float *dy, float *dx);
     /* Convolution lowering for ONE sample x (C, H, W), filters R x R, stride
-     * s, zero padding p, output (OH, OW): column matrix rows (c, ki, kj) =
-     * C*R*R, columns (oh, ow) written at col[row * ldc + col0 + oh*OW + ow],
-     * so a batch's columns sit side by side in one (C*R*R, N*OH*OW) matrix. */
+     * s, zero padding p, output (OH, OW), output rows [oy0, oy1) of it:
+     * column matrix rows (c, ki, kj) = C*R*R, columns (oh - oy0, ow) written
+     * at col[row * ldc + col0 + (oh - oy0)*OW + ow], so a batch's columns sit
+     * side by side in one (C*R*R, N*OH*OW) matrix, and a large image can be
+     * lowered in bands of rows that fit a cache. */
     void (*im2col)(const float *x, int c, int h, int w, int r, int s, int p, int oh, int ow,
-                   float *col, size_t ldc, size_t col0);
-    /* The adjoint: dx (C, H, W) += the column gradients scattered back.
-     * col is scratch to it: entries that fall outside dx may be zeroed. */
+                   int oy0, int oy1, float *col, size_t ldc, size_t col0);
+    /* The adjoint: dx (C, H, W) += the column gradients of output rows
+     * [oy0, oy1) scattered back. col is scratch to it: entries that fall
+     * outside dx may be zeroed. */
     void (*col2im)(float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
-                   int p, int oh, int ow, float *dx);
+                   int p, int oh, int ow, int oy0, int oy1, float *dx);
 
     /* Per-channel ops over (n, c, hw) tensors (BatchNorm, normalize). The
      * tensors are the backend's memory; the per-channel vectors (c values)

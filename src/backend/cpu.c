@@ -212,18 +212,23 @@ static inline void zero_wrapped(float *restrict row, int w, int p, int kj, int y
 }
 
 NN_HOT static void im2col_same(const float *restrict x, int c, int h, int w, int r, int p,
-                               float *restrict col, size_t ldc, size_t col0) {
-    const int hw = h * w;
+                               int oy0, int oy1, float *restrict col, size_t ldc, size_t col0) {
+    const int hw = h * w, j0 = oy0 * w, j1 = oy1 * w;
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * hw;
         for (int ki = 0; ki < r; ki++)
             for (int kj = 0; kj < r; kj++) {
+                /* out[j - j0] for plane position j in [j0, j1) */
                 float *restrict out = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
                 const flat_shift f = flat_shift_of(h, w, p, ki, kj);
-                for (int j = 0; j < f.a; j++) out[j] = 0.0f;
-                for (int j = f.a; j < f.b; j++) out[j] = xc[j + f.d];
-                for (int j = f.b; j < hw; j++) out[j] = 0.0f;
-                if (kj != p) zero_wrapped(out, w, p, kj, f.ylo, f.yhi);
+                const int a = f.a > j0 ? (f.a < j1 ? f.a : j1) : j0;
+                const int b = f.b < j1 ? (f.b > a ? f.b : a) : j1;
+                for (int j = j0; j < a; j++) out[j - j0] = 0.0f;
+                for (int j = a; j < b; j++) out[j - j0] = xc[j + f.d];
+                for (int j = b; j < j1; j++) out[j - j0] = 0.0f;
+                if (kj != p)
+                    zero_wrapped(out, w, p, kj, (f.ylo > oy0 ? f.ylo : oy0) - oy0,
+                                 (f.yhi < oy1 ? f.yhi : oy1) - oy0);
             }
     }
 }
@@ -232,24 +237,29 @@ NN_HOT static void im2col_same(const float *restrict x, int c, int h, int w, int
  * they are zeroed in col first, so the flat add leaves their targets as
  * they were (x + 0 = x). */
 NN_HOT static void col2im_same(float *restrict col, size_t ldc, size_t col0, int c, int h, int w,
-                               int r, int p, float *restrict dx) {
-    const int hw = h * w;
+                               int r, int p, int oy0, int oy1, float *restrict dx) {
+    const int hw = h * w, j0 = oy0 * w, j1 = oy1 * w;
     for (int ch = 0; ch < c; ch++) {
         float *dc = dx + (size_t)ch * hw;
         for (int ki = 0; ki < r; ki++)
             for (int kj = 0; kj < r; kj++) {
                 float *restrict in = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
                 const flat_shift f = flat_shift_of(h, w, p, ki, kj);
-                if (kj != p) zero_wrapped(in, w, p, kj, f.ylo, f.yhi);
-                for (int j = f.a; j < f.b; j++) dc[j + f.d] += in[j];
+                const int a = f.a > j0 ? (f.a < j1 ? f.a : j1) : j0;
+                const int b = f.b < j1 ? (f.b > a ? f.b : a) : j1;
+                if (kj != p)
+                    zero_wrapped(in, w, p, kj, (f.ylo > oy0 ? f.ylo : oy0) - oy0,
+                                 (f.yhi < oy1 ? f.yhi : oy1) - oy0);
+                for (int j = a; j < b; j++) dc[j + f.d] += in[j - j0];
             }
     }
 }
 
 NN_HOT static void cpu_im2col(const float *restrict x, int c, int h, int w, int r, int s, int p,
-                              int oh, int ow, float *restrict col, size_t ldc, size_t col0) {
+                              int oh, int ow, int oy0, int oy1, float *restrict col, size_t ldc,
+                              size_t col0) {
     if (flat_same(h, w, r, s, p, oh, ow)) {
-        im2col_same(x, c, h, w, r, p, col, ldc, col0);
+        im2col_same(x, c, h, w, r, p, oy0, oy1, col, ldc, col0);
         return;
     }
     for (int ch = 0; ch < c; ch++)
@@ -259,9 +269,9 @@ NN_HOT static void cpu_im2col(const float *restrict x, int c, int h, int w, int 
                 const float *xc = x + (size_t)ch * h * w;
                 int lo, hi;
                 valid_range(ow, s, p, kj, w, &lo, &hi);
-                for (int y = 0; y < oh; y++) {
+                for (int y = oy0; y < oy1; y++) {
                     int iy = y * s - p + ki;
-                    float *out = row + (size_t)y * ow;
+                    float *out = row + (size_t)(y - oy0) * ow;
                     if (iy < 0 || iy >= h) {
                         memset(out, 0, (size_t)ow * sizeof(float));
                         continue;
@@ -279,9 +289,10 @@ NN_HOT static void cpu_im2col(const float *restrict x, int c, int h, int w, int 
 }
 
 NN_HOT static void cpu_col2im(float *restrict col, size_t ldc, size_t col0, int c, int h, int w,
-                              int r, int s, int p, int oh, int ow, float *restrict dx) {
+                              int r, int s, int p, int oh, int ow, int oy0, int oy1,
+                              float *restrict dx) {
     if (flat_same(h, w, r, s, p, oh, ow)) {
-        col2im_same(col, ldc, col0, c, h, w, r, p, dx);
+        col2im_same(col, ldc, col0, c, h, w, r, p, oy0, oy1, dx);
         return;
     }
     for (int ch = 0; ch < c; ch++)
@@ -291,10 +302,10 @@ NN_HOT static void cpu_col2im(float *restrict col, size_t ldc, size_t col0, int 
                 float *dc = dx + (size_t)ch * h * w;
                 int lo, hi;
                 valid_range(ow, s, p, kj, w, &lo, &hi);
-                for (int y = 0; y < oh; y++) {
+                for (int y = oy0; y < oy1; y++) {
                     int iy = y * s - p + ki;
                     if (iy < 0 || iy >= h) continue;
-                    const float *in = row + (size_t)y * ow;
+                    const float *in = row + (size_t)(y - oy0) * ow;
                     float *out = dc + (size_t)iy * w;
                     const int off = kj - p;
                     if (s == 1) /* the common case, unit stride: vectorised */

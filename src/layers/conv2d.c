@@ -88,36 +88,31 @@ static void conv_init(nn_layer *l, nn_rng *rng) {
 /* The columns of a whole batch (C*R*R x N*OH*OW) are far larger than the
  * caches for MNIST-sized inputs (288 x 25,088 floats = 29 MB at batch 32), and
  * streaming them through memory twice (im2col, then OpenBLAS's packing) cost
- * more than the GEMM itself. So the batch is processed in chunks of g images
- * whose columns fit in a core's L2 cache; g = 1 when one image's columns
- * already fill it, in which case the GEMM writes straight into y (N, K, OHW)
- * and no staging transpose is needed. */
+ * more than the GEMM itself. So the columns are built a cache's worth at a
+ * time: chunks of g images whose columns fit the budget, or, when one image's
+ * do not (32 channels over 32x32: 1.2 MB), bands of its output rows that do
+ * (a product of 32 or 48 filters over 512 columns runs 1.1-1.4x one over
+ * 1,024: tests/bench/conv_gemm.c). */
 #ifndef CONV_COL_BUDGET
 #define CONV_COL_BUDGET (512u * 1024u)
 #endif
 
-static int chunk_images(const nn_conv_geom *p, int n) {
-    size_t per = (size_t)p->in.c * p->r * p->r * p->oh * p->ow * sizeof(float);
-    size_t g = per ? CONV_COL_BUDGET / per : (size_t)n;
-    if (g < 1) g = 1;
-    return g < (size_t)n ? (int)g : n;
-}
+/* Bands pay with few filters, where each packed column is used by only K
+ * rows of W and so must stay in L2 (tests/bench/conv_layer.c against whole
+ * images: 32 filters over 32 channels of 32x32 1.05-1.15x, 48 over 24
+ * channels 1.1x forward); with 64 filters the shorter products lost (28x28:
+ * 0.95x, 16x16 in two bands of 128 columns: 0.8-0.97x). */
+#ifndef CONV_BAND_BELOW
+#define CONV_BAND_BELOW 64
+#endif
 
-/* scratch: columns (C*R*R, g*OH*OW), a (K, g*OH*OW) staging matrix, then
- * the transposed kernel gradient (C*R*R, K). */
-size_t nn_conv_scratch(const nn_conv_geom *p, int n) {
-    const size_t np = (size_t)chunk_images(p, n) * p->oh * p->ow, crr = (size_t)p->in.c * p->r * p->r;
-    return np * (crr + (size_t)p->k) + crr * (size_t)p->k;
-}
-
-/* Columns of images [i0, i0+g) into col (CRR, g*OHW). */
-static void build_columns(const nn_backend *be, const nn_conv_geom *p, int i0, int g,
-                          const float *x, float *col) {
-    const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(p->in);
-    for (int i = 0; i < g; i++)
-        be->im2col(x + (size_t)(i0 + i) * in, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
-                   p->oh, p->ow, col, (size_t)g * ohw, (size_t)i * ohw);
-}
+/* A chunk's products run image by image (band by band), straight from and
+ * into the (N, K, OH, OW) tensors, when its plane is large enough for a GEMM
+ * of its own: no restaging copy of y or dy. Small planes (8x8, 4x4) share
+ * one product across a chunk of g images instead. */
+#ifndef CONV_PER_IMAGE_MIN_OHW
+#define CONV_PER_IMAGE_MIN_OHW 512
+#endif
 
 /* With few filters over many column rows the product is faster transposed,
  * Y^T(NP, K) = col^T W^T, even with the pass that transposes it back into y
@@ -128,132 +123,176 @@ static void build_columns(const nn_backend *be, const nn_conv_geom *p, int i0, i
 #define CONV_FWD_T_BELOW 48
 #endif
 
-/* y(K, np) = the bias of each row. */
-static void fill_bias(int k, size_t np, const float *b, float *y) {
+typedef struct {
+    int g;       /* images per chunk */
+    int band;    /* output rows per band (oh: whole images) */
+    bool shared; /* one product for the chunk's g images (small planes) */
+    bool trans;  /* forward by the transposed product (whole images only) */
+} conv_plan;
+
+static conv_plan plan_of(const nn_conv_geom *p, int n) {
+    const size_t crr = (size_t)p->in.c * p->r * p->r, ohw = (size_t)p->oh * p->ow;
+    const size_t per = crr * ohw * sizeof(float);
+    conv_plan c = {.g = 1, .band = p->oh};
+    if (per > CONV_COL_BUDGET && p->oh > 1 && p->k < CONV_BAND_BELOW) {
+        const size_t bands = (per + CONV_COL_BUDGET - 1) / CONV_COL_BUDGET;
+        c.band = (int)(((size_t)p->oh + bands - 1) / bands);
+    } else if (per > 0) {
+        const size_t g = CONV_COL_BUDGET / per;
+        c.g = g < 1 ? 1 : g < (size_t)n ? (int)g : n;
+    }
+    c.shared = c.g > 1 && ohw < CONV_PER_IMAGE_MIN_OHW;
+    c.trans = p->k < CONV_FWD_T_BELOW && crr >= 128 && c.band == p->oh;
+    return c;
+}
+
+/* Columns per chunk: g whole images or one band. */
+static size_t plan_cols(const nn_conv_geom *p, conv_plan c) {
+    return (size_t)c.g * c.band * p->ow;
+}
+
+/* scratch: columns (C*R*R, cols), a (K, cols) staging matrix, then the
+ * transposed kernel gradient (C*R*R, K). */
+size_t nn_conv_scratch(const nn_conv_geom *p, int n) {
+    const size_t np = plan_cols(p, plan_of(p, n)), crr = (size_t)p->in.c * p->r * p->r;
+    return np * (crr + (size_t)p->k) + crr * (size_t)p->k;
+}
+
+/* Columns of images [i0, i0+g), output rows [y0, y1) into col (CRR, g*(y1-y0)*OW). */
+static void build_columns(const nn_backend *be, const nn_conv_geom *p, int i0, int g, int y0,
+                          int y1, const float *x, float *col) {
+    const size_t cols = (size_t)(y1 - y0) * p->ow, in = nn_shape_size(p->in);
+    for (int i = 0; i < g; i++)
+        be->im2col(x + (size_t)(i0 + i) * in, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
+                   p->oh, p->ow, y0, y1, col, (size_t)g * cols, (size_t)i * cols);
+}
+
+/* y(K, len), rows ld apart, = the bias of each row. */
+static void fill_bias(int k, size_t len, size_t ld, const float *b, float *y) {
     for (int r = 0; r < k; r++) {
-        float *row = y + (size_t)r * np;
-        for (size_t j = 0; j < np; j++) row[j] = b[r];
+        float *row = y + (size_t)r * ld;
+        for (size_t j = 0; j < len; j++) row[j] = b[r];
     }
 }
 
-/* A chunk's products run image by image, straight from and into the
- * (N, K, OH, OW) tensors, when there is one image or its plane is large
- * enough for a GEMM of its own: no restaging copy of the outputs or of dy.
- * Small planes (8x8, 4x4) share one product across the chunk. */
-#ifndef CONV_PER_IMAGE_MIN_OHW
-#define CONV_PER_IMAGE_MIN_OHW 512
-#endif
-static bool per_image(int g, size_t ohw) { return g == 1 || ohw >= CONV_PER_IMAGE_MIN_OHW; }
-
 void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const float *kern,
                      const float *b, const float *x, float *y, float *scratch) {
-    const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
+    const int crr = p->in.c * p->r * p->r;
+    const conv_plan c = plan_of(p, n);
     const size_t ohw = (size_t)p->oh * p->ow;
-    const bool trans = p->k < CONV_FWD_T_BELOW && crr >= 128;
-    float *col = scratch;
-    for (int i0 = 0; i0 < n; i0 += gmax) {
-        const int g = n - i0 < gmax ? n - i0 : gmax;
+    float *col = scratch, *stage = scratch + (size_t)crr * plan_cols(p, c);
+    for (int i0 = 0; i0 < n; i0 += c.g) {
+        const int g = n - i0 < c.g ? n - i0 : c.g;
         const size_t np = (size_t)g * ohw;
         float *yi = y + (size_t)i0 * p->k * ohw;
-        build_columns(be, p, i0, g, x, col);
-        if (trans) {
+        if (c.trans) {
             /* yt(NP, K) = col^T W^T; image i's rows are its (OHW, K) block. */
-            float *yt = scratch + (size_t)crr * np;
-            be->gemm(true, true, (int)np, p->k, crr, 1.0f, col, (int)np, kern, crr, 0.0f, yt,
+            build_columns(be, p, i0, g, 0, p->oh, x, col);
+            be->gemm(true, true, (int)np, p->k, crr, 1.0f, col, (int)np, kern, crr, 0.0f, stage,
                      p->k);
             for (int i = 0; i < g; i++) {
                 float *out = yi + (size_t)i * p->k * ohw;
                 if (b)
-                    fill_bias(p->k, ohw, b, out);
+                    fill_bias(p->k, ohw, ohw, b, out);
                 else
                     be->zero(out, (size_t)p->k * ohw * sizeof(float));
-                be->add_transposed(p->k, (int)ohw, yt + (size_t)i * ohw * p->k, out);
+                be->add_transposed(p->k, (int)ohw, stage + (size_t)i * ohw * p->k, out);
             }
-            continue;
-        }
-        /* y_i(K, OHW) = b + W(K, CRR) col_i(CRR, OHW). With a bias, y starts
-         * as the bias and the GEMM adds to it (beta = 1): one write pass
-         * instead of OpenBLAS's zeroing pass for beta = 0 and then a read and
-         * write pass adding the bias. */
-        if (per_image(g, ohw)) {
-            for (int i = 0; i < g; i++) {
-                float *out = yi + (size_t)i * p->k * ohw;
-                if (b) fill_bias(p->k, ohw, b, out);
-                be->gemm(false, false, p->k, (int)ohw, crr, 1.0f, kern, crr, col + (size_t)i * ohw,
-                         (int)np, b ? 1.0f : 0.0f, out, (int)ohw);
-            }
-            continue;
-        }
-        /* Small planes: one product for the chunk, yk(K, g*OHW), then
-         * restaged as (g, K, OHW). */
-        float *yk = scratch + (size_t)crr * np;
-        if (b) fill_bias(p->k, np, b, yk);
-        be->gemm(false, false, p->k, (int)np, crr, 1.0f, kern, crr, col, (int)np, b ? 1.0f : 0.0f,
-                 yk, (int)np);
-        for (int i = 0; i < g; i++)
-            for (int k = 0; k < p->k; k++)
-                memcpy(yi + ((size_t)i * p->k + k) * ohw, yk + (size_t)k * np + (size_t)i * ohw,
-                       ohw * sizeof(float));
+        } else if (c.shared) {
+            /* yk(K, g*OHW) = b + W col, then restaged as (g, K, OHW). With a
+             * bias, the output starts as the bias and the GEMM adds to it
+             * (beta = 1): one write pass instead of OpenBLAS's zeroing pass
+             * for beta = 0 and a read and write pass adding the bias. */
+            build_columns(be, p, i0, g, 0, p->oh, x, col);
+            if (b) fill_bias(p->k, np, np, b, stage);
+            be->gemm(false, false, p->k, (int)np, crr, 1.0f, kern, crr, col, (int)np,
+                     b ? 1.0f : 0.0f, stage, (int)np);
+            for (int i = 0; i < g; i++)
+                for (int k = 0; k < p->k; k++)
+                    memcpy(yi + ((size_t)i * p->k + k) * ohw,
+                           stage + (size_t)k * np + (size_t)i * ohw, ohw * sizeof(float));
+        } else
+            /* y_i(K, band) = b + W(K, CRR) col(CRR, band), in place. */
+            for (int i = 0; i < g; i++)
+                for (int y0 = 0; y0 < p->oh; y0 += c.band) {
+                    const int y1 = y0 + c.band < p->oh ? y0 + c.band : p->oh;
+                    const size_t nb = (size_t)(y1 - y0) * p->ow;
+                    float *out = yi + (size_t)i * p->k * ohw + (size_t)y0 * p->ow;
+                    build_columns(be, p, i0 + i, 1, y0, y1, x, col);
+                    if (b) fill_bias(p->k, nb, ohw, b, out);
+                    be->gemm(false, false, p->k, (int)nb, crr, 1.0f, kern, crr, col, (int)nb,
+                             b ? 1.0f : 0.0f, out, (int)ohw);
+                }
     }
 }
 
 void nn_conv_backward(const nn_backend *be, const nn_conv_geom *p, int n, const float *kern,
                       const float *x, const float *dy, float *dkern, float *db, float *dx,
                       float *scratch) {
-    const int crr = p->in.c * p->r * p->r, gmax = chunk_images(p, n);
+    const int crr = p->in.c * p->r * p->r;
+    const conv_plan c = plan_of(p, n);
     const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(p->in);
-    float *col = scratch, *dkt = scratch + (size_t)gmax * ohw * (crr + (size_t)p->k);
-    for (int i0 = 0; i0 < n; i0 += gmax) {
-        const int g = n - i0 < gmax ? n - i0 : gmax;
+    float *col = scratch, *dyk = scratch + (size_t)crr * plan_cols(p, c),
+          *dkt = dyk + (size_t)p->k * plan_cols(p, c);
+    bool first = true; /* the first product into dkt overwrites it */
+    for (int i0 = 0; i0 < n; i0 += c.g) {
+        const int g = n - i0 < c.g ? n - i0 : c.g;
         const size_t np = (size_t)g * ohw;
         const float *dyi = dy + (size_t)i0 * p->k * ohw;
-        const bool direct = per_image(g, ohw);
-        /* The bias gradient; for small planes also dy (g, K, OHW) restaged
-         * as dyk (K, g*OHW) for the chunk's products. */
-        float *dyk = scratch + (size_t)crr * np;
+        /* The bias gradient; for a shared product also dy (g, K, OHW)
+         * restaged as dyk (K, g*OHW). */
         for (int i = 0; i < g; i++)
             for (int k = 0; k < p->k; k++) {
                 const float *src = dyi + ((size_t)i * p->k + k) * ohw;
                 float *dst = dyk + (size_t)k * np + (size_t)i * ohw;
                 float s = 0.0f;
-                if (direct)
-                    for (size_t j = 0; j < ohw; j++) s += src[j];
-                else
+                if (c.shared)
                     for (size_t j = 0; j < ohw; j++) dst[j] = src[j], s += src[j];
+                else
+                    for (size_t j = 0; j < ohw; j++) s += src[j];
                 if (db) db[k] += s;
             }
-        if (dkern) {
-            build_columns(be, p, i0, g, x, col);
-            /* dW^T(CRR, K) (+)= col(CRR, NP) dy^T(NP, K), added to dW(K, CRR)
-             * after the last chunk. The transposed product is the faster
-             * one in every conv shape measured (1.0-1.6x, the most with
-             * few filters: tests/bench/conv_gemm.c prints both). */
-            if (direct)
-                for (int i = 0; i < g; i++)
-                    be->gemm(false, true, crr, p->k, (int)ohw, 1.0f, col + (size_t)i * ohw,
-                             (int)np, dyi + (size_t)i * p->k * ohw, (int)ohw,
-                             i0 || i ? 1.0f : 0.0f, dkt, p->k);
-            else
+        float *dxi = dx ? dx + (size_t)i0 * in : NULL;
+        if (dxi) memset(dxi, 0, (size_t)g * in * sizeof(float));
+        /* dW^T(CRR, K) (+)= col(CRR, NP) dy^T(NP, K), added to dW(K, CRR) after
+         * the last chunk: the transposed product is the faster one in every
+         * conv shape measured (1.0-1.6x, the most with few filters:
+         * tests/bench/conv_gemm.c prints both). dcol(CRR, NP) = W^T dy, into
+         * the column buffer, then scattered into dx. */
+        if (c.shared) {
+            if (dkern) {
+                build_columns(be, p, i0, g, 0, p->oh, x, col);
                 be->gemm(false, true, crr, p->k, (int)np, 1.0f, col, (int)np, dyk, (int)np,
-                         i0 ? 1.0f : 0.0f, dkt, p->k);
-        }
-        if (!dx) continue;
-        /* dcol(CRR, NP) = W^T(CRR, K) dy(K, NP), into the column buffer. */
-        if (direct)
-            for (int i = 0; i < g; i++)
-                be->gemm(true, false, crr, (int)ohw, p->k, 1.0f, kern, crr,
-                         dyi + (size_t)i * p->k * ohw, (int)ohw, 0.0f, col + (size_t)i * ohw,
-                         (int)np);
-        else
+                         first ? 0.0f : 1.0f, dkt, p->k);
+                first = false;
+            }
+            if (!dxi) continue;
             be->gemm(true, false, crr, (int)np, p->k, 1.0f, kern, crr, dyk, (int)np, 0.0f, col,
                      (int)np);
-        float *dxi = dx + (size_t)i0 * in;
-        memset(dxi, 0, (size_t)g * in * sizeof(float));
+            for (int i = 0; i < g; i++)
+                be->col2im(col, np, (size_t)i * ohw, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
+                           p->oh, p->ow, 0, p->oh, dxi + (size_t)i * in);
+            continue;
+        }
         for (int i = 0; i < g; i++)
-            be->col2im(col, np, (size_t)i * ohw, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p,
-                       p->oh, p->ow, dxi + (size_t)i * in);
+            for (int y0 = 0; y0 < p->oh; y0 += c.band) {
+                const int y1 = y0 + c.band < p->oh ? y0 + c.band : p->oh;
+                const size_t nb = (size_t)(y1 - y0) * p->ow;
+                const float *dyb = dyi + (size_t)i * p->k * ohw + (size_t)y0 * p->ow;
+                if (dkern) {
+                    build_columns(be, p, i0 + i, 1, y0, y1, x, col);
+                    be->gemm(false, true, crr, p->k, (int)nb, 1.0f, col, (int)nb, dyb, (int)ohw,
+                             first ? 0.0f : 1.0f, dkt, p->k);
+                    first = false;
+                }
+                if (!dxi) continue;
+                be->gemm(true, false, crr, (int)nb, p->k, 1.0f, kern, crr, dyb, (int)ohw, 0.0f,
+                         col, (int)nb);
+                be->col2im(col, nb, 0, p->in.c, p->in.h, p->in.w, p->r, p->s, p->p, p->oh, p->ow,
+                           y0, y1, dxi + (size_t)i * in);
+            }
     }
-    if (dkern && n > 0) be->add_transposed(p->k, crr, dkt, dkern);
+    if (dkern && !first) be->add_transposed(p->k, crr, dkt, dkern);
 }
 
 static size_t conv_scratch(const nn_layer *l, int n) {

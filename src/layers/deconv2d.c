@@ -138,7 +138,7 @@ static int deconv_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y
             }
             /* The scatter: y (K, OH, OW) += columns on the H x W grid. */
             l->be->col2im(col, np, (size_t)i * hw, p->k, p->oh, p->ow, p->r, p->s, p->p, l->in.h,
-                          l->in.w, yi);
+                          l->in.w, 0, l->in.h, yi);
         }
     }
     return NN_OK;
@@ -158,8 +158,8 @@ static int deconv_backward(nn_layer *l, const nn_ctx *c, const float *x, const f
         for (int i = 0; i < g; i++) {
             const float *dyi = dy + (size_t)(i0 + i) * p->k * ohw;
             /* cols(KRR, g*HW) of dy: the conv2d lowering of (K, OH, OW). */
-            l->be->im2col(dyi, p->k, p->oh, p->ow, p->r, p->s, p->p, l->in.h, l->in.w, col, np,
-                          (size_t)i * hw);
+            l->be->im2col(dyi, p->k, p->oh, p->ow, p->r, p->s, p->p, l->in.h, l->in.w, 0, l->in.h,
+                          col, np, (size_t)i * hw);
             if (db && !c->no_param_grads)
                 for (int k = 0; k < p->k; k++) {
                     const float *src = dyi + (size_t)k * ohw;

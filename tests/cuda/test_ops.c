@@ -310,9 +310,11 @@ static void test_conv(int c, int h, int w, int r, int s, int p, mem where) {
     const size_t ldc = N * ohw + 3, ncol = rows * ldc, nx = N * chw; /* 3 columns never written */
     float *x = frand(nx, -1, 1), *col = frand(ncol, -1, 1);
     float *gx = gbuf(where, x, nx * 4), *gcol = gbuf(where, col, ncol * 4);
+    /* the second sample as a band of output rows, [oh/2, oh) */
     for (int i = 0; i < N; i++) {
-        CPU->im2col(x + i * chw, c, h, w, r, s, p, oh, ow, col, ldc, i * ohw);
-        GPU->im2col(gx + i * chw, c, h, w, r, s, p, oh, ow, gcol, ldc, i * ohw);
+        const int y0 = i ? oh / 2 : 0;
+        CPU->im2col(x + i * chw, c, h, w, r, s, p, oh, ow, y0, oh, col, ldc, i * ohw);
+        GPU->im2col(gx + i * chw, c, h, w, r, s, p, oh, ow, y0, oh, gcol, ldc, i * ohw);
     }
     float *got = gread(gcol, ncol * 4);
     check_f(NAME("im2col c%d %dx%d r%d s%d p%d [%s]", c, h, w, r, s, p, mem_name[where]), col, got,
@@ -322,8 +324,9 @@ static void test_conv(int c, int h, int w, int r, int s, int p, mem where) {
     float *cols = frand(ncol, -1, 1), *dx = frand(nx, -1, 1); /* dx accumulates */
     float *gcols = gbuf(where, cols, ncol * 4), *gdx = gbuf(where, dx, nx * 4);
     for (int i = 0; i < N; i++) {
-        CPU->col2im(cols, ldc, i * ohw, c, h, w, r, s, p, oh, ow, dx + i * chw);
-        GPU->col2im(gcols, ldc, i * ohw, c, h, w, r, s, p, oh, ow, gdx + i * chw);
+        const int y0 = i ? oh / 2 : 0;
+        CPU->col2im(cols, ldc, i * ohw, c, h, w, r, s, p, oh, ow, y0, oh, dx + i * chw);
+        GPU->col2im(gcols, ldc, i * ohw, c, h, w, r, s, p, oh, ow, y0, oh, gdx + i * chw);
     }
     got = gread(gdx, nx * 4);
     check_f(NAME("col2im c%d %dx%d r%d s%d p%d [%s]", c, h, w, r, s, p, mem_name[where]), dx, got,

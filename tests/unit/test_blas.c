@@ -133,12 +133,15 @@ static void test_add_transposed(void) {
     CU_ASSERT_EQUAL(bad, 0);
 }
 
-/* im2col writes col[(ch*r + ki)*r + kj][col0 + y*ow + xo] = x[ch][y*s - p + ki][xo*s - p + kj]
+/* im2col of output rows [y0, y1) writes
+ * col[(ch*r + ki)*r + kj][col0 + (y - y0)*ow + xo] = x[ch][y*s - p + ki][xo*s - p + kj]
  * (0 outside the input) and touches nothing else of its rows; col2im adds
  * each such entry back to the input position it came from. Every geometry
  * with c in {1, 2}, h, w in 1..6, r in 1..5, s in {1, 2}, p in 0..r and an
- * output of at least 1x1: pad=same planes at stride 1 take the flat-shift
- * path (src/backend/cpu.c), the others the row-by-row one. */
+ * output of at least 1x1, for all output rows and for a band of them (the
+ * middle, conv2d's row bands of a large image): pad=same planes at stride 1
+ * take the flat-shift path (src/backend/cpu.c), the others the row-by-row
+ * one. */
 static void test_im2col_col2im(void) {
     const nn_backend *be = nn_backend_cpu();
     nn_rng rng;
@@ -146,45 +149,49 @@ static void test_im2col_col2im(void) {
     float x[2 * 6 * 6], dx[2 * 6 * 6];
     double want_dx[2 * 6 * 6];
     float *col = malloc(sizeof(float) * 2 * 25 * (16 * 16 + 5)); /* oh, ow <= 6 + 2*5 */
-    int cases = 0, bad = 0;
+    int cases = 0, bands = 0, bad = 0;
     for (int c = 1; c <= 2; c++)
         for (int h = 1; h <= 6; h++)
             for (int w = 1; w <= 6; w++)
                 for (int r = 1; r <= 5; r++)
                     for (int s = 1; s <= 2; s++)
-                        for (int p = 0; p <= r; p++) {
-                            if (h + 2 * p < r || w + 2 * p < r) continue;
-                            const int oh = (h + 2 * p - r) / s + 1, ow = (w + 2 * p - r) / s + 1;
-                            const size_t col0 = 2, ldc = (size_t)oh * ow + 5;
-                            const int rows = c * r * r;
-                            fill(x, (size_t)c * h * w, &rng);
-                            for (size_t i = 0; i < rows * ldc; i++) col[i] = -777.0f;
-                            be->im2col(x, c, h, w, r, s, p, oh, ow, col, ldc, col0);
-                            memset(want_dx, 0, sizeof want_dx);
-                            for (int ch = 0; ch < c; ch++)
-                                for (int ki = 0; ki < r; ki++)
-                                    for (int kj = 0; kj < r; kj++) {
-                                        const float *row = col + (size_t)((ch * r + ki) * r + kj) * ldc;
-                                        for (size_t j = 0; j < ldc; j++) {
-                                            const size_t q = j - col0;
-                                            float want = -777.0f;
-                                            if (j >= col0 && q < (size_t)oh * ow) {
-                                                int iy = (int)(q / ow) * s - p + ki,
-                                                    ix = (int)(q % ow) * s - p + kj;
-                                                bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                                                want = in ? x[(ch * h + iy) * w + ix] : 0.0f;
-                                                if (in) want_dx[(ch * h + iy) * w + ix] += row[j];
+                        for (int p = 0; p <= r; p++)
+                            for (int band = 0; band < 2; band++) {
+                                if (h + 2 * p < r || w + 2 * p < r) continue;
+                                const int oh = (h + 2 * p - r) / s + 1, ow = (w + 2 * p - r) / s + 1;
+                                const int y0 = band ? oh / 3 : 0, y1 = band ? oh - oh / 4 : oh;
+                                if (band && (y0 == 0 && y1 == oh)) continue; /* no inner band */
+                                const size_t col0 = 2, n = (size_t)(y1 - y0) * ow, ldc = n + 5;
+                                const int rows = c * r * r;
+                                fill(x, (size_t)c * h * w, &rng);
+                                for (size_t i = 0; i < rows * ldc; i++) col[i] = -777.0f;
+                                be->im2col(x, c, h, w, r, s, p, oh, ow, y0, y1, col, ldc, col0);
+                                memset(want_dx, 0, sizeof want_dx);
+                                for (int ch = 0; ch < c; ch++)
+                                    for (int ki = 0; ki < r; ki++)
+                                        for (int kj = 0; kj < r; kj++) {
+                                            const float *row = col + (size_t)((ch * r + ki) * r + kj) * ldc;
+                                            for (size_t j = 0; j < ldc; j++) {
+                                                const size_t q = j - col0;
+                                                float want = -777.0f;
+                                                if (j >= col0 && q < n) {
+                                                    int iy = (y0 + (int)(q / ow)) * s - p + ki,
+                                                        ix = (int)(q % ow) * s - p + kj;
+                                                    bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                                    want = in ? x[(ch * h + iy) * w + ix] : 0.0f;
+                                                    if (in) want_dx[(ch * h + iy) * w + ix] += row[j];
+                                                }
+                                                bad += row[j] != want;
                                             }
-                                            bad += row[j] != want;
                                         }
-                                    }
-                            memset(dx, 0, sizeof dx);
-                            be->col2im(col, ldc, col0, c, h, w, r, s, p, oh, ow, dx);
-                            for (int i = 0; i < c * h * w; i++)
-                                bad += fabs(dx[i] - want_dx[i]) > 1e-5 * (1 + fabs(want_dx[i]));
-                            cases++;
-                        }
+                                memset(dx, 0, sizeof dx);
+                                be->col2im(col, ldc, col0, c, h, w, r, s, p, oh, ow, y0, y1, dx);
+                                for (int i = 0; i < c * h * w; i++)
+                                    bad += fabs(dx[i] - want_dx[i]) > 1e-5 * (1 + fabs(want_dx[i]));
+                                cases++, bands += band;
+                            }
     CU_ASSERT(cases > 1000);
+    CU_ASSERT(bands > 500);
     CU_ASSERT_EQUAL(bad, 0);
     free(col);
 }

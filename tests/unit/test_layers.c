@@ -12,17 +12,20 @@
 #include "../../src/layers/conv.h"
 #include "testutil.h"
 
-/* nn_conv_forward against the definition, summed in double, in the shapes
- * that take each of its paths: few filters (the transposed product) and
- * many, one image per chunk and several, with and without a bias, 'same'
- * (the flat-shift im2col) and strided. */
-static void test_conv_forward_values(void) {
+/* nn_conv_forward and nn_conv_backward against their definitions, summed in
+ * double, in shapes that take each path of src/layers/conv2d.c: whole images
+ * image by image, row bands of an image over the column budget, a shared
+ * product for a chunk of small planes, the transposed forward (with one
+ * image and with several per chunk); with and without a bias; 'same' (the
+ * flat-shift im2col) and strided. */
+static void test_conv_vs_definition(void) {
     static const struct {
         int c, h, w, k, r, s, p, n;
     } cases[] = {
-        {3, 8, 7, 5, 3, 1, 1, 3},    {2, 6, 6, 70, 3, 1, 1, 2},  {1, 28, 28, 8, 3, 1, 1, 2},
-        {32, 28, 28, 4, 3, 1, 1, 2}, {4, 9, 5, 3, 3, 2, 1, 4},   {2, 5, 5, 66, 5, 1, 2, 3},
-        {3, 32, 32, 40, 3, 1, 1, 2}, {64, 16, 16, 2, 3, 1, 1, 1},
+        {3, 8, 7, 5, 3, 1, 1, 3},     {2, 6, 6, 70, 3, 1, 1, 2},    {1, 28, 28, 8, 3, 1, 1, 2},
+        {32, 28, 28, 4, 3, 1, 1, 2},  {4, 9, 5, 3, 3, 2, 1, 4},     {2, 5, 5, 66, 5, 1, 2, 3},
+        {3, 32, 32, 40, 3, 1, 1, 2},  {64, 16, 16, 2, 3, 1, 1, 1},  {16, 8, 8, 12, 3, 1, 1, 3},
+        {24, 12, 12, 20, 3, 1, 1, 2}, {40, 30, 20, 3, 3, 2, 1, 2},
     };
     const nn_backend *be = nn_backend_cpu();
     nn_rng rng;
@@ -34,32 +37,53 @@ static void test_conv_forward_values(void) {
         nn_conv_geom g = {.in = {c, h, w}, .k = k, .r = r, .s = st, .p = pd};
         g.oh = (h + 2 * pd - r) / st + 1, g.ow = (w + 2 * pd - r) / st + 1;
         const size_t nx = (size_t)n * c * h * w, ohw = (size_t)g.oh * g.ow, crr = (size_t)c * r * r;
+        const size_t ny = (size_t)n * k * ohw;
         float *x = malloc(nx * sizeof(float)), *kern = malloc(k * crr * sizeof(float)),
-              *b = malloc(k * sizeof(float)), *y = malloc(n * k * ohw * sizeof(float)),
+              *b = malloc(k * sizeof(float)), *y = malloc(ny * sizeof(float)),
+              *dy = malloc(ny * sizeof(float)), *dx = malloc(nx * sizeof(float)),
+              *dk = calloc(k * crr, sizeof(float)), *db = calloc(k, sizeof(float)),
               *scratch = malloc(nn_conv_scratch(&g, n) * sizeof(float));
+        double *want_dx = calloc(nx, sizeof(double)), *want_dk = calloc(k * crr, sizeof(double));
         for (size_t i = 0; i < nx; i++) x[i] = (float)nn_rng_normal(&rng);
         for (size_t i = 0; i < k * crr; i++) kern[i] = (float)nn_rng_normal(&rng);
         for (int i = 0; i < k; i++) b[i] = (float)nn_rng_normal(&rng);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)nn_rng_normal(&rng);
+        const double tol = 1e-4 * (1.0 + sqrt((double)crr));
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             nn_conv_forward(be, &g, n, kern, with_bias ? b : NULL, x, y, scratch);
             for (int i = 0; i < n; i++)
                 for (int f = 0; f < k; f++)
                     for (int oy = 0; oy < g.oh; oy++)
                         for (int ox = 0; ox < g.ow; ox++) {
+                            const size_t yo = ((size_t)i * k + f) * ohw + (size_t)oy * g.ow + ox;
                             double want = with_bias ? b[f] : 0.0;
                             for (int ch = 0; ch < c; ch++)
                                 for (int ki = 0; ki < r; ki++)
                                     for (int kj = 0; kj < r; kj++) {
                                         const int iy = oy * st - pd + ki, ix = ox * st - pd + kj;
                                         if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                        want += (double)kern[((size_t)f * c + ch) * r * r + ki * r + kj] *
-                                                x[(((size_t)i * c + ch) * h + iy) * w + ix];
+                                        const size_t wi = ((size_t)f * c + ch) * r * r + ki * r + kj,
+                                                     xi = (((size_t)i * c + ch) * h + iy) * w + ix;
+                                        want += (double)kern[wi] * x[xi];
+                                        if (with_bias) /* the gradients, once */
+                                            want_dx[xi] += (double)kern[wi] * dy[yo],
+                                                want_dk[wi] += (double)dy[yo] * x[xi];
                                     }
-                            const float got = y[((size_t)i * k + f) * ohw + (size_t)oy * g.ow + ox];
-                            bad += fabs(got - want) > 1e-4 * (1.0 + sqrt((double)crr));
+                            bad += fabs(y[yo] - want) > tol;
                         }
         }
-        free(x), free(kern), free(b), free(y), free(scratch);
+        nn_conv_backward(be, &g, n, kern, x, dy, dk, db, dx, scratch);
+        for (size_t i = 0; i < nx; i++) bad += fabs(dx[i] - want_dx[i]) > tol;
+        for (size_t i = 0; i < k * crr; i++)
+            bad += fabs(dk[i] - want_dk[i]) > tol * sqrt((double)(n * ohw));
+        for (int f = 0; f < k; f++) {
+            double s = 0;
+            for (int i = 0; i < n; i++)
+                for (size_t j = 0; j < ohw; j++) s += dy[((size_t)i * k + f) * ohw + j];
+            bad += fabs(db[f] - s) > tol * sqrt((double)(n * ohw));
+        }
+        free(x), free(kern), free(b), free(y), free(dy), free(dx), free(dk), free(db);
+        free(scratch), free(want_dx), free(want_dk);
     }
     CU_ASSERT_EQUAL(bad, 0);
 }
@@ -1204,7 +1228,8 @@ static void test_init_stats(void) {
 
 void register_layer_tests(void) {
     CU_pSuite s = CU_add_suite("layers", NULL, NULL);
-    CU_add_test(s, "conv forward vs its definition, each path", test_conv_forward_values);
+    CU_add_test(s, "conv forward and backward vs their definitions, each path",
+                test_conv_vs_definition);
     CU_add_test(s, "dense gradient", test_dense_grad);
     CU_add_test(s, "dense without bias gradient", test_dense_nobias_grad);
     CU_add_test(s, "sigmoid gradient", test_sigmoid_grad);

@@ -479,13 +479,13 @@ static void cu_act_backward(nn_act act, float alpha, size_t n, const float *x, c
 /* ---- convolution lowering ---- */
 
 /* One thread per column-matrix element (row (ch, ki, kj), column (y, x)). */
-__global__ void k_im2col(const float *x, int c, int h, int w, int r, int s, int p, int oh, int ow,
-                         float *col, size_t ldc, size_t col0) {
-    const size_t ohw = (size_t)oh * ow;
-    GRID_LOOP(e, (size_t)c * r * r * ohw) {
-        const size_t row = e / ohw, pos = e - row * ohw;
+__global__ void k_im2col(const float *x, int c, int h, int w, int r, int s, int p, int ow,
+                         int oy0, int oy1, float *col, size_t ldc, size_t col0) {
+    const size_t band = (size_t)(oy1 - oy0) * ow;
+    GRID_LOOP(e, (size_t)c * r * r * band) {
+        const size_t row = e / band, pos = e - row * band;
         const int ch = (int)(row / ((size_t)r * r)), ki = (int)(row / r % r), kj = (int)(row % r);
-        const int iy = (int)(pos / ow) * s - p + ki, ix = (int)(pos % ow) * s - p + kj;
+        const int iy = (oy0 + (int)(pos / ow)) * s - p + ki, ix = (int)(pos % ow) * s - p + kj;
         const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
         col[row * ldc + col0 + pos] = inside ? x[((size_t)ch * h + iy) * w + ix] : 0.0f;
     }
@@ -495,19 +495,19 @@ __global__ void k_im2col(const float *x, int c, int h, int w, int r, int s, int 
  * columns that read it in (ki, kj) order, the CPU's order, so the result
  * matches it exactly and needs no atomics. */
 __global__ void k_col2im(const float *col, size_t ldc, size_t col0, int c, int h, int w, int r,
-                         int s, int p, int oh, int ow, float *dx) {
+                         int s, int p, int ow, int oy0, int oy1, float *dx) {
     GRID_LOOP(e, (size_t)c * h * w) {
         const int ch = (int)(e / ((size_t)h * w));
         const int iy = (int)(e / w % h), ix = (int)(e % w);
         float v = dx[e];
         for (int ki = 0; ki < r; ki++) {
             const int ty = iy + p - ki; /* = y * s */
-            if (ty < 0 || ty % s || ty / s >= oh) continue;
+            if (ty < 0 || ty % s || ty / s < oy0 || ty / s >= oy1) continue;
             for (int kj = 0; kj < r; kj++) {
                 const int tx = ix + p - kj;
                 if (tx < 0 || tx % s || tx / s >= ow) continue;
                 const size_t row = ((size_t)ch * r + ki) * r + kj;
-                v += col[row * ldc + col0 + (size_t)(ty / s) * ow + tx / s];
+                v += col[row * ldc + col0 + (size_t)(ty / s - oy0) * ow + tx / s];
             }
         }
         dx[e] = v;
@@ -515,24 +515,27 @@ __global__ void k_col2im(const float *col, size_t ldc, size_t col0, int c, int h
 }
 
 static void cu_im2col(const float *x, int c, int h, int w, int r, int s, int p, int oh, int ow,
-                      float *col, size_t ldc, size_t col0) {
-    const size_t rows = (size_t)c * r * r, ohw = (size_t)oh * ow;
-    if (!rows || !ohw) return;
+                      int oy0, int oy1, float *col, size_t ldc, size_t col0) {
+    (void)oh;
+    const size_t rows = (size_t)c * r * r, band = (size_t)(oy1 - oy0) * ow;
+    if (!rows || !band || oy1 <= oy0) return;
     op_begin("im2col");
     const float *xd = in(x, (size_t)c * h * w);
-    float *cd = io(col, (rows - 1) * ldc + col0 + ohw);
-    LAUNCH(k_im2col, grid_for(rows * ohw), THREADS, xd, c, h, w, r, s, p, oh, ow, cd, ldc, col0);
+    float *cd = io(col, (rows - 1) * ldc + col0 + band);
+    LAUNCH(k_im2col, grid_for(rows * band), THREADS, xd, c, h, w, r, s, p, ow, oy0, oy1, cd, ldc,
+           col0);
     op_end();
 }
 
 static void cu_col2im(float *col, size_t ldc, size_t col0, int c, int h, int w, int r,
-                      int s, int p, int oh, int ow, float *dx) {
-    const size_t rows = (size_t)c * r * r, ohw = (size_t)oh * ow, n = (size_t)c * h * w;
-    if (!rows || !ohw || !n) return;
+                      int s, int p, int oh, int ow, int oy0, int oy1, float *dx) {
+    (void)oh;
+    const size_t rows = (size_t)c * r * r, band = (size_t)(oy1 - oy0) * ow, n = (size_t)c * h * w;
+    if (!rows || !band || !n || oy1 <= oy0) return;
     op_begin("col2im");
-    const float *cd = in(col, (rows - 1) * ldc + col0 + ohw);
+    const float *cd = in(col, (rows - 1) * ldc + col0 + band);
     float *dxd = io(dx, n);
-    LAUNCH(k_col2im, grid_for(n), THREADS, cd, ldc, col0, c, h, w, r, s, p, oh, ow, dxd);
+    LAUNCH(k_col2im, grid_for(n), THREADS, cd, ldc, col0, c, h, w, r, s, p, ow, oy0, oy1, dxd);
     op_end();
 }
 
