@@ -184,30 +184,35 @@ static inline bool flat_same(int h, int w, int r, int s, int p, int oh, int ow) 
     return s == 1 && r == 2 * p + 1 && oh == h && ow == w;
 }
 
-/* The shift of kernel offset (ki, kj) on a (h, w) plane: out[j] = in[j + d]
- * for j in [a, b) (valid rows, clipped so j + d stays in the plane), rows
- * [ylo, yhi) inside. */
+/* The shift of kernel offset (ki, kj) on a (h, w) plane, for the band of
+ * output rows [oy0, oy1): out[j - j0] = in[j + d] for plane positions j in
+ * [a, b) (rows that stay inside, clipped so j + d stays in the plane and j in
+ * the band [j0, j1) = [oy0 w, oy1 w)), zero elsewhere; the wrapped columns
+ * to zero lie in the band's rows [ylo, yhi) (band-relative). */
 typedef struct {
     int d, a, b, ylo, yhi;
 } flat_shift;
 
-static inline flat_shift flat_shift_of(int h, int w, int p, int ki, int kj) {
+static inline flat_shift flat_shift_of(int h, int w, int p, int ki, int kj, int oy0, int oy1) {
     flat_shift f;
-    const int hw = h * w;
+    const int hw = h * w, j0 = oy0 * w, j1 = oy1 * w;
+    const int ylo = p - ki > 0 ? p - ki : 0, yhi = h + p - ki < h ? h + p - ki : h;
     f.d = (ki - p) * w + (kj - p);
-    f.ylo = p - ki > 0 ? p - ki : 0;
-    f.yhi = h + p - ki < h ? h + p - ki : h;
-    f.a = f.ylo * w > -f.d ? f.ylo * w : -f.d;
-    f.b = f.yhi * w < hw - f.d ? f.yhi * w : hw - f.d;
-    if (f.a > hw) f.a = hw;
-    if (f.b < f.a) f.b = f.a;
+    f.a = ylo * w > -f.d ? ylo * w : -f.d;
+    f.b = yhi * w < hw - f.d ? yhi * w : hw - f.d;
+    f.a = f.a < j0 ? j0 : f.a > j1 ? j1 : f.a;
+    f.b = f.b > j1 ? j1 : f.b < f.a ? f.a : f.b;
+    f.ylo = (ylo > oy0 ? ylo : oy0) - oy0;
+    f.yhi = (yhi < oy1 ? yhi : oy1) - oy0;
     return f;
 }
 
-/* Zero the columns a shifted row wraps into: xo < p - kj or xo >= w - (kj - p). */
-static inline void zero_wrapped(float *restrict row, int w, int p, int kj, int ylo, int yhi) {
+/* Zero the columns a shifted row wraps into (xo < p - kj or xo >= w - (kj - p))
+ * in the band's rows [f.ylo, f.yhi) of one column-matrix row. */
+static inline void zero_wrapped(float *restrict row, int w, int p, int kj, flat_shift f) {
+    if (kj == p) return;
     const int x0 = kj < p || kj - p > w ? 0 : w - (kj - p), x1 = kj < p && p - kj < w ? p - kj : w;
-    for (int y = ylo; y < yhi; y++)
+    for (int y = f.ylo; y < f.yhi; y++)
         for (int xo = x0; xo < x1; xo++) row[(size_t)y * w + xo] = 0.0f;
 }
 
@@ -218,17 +223,12 @@ NN_HOT static void im2col_same(const float *restrict x, int c, int h, int w, int
         const float *xc = x + (size_t)ch * hw;
         for (int ki = 0; ki < r; ki++)
             for (int kj = 0; kj < r; kj++) {
-                /* out[j - j0] for plane position j in [j0, j1) */
                 float *restrict out = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
-                const flat_shift f = flat_shift_of(h, w, p, ki, kj);
-                const int a = f.a > j0 ? (f.a < j1 ? f.a : j1) : j0;
-                const int b = f.b < j1 ? (f.b > a ? f.b : a) : j1;
-                for (int j = j0; j < a; j++) out[j - j0] = 0.0f;
-                for (int j = a; j < b; j++) out[j - j0] = xc[j + f.d];
-                for (int j = b; j < j1; j++) out[j - j0] = 0.0f;
-                if (kj != p)
-                    zero_wrapped(out, w, p, kj, (f.ylo > oy0 ? f.ylo : oy0) - oy0,
-                                 (f.yhi < oy1 ? f.yhi : oy1) - oy0);
+                const flat_shift f = flat_shift_of(h, w, p, ki, kj, oy0, oy1);
+                for (int j = j0; j < f.a; j++) out[j - j0] = 0.0f;
+                for (int j = f.a; j < f.b; j++) out[j - j0] = xc[j + f.d];
+                for (int j = f.b; j < j1; j++) out[j - j0] = 0.0f;
+                zero_wrapped(out, w, p, kj, f);
             }
     }
 }
@@ -238,19 +238,15 @@ NN_HOT static void im2col_same(const float *restrict x, int c, int h, int w, int
  * they were (x + 0 = x). */
 NN_HOT static void col2im_same(float *restrict col, size_t ldc, size_t col0, int c, int h, int w,
                                int r, int p, int oy0, int oy1, float *restrict dx) {
-    const int hw = h * w, j0 = oy0 * w, j1 = oy1 * w;
+    const int hw = h * w, j0 = oy0 * w;
     for (int ch = 0; ch < c; ch++) {
         float *dc = dx + (size_t)ch * hw;
         for (int ki = 0; ki < r; ki++)
             for (int kj = 0; kj < r; kj++) {
                 float *restrict in = col + ((size_t)(ch * r + ki) * r + kj) * ldc + col0;
-                const flat_shift f = flat_shift_of(h, w, p, ki, kj);
-                const int a = f.a > j0 ? (f.a < j1 ? f.a : j1) : j0;
-                const int b = f.b < j1 ? (f.b > a ? f.b : a) : j1;
-                if (kj != p)
-                    zero_wrapped(in, w, p, kj, (f.ylo > oy0 ? f.ylo : oy0) - oy0,
-                                 (f.yhi < oy1 ? f.yhi : oy1) - oy0);
-                for (int j = a; j < b; j++) dc[j + f.d] += in[j - j0];
+                const flat_shift f = flat_shift_of(h, w, p, ki, kj, oy0, oy1);
+                zero_wrapped(in, w, p, kj, f);
+                for (int j = f.a; j < f.b; j++) dc[j + f.d] += in[j - j0];
             }
     }
 }
