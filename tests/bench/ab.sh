@@ -15,6 +15,8 @@
 #   resnet  CIFAR-10 JPEGs, preset resnet (conv + BN, residual blocks, 32x32 down to 4x4), 2,560 images
 #   air     CIFAR-10 JPEGs, results/cifar10-whiten/air.spec (whiten stem, odd 31x31 and 15x15
 #           planes into 2x2 max pools, 64/256/256 wide), 2,560 images
+#   gelu    the same with GELU, BatchNorm without scales and the 1/9 output scale
+#           (results/cifar10-airbench-gelu/air.spec), 2,560 images
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OLD=${1:?usage: ab.sh OLD_NNTRAIN NEW_NNTRAIN}
@@ -24,7 +26,7 @@ CONFIGS=${AB_CONFIGS:-cnn bn cifar gan}
 T=$(mktemp -d /tmp/nntrain-ab-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 [ -e datasets/data/mnist/train-images-idx3-ubyte.gz ] || [ -e datasets/data/mnist/train-images-idx3-ubyte ] || datasets/fetch mnist
-case " $CONFIGS " in *" cifar "*|*" resnet "*|*" air "*) [ -d datasets/data/cifar10-jpeg ] || datasets/fetch cifar10 ;; esac
+case " $CONFIGS " in *" cifar "*|*" resnet "*|*" air "*|*" gelu "*) [ -d datasets/data/cifar10-jpeg ] || datasets/fetch cifar10 ;; esac
 
 BN="normalize; conv2d 16 bias=false; batchnorm; relu; maxpool 2; conv2d 32 bias=false; batchnorm; relu; maxpool 2; flatten; dropout 0.3; dense 64 bias=false; batchnorm; relu; dropout 0.3; dense 10"
 declare -A ARGS=(
@@ -34,6 +36,7 @@ declare -A ARGS=(
     [gan]="gan --data mnist --limit 3200"
     [resnet]="train --data cifar10-jpeg --model resnet --optim momentum --lr 0.05 --batch 128 --limit 2560"
     [air]="train --data cifar10-jpeg --model results/cifar10-whiten/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
+    [gelu]="train --data cifar10-jpeg --model results/cifar10-airbench-gelu/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
 )
 ips() { awk '/^ +[0-9]+ /{ if ($7 > b) b = $7 } END { printf "%.0f", b }' "$1"; }
 printf "%-8s %10s %10s %8s   (images/s, best of %d rounds, 1 thread)\n" config old new new/old "$ROUNDS"
