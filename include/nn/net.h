@@ -37,8 +37,9 @@ typedef struct nn_net {
     /* Per-layer seconds, when the trainer asked for them (--profile,
      * nn_net_time_layers): (nlayers, 2) forward, backward, summed over the
      * training passes (c->train; evaluation is not counted). layer_flop:
-     * the FLOPs those passes did, the same layout (a backward without an
-     * input gradient does half its work), for the profile's GFLOP/s. */
+     * the FLOPs those passes did, the same layout (a backward counts a
+     * forward's worth for the input gradient and one for the parameter
+     * gradients, each when made), for the profile's GFLOP/s. */
     double *layer_s, *layer_flop;
     /* Called after each layer's backward with the offset into grads from
      * which every gradient is final (layers own consecutive slices, so a

@@ -179,7 +179,8 @@ static inline void valid_range(int ow, int s, int p, int kj, int w, int *lo, int
  * by d = (ki - p) w + (kj - p), so it is built as ONE flat run over the rows
  * that stay inside, then the |kj - p| columns a row wraps into are zeroed.
  * On the small planes of CNNs (4x4 to 32x32) a copy per output row spent its
- * time in per-row overhead: this is 2-6x faster (tests/bench/im2col.c). */
+ * time in per-row overhead: this is 2-6x faster (tests/bench/conv_layer.c's
+ * "im2col alone", against the per-row copy). */
 static inline bool flat_same(int h, int w, int r, int s, int p, int oh, int ow) {
     return s == 1 && r == 2 * p + 1 && oh == h && ow == w;
 }

@@ -548,8 +548,9 @@ int nn_net_backward(nn_net *net, const nn_ctx *c, const float *x, const float *d
  * nobody (a normalize stem, say), and that layer needs no input gradient. */
 static int lowest_needed(const nn_net *net, const nn_ctx *c, const float *dx_in) {
     if (dx_in) return 0;
+    if (c->no_param_grads) return net->nlayers;
     for (int i = 0; i < net->nlayers; i++)
-        if (net->layers[i].nparams > 0 && !c->no_param_grads) return i;
+        if (net->layers[i].nparams > 0) return i;
     return net->nlayers;
 }
 
@@ -567,8 +568,9 @@ int nn_net_backward_dx(nn_net *net, const nn_ctx *c, const float *x, const float
                 return nn_fail_ctx("%s (backward)", l->name);
             if (net->layer_s) {
                 net->layer_s[2 * i + 1] += now_s() - t0;
-                if (l->ops->flops)
-                    net->layer_flop[2 * i + 1] += l->ops->flops(l) * c->n * (dx ? 2 : 1);
+                /* a forward's worth for dx, another for the parameter gradients */
+                const int parts = (dx != NULL) + (l->nparams > 0 && !c->no_param_grads);
+                if (l->ops->flops) net->layer_flop[2 * i + 1] += l->ops->flops(l) * c->n * parts;
             }
         }
         if (net->grads_final && net->grads_final(net->grads_final_arg, (size_t)(l->dw - net->grads)))
