@@ -85,6 +85,24 @@ typedef struct nn_backend {
      * outside dx may be zeroed. */
     void (*col2im)(float *col, size_t ldc, size_t col0, int c, int h, int w, int r, int s,
                    int p, int oh, int ow, int oy0, int oy1, float *dx);
+    /* Kernel-row lowering of a stride-1 convolution (optional: a backend
+     * offers all four or none; conv2d lowers with im2col where they are
+     * NULL). For kernel row ki the im2col rows (c, ki, kj) are the rows
+     * (c, 0, kj) moved down ki output rows, so one lowering col (C*R, L),
+     * L = (OH + R - 1) * OW, whose row (c, kj) holds padded rows
+     * [0, OH + R - 1) of the input (input row y - p, column x + kj - p, zero
+     * outside), gives every kernel row's (C*R, OH*OW) columns as a view
+     * ki*OW floats in with leading dimension L: Y = sum over ki of
+     * kw[ki] (K, C*R) times that view. im2col_kw writes col for one sample
+     * x (C, H, W); col2im_kw is its adjoint, dx += (col's entries that fall
+     * outside dx may be zeroed); kern_kw permutes a (K, C, R, R) kernel into
+     * kw[ki][k][c*R + kj]; add_kern_kw adds per-kernel-row gradients, each
+     * transposed, dkwt[ki][c*R + kj][k], into dkern (K, C, R, R). */
+    void (*im2col_kw)(const float *x, int c, int h, int w, int r, int p, int oh, int ow,
+                      float *col);
+    void (*col2im_kw)(float *col, int c, int h, int w, int r, int p, int oh, int ow, float *dx);
+    void (*kern_kw)(int k, int c, int r, const float *kern, float *kw);
+    void (*add_kern_kw)(int k, int c, int r, const float *dkwt, float *dkern);
 
     /* Per-channel ops over (n, c, hw) tensors (BatchNorm, normalize). The
      * tensors are the backend's memory; the per-channel vectors (c values)

@@ -313,6 +313,105 @@ NN_HOT static void cpu_col2im(float *restrict col, size_t ldc, size_t col0, int 
             }
 }
 
+/* ---- kernel-row lowering (stride 1) ----
+ * The columns of a stride-1 convolution for kernel row ki are those of kernel
+ * row 0 moved down ki output rows, so ONE lowering of (C, R) rows over all
+ * the output rows any kernel row reads (OH + R - 1 of them, the padded input)
+ * serves every kernel row as a view ki*OW floats in: R times fewer columns
+ * to write and read back than im2col's C*R*R rows (backend.h). */
+
+/* Padded rows [0, oh + r - 1) of lowering row (c, kj): input row yy - p,
+ * input column xo + kj - p. */
+NN_HOT static void cpu_im2col_kw(const float *restrict x, int c, int h, int w, int r, int p,
+                                 int oh, int ow, float *restrict col) {
+    const int rows = oh + r - 1;
+    const size_t len = (size_t)rows * ow, hw = (size_t)h * w;
+    for (int ch = 0; ch < c; ch++) {
+        const float *xc = x + (size_t)ch * hw;
+        for (int kj = 0; kj < r; kj++) {
+            float *restrict out = col + (size_t)(ch * r + kj) * len;
+            if (flat_same(h, w, r, 1, p, oh, ow)) {
+                /* out[j] = xc[j + d], one run, then the wrapped columns zeroed */
+                const long d = -(long)p * w + (kj - p);
+                const long a = d < 0 ? -d : 0, b = (long)hw - d < (long)len ? (long)hw - d : (long)len;
+                for (long j = 0; j < a; j++) out[j] = 0.0f;
+                for (long j = a; j < b; j++) out[j] = xc[j + d];
+                for (long j = b > a ? b : a; j < (long)len; j++) out[j] = 0.0f;
+                const flat_shift f = {.ylo = 0, .yhi = rows};
+                zero_wrapped(out, w, p, kj, f);
+                continue;
+            }
+            int lo, hi;
+            valid_range(ow, 1, p, kj, w, &lo, &hi);
+            for (int yy = 0; yy < rows; yy++) {
+                const int iy = yy - p;
+                float *o = out + (size_t)yy * ow;
+                if (iy < 0 || iy >= h) {
+                    memset(o, 0, (size_t)ow * sizeof(float));
+                    continue;
+                }
+                for (int xo = 0; xo < lo; xo++) o[xo] = 0.0f;
+                if (hi > lo)
+                    memcpy(o + lo, xc + (size_t)iy * w + lo + kj - p, (size_t)(hi - lo) * sizeof(float));
+                for (int xo = hi; xo < ow; xo++) o[xo] = 0.0f;
+            }
+        }
+    }
+}
+
+/* The adjoint: dx += the lowering's gradient col scattered back (col's
+ * entries that fall outside dx may be zeroed, as in col2im). */
+NN_HOT static void cpu_col2im_kw(float *restrict col, int c, int h, int w, int r, int p, int oh,
+                                 int ow, float *restrict dx) {
+    const int rows = oh + r - 1;
+    const size_t len = (size_t)rows * ow, hw = (size_t)h * w;
+    for (int ch = 0; ch < c; ch++) {
+        float *dc = dx + (size_t)ch * hw;
+        for (int kj = 0; kj < r; kj++) {
+            float *restrict in = col + (size_t)(ch * r + kj) * len;
+            if (flat_same(h, w, r, 1, p, oh, ow)) {
+                const long d = -(long)p * w + (kj - p);
+                const long a = d < 0 ? -d : 0, b = (long)hw - d < (long)len ? (long)hw - d : (long)len;
+                const flat_shift f = {.ylo = 0, .yhi = rows};
+                zero_wrapped(in, w, p, kj, f);
+                for (long j = a; j < b; j++) dc[j + d] += in[j];
+                continue;
+            }
+            int lo, hi;
+            valid_range(ow, 1, p, kj, w, &lo, &hi);
+            for (int yy = 0; yy < rows; yy++) {
+                const int iy = yy - p;
+                if (iy < 0 || iy >= h) continue;
+                const float *i = in + (size_t)yy * ow;
+                float *o = dc + (size_t)iy * w + kj - p;
+                for (int xo = lo; xo < hi; xo++) o[xo] += i[xo];
+            }
+        }
+    }
+}
+
+/* kw[ki][k][c*r + kj] = kern[k][c][ki][kj]. */
+static void cpu_kern_kw(int k, int c, int r, const float *restrict kern, float *restrict kw) {
+    for (int ki = 0; ki < r; ki++)
+        for (int f = 0; f < k; f++)
+            for (int ch = 0; ch < c; ch++)
+                for (int kj = 0; kj < r; kj++)
+                    kw[(((size_t)ki * k + f) * c + ch) * r + kj] =
+                        kern[(((size_t)f * c + ch) * r + ki) * r + kj];
+}
+
+/* dkern[k][c][ki][kj] += dkwt[ki][c*r + kj][k] (the per-kernel-row
+ * gradients, each transposed). */
+static void cpu_add_kern_kw(int k, int c, int r, const float *restrict dkwt,
+                            float *restrict dkern) {
+    for (int f = 0; f < k; f++)
+        for (int ch = 0; ch < c; ch++)
+            for (int ki = 0; ki < r; ki++)
+                for (int kj = 0; kj < r; kj++)
+                    dkern[(((size_t)f * c + ch) * r + ki) * r + kj] +=
+                        dkwt[(((size_t)ki * c + ch) * r + kj) * k + f];
+}
+
 /* ---- per-channel ops (BatchNorm, normalize) ---- */
 
 NN_HOT static void cpu_chan_sums(int n, int c, size_t hw, const float *restrict x,
@@ -604,6 +703,10 @@ static const nn_backend g_cpu = {
     .act_backward = cpu_act_backward,
     .im2col = cpu_im2col,
     .col2im = cpu_col2im,
+    .im2col_kw = cpu_im2col_kw,
+    .col2im_kw = cpu_col2im_kw,
+    .kern_kw = cpu_kern_kw,
+    .add_kern_kw = cpu_add_kern_kw,
     .chan_sums = cpu_chan_sums,
     .chan_affine = cpu_chan_affine,
     .chan_standardize = cpu_chan_standardize,

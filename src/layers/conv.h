@@ -15,7 +15,7 @@ typedef struct {
 /* FLOPs of the forward pass for one sample. */
 double nn_conv_flops(const nn_conv_geom *g);
 /* Floats of scratch for a batch of n. */
-size_t nn_conv_scratch(const nn_conv_geom *g, int n);
+size_t nn_conv_scratch(const nn_backend *be, const nn_conv_geom *g, int n);
 /* y = bias + kern * x for n images; bias may be NULL. */
 void nn_conv_forward(const nn_backend *be, const nn_conv_geom *g, int n, const float *kern,
                      const float *bias, const float *x, float *y, float *scratch);

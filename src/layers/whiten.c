@@ -79,7 +79,7 @@ static void whiten_init(nn_layer *l, nn_rng *rng) {
 }
 
 static size_t whiten_scratch(const nn_layer *l, int n) {
-    return nn_conv_scratch(&((const whiten_priv *)l->priv)->g, n);
+    return nn_conv_scratch(l->be, &((const whiten_priv *)l->priv)->g, n);
 }
 
 static int whiten_forward(nn_layer *l, const nn_ctx *c, const float *x, float *y) {

@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
     float *x = filled(in * n, 17, 0.1f), *dy = filled(out * n, 13, 0.1f),
           *w = filled(crr * k, 7, 0.01f), *y = filled(out * n, 1, 0.0f),
           *dx = filled(in * n, 1, 0.0f), *dw = filled(crr * k, 1, 0.0f),
-          *scratch = filled(nn_conv_scratch(&g, n), 1, 0.0f), *cols = filled(crr * h * h, 1, 0.0f);
+          *scratch = filled(nn_conv_scratch(be, &g, n), 1, 0.0f), *cols = filled(crr * h * h, 1, 0.0f);
     double bf = 1e30, bb = 1e30, bi = 1e30;
     for (int t = 0; t < 12; t++) {
         double t0 = now();

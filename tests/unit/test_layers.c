@@ -16,8 +16,12 @@
  * double, in shapes that take each path of src/layers/conv2d.c: whole images
  * image by image, row bands of an image over the column budget, a shared
  * product for a chunk of small planes, the transposed forward (with one
- * image and with several per chunk); with and without a bias; 'same' (the
- * flat-shift im2col) and strided. */
+ * image and with several per chunk), the kernel-row lowering ('same' by
+ * the flat shift, 'valid', wider padding, 5x5, non-square); with and without
+ * a bias; 'same' (the flat-shift im2col) and strided. Every shape runs
+ * twice: with the CPU backend as it is, and without its kernel-row ops (as
+ * on a backend that lacks them), so the im2col paths stay covered in the
+ * shapes the kernel-row lowering takes over. */
 static void test_conv_vs_definition(void) {
     static const struct {
         int c, h, w, k, r, s, p, n;
@@ -25,15 +29,19 @@ static void test_conv_vs_definition(void) {
         {3, 8, 7, 5, 3, 1, 1, 3},     {2, 6, 6, 70, 3, 1, 1, 2},    {1, 28, 28, 8, 3, 1, 1, 2},
         {32, 28, 28, 4, 3, 1, 1, 2},  {4, 9, 5, 3, 3, 2, 1, 4},     {2, 5, 5, 66, 5, 1, 2, 3},
         {3, 32, 32, 40, 3, 1, 1, 2},  {64, 16, 16, 2, 3, 1, 1, 1},  {16, 8, 8, 12, 3, 1, 1, 3},
-        {24, 12, 12, 20, 3, 1, 1, 2}, {40, 30, 20, 3, 3, 2, 1, 2},
+        {24, 12, 12, 20, 3, 1, 1, 2}, {40, 30, 20, 3, 3, 2, 1, 2},  {16, 20, 18, 6, 3, 1, 0, 2},
+        {16, 16, 16, 3, 5, 1, 2, 2},  {24, 20, 14, 5, 3, 1, 1, 2},  {16, 15, 17, 3, 3, 1, 2, 1},
     };
-    const nn_backend *be = nn_backend_cpu();
+    nn_backend no_kw = *nn_backend_cpu();
+    no_kw.im2col_kw = NULL, no_kw.col2im_kw = NULL, no_kw.kern_kw = NULL, no_kw.add_kern_kw = NULL;
+    const size_t ncases = sizeof cases / sizeof *cases;
     nn_rng rng;
     nn_rng_seed(&rng, 9, 9);
     int bad = 0;
-    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
-        const int c = cases[t].c, h = cases[t].h, w = cases[t].w, k = cases[t].k, r = cases[t].r,
-                  st = cases[t].s, pd = cases[t].p, n = cases[t].n;
+    for (size_t t = 0; t < 2 * ncases; t++) {
+        const nn_backend *be = t < ncases ? nn_backend_cpu() : &no_kw;
+        const int c = cases[t % ncases].c, h = cases[t % ncases].h, w = cases[t % ncases].w, k = cases[t % ncases].k, r = cases[t % ncases].r,
+                  st = cases[t % ncases].s, pd = cases[t % ncases].p, n = cases[t % ncases].n;
         nn_conv_geom g = {.in = {c, h, w}, .k = k, .r = r, .s = st, .p = pd};
         g.oh = (h + 2 * pd - r) / st + 1, g.ow = (w + 2 * pd - r) / st + 1;
         const size_t nx = (size_t)n * c * h * w, ohw = (size_t)g.oh * g.ow, crr = (size_t)c * r * r;
@@ -42,7 +50,7 @@ static void test_conv_vs_definition(void) {
               *b = malloc(k * sizeof(float)), *y = malloc(ny * sizeof(float)),
               *dy = malloc(ny * sizeof(float)), *dx = malloc(nx * sizeof(float)),
               *dk = calloc(k * crr, sizeof(float)), *db = calloc(k, sizeof(float)),
-              *scratch = malloc(nn_conv_scratch(&g, n) * sizeof(float));
+              *scratch = malloc(nn_conv_scratch(be, &g, n) * sizeof(float));
         double *want_dx = calloc(nx, sizeof(double)), *want_dk = calloc(k * crr, sizeof(double));
         for (size_t i = 0; i < nx; i++) x[i] = (float)nn_rng_normal(&rng);
         for (size_t i = 0; i < k * crr; i++) kern[i] = (float)nn_rng_normal(&rng);
