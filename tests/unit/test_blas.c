@@ -196,6 +196,72 @@ static void test_im2col_col2im(void) {
     free(col);
 }
 
+/* The kernel-row lowering (stride 1): im2col_kw writes
+ * col[ch*r + kj][yy*ow + xo] = x[ch][yy - p][xo + kj - p] (0 outside) for
+ * yy in [0, oh + r - 1) and nothing past its rows; col2im_kw adds each entry
+ * back where it came from; kern_kw and add_kern_kw permute a kernel and add
+ * transposed per-kernel-row gradients. Every stride-1 geometry with c in
+ * {1, 2}, h, w in 1..6, r in 1..5, p in 0..r: pad=same planes take the
+ * flat-shift path, the others the row-by-row one. */
+static void test_im2col_kw(void) {
+    const nn_backend *be = nn_backend_cpu();
+    nn_rng rng;
+    nn_rng_seed(&rng, 6, 6);
+    float x[2 * 6 * 6], dx[2 * 6 * 6];
+    double want_dx[2 * 6 * 6];
+    float *col = malloc(sizeof(float) * 2 * 5 * (20 * 16 + 3)); /* oh + r - 1 <= 20, ow <= 16 */
+    int cases = 0, bad = 0;
+    for (int c = 1; c <= 2; c++)
+        for (int h = 1; h <= 6; h++)
+            for (int w = 1; w <= 6; w++)
+                for (int r = 1; r <= 5; r++)
+                    for (int p = 0; p <= r; p++) {
+                        if (h + 2 * p < r || w + 2 * p < r) continue;
+                        const int oh = h + 2 * p - r + 1, ow = w + 2 * p - r + 1;
+                        const size_t len = (size_t)(oh + r - 1) * ow, rows = (size_t)c * r;
+                        fill(x, (size_t)c * h * w, &rng);
+                        for (size_t i = 0; i < rows * len + 3; i++) col[i] = -777.0f;
+                        be->im2col_kw(x, c, h, w, r, p, oh, ow, col);
+                        memset(want_dx, 0, sizeof want_dx);
+                        for (int ch = 0; ch < c; ch++)
+                            for (int kj = 0; kj < r; kj++)
+                                for (size_t j = 0; j < len; j++) {
+                                    const float v = col[(ch * r + kj) * len + j];
+                                    const int iy = (int)(j / ow) - p, ix = (int)(j % ow) + kj - p;
+                                    const bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                    bad += v != (in ? x[(ch * h + iy) * w + ix] : 0.0f);
+                                    if (in) want_dx[(ch * h + iy) * w + ix] += v;
+                                }
+                        for (size_t i = rows * len; i < rows * len + 3; i++) bad += col[i] != -777.0f;
+                        for (int i = 0; i < c * h * w; i++) dx[i] = 0.5f, want_dx[i] += 0.5;
+                        be->col2im_kw(col, c, h, w, r, p, oh, ow, dx);
+                        for (int i = 0; i < c * h * w; i++)
+                            bad += fabs(dx[i] - want_dx[i]) > 1e-5 * (1 + fabs(want_dx[i]));
+                        cases++;
+                    }
+    CU_ASSERT(cases > 300);
+    /* kern_kw, then add_kern_kw of the permuted kernel read as gradients:
+     * kw[ki][k][ch*r + kj] = kern[k][ch][ki][kj]; dkern += dkwt with
+     * dkwt[ki][ch*r + kj][k] = kern[k][ch][ki][kj] doubles kern. */
+    enum { K = 3, C = 2, R = 3 };
+    float kern[K * C * R * R], kw[K * C * R * R], dkwt[K * C * R * R], dk[K * C * R * R];
+    fill(kern, K * C * R * R, &rng);
+    be->kern_kw(K, C, R, kern, kw);
+    for (int k = 0; k < K; k++)
+        for (int ch = 0; ch < C; ch++)
+            for (int ki = 0; ki < R; ki++)
+                for (int kj = 0; kj < R; kj++) {
+                    const float v = kern[((k * C + ch) * R + ki) * R + kj];
+                    bad += kw[((ki * K + k) * C + ch) * R + kj] != v;
+                    dkwt[((ki * C + ch) * R + kj) * K + k] = v;
+                }
+    memcpy(dk, kern, sizeof dk);
+    be->add_kern_kw(K, C, R, dkwt, dk);
+    for (int i = 0; i < K * C * R * R; i++) bad += dk[i] != 2.0f * kern[i];
+    CU_ASSERT_EQUAL(bad, 0);
+    free(col);
+}
+
 void register_blas_tests(void) {
     CU_pSuite s = CU_add_suite("backend", NULL, NULL);
     CU_add_test(s, "gemm NN vs naive", test_gemm_nn);
@@ -208,4 +274,6 @@ void register_blas_tests(void) {
     CU_add_test(s, "add_transposed vs its definition, tile edges", test_add_transposed);
     CU_add_test(s, "im2col and col2im vs their definitions, every small geometry",
                 test_im2col_col2im);
+    CU_add_test(s, "kernel-row lowering (im2col_kw, col2im_kw, kernel permutations) vs definitions",
+                test_im2col_kw);
 }
