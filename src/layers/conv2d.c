@@ -88,14 +88,19 @@ static void conv_init(nn_layer *l, nn_rng *rng) {
 /* The columns of a whole batch (C*R*R x N*OH*OW) are far larger than the
  * caches for MNIST-sized inputs (288 x 25,088 floats = 29 MB at batch 32), and
  * streaming them through memory twice (im2col, then OpenBLAS's packing) cost
- * more than the GEMM itself. So the columns are built a cache's worth at a
- * time: chunks of g images whose columns fit the budget, or, when one image's
- * do not (32 channels over 32x32: 1.2 MB), bands of its output rows that do
- * (OpenBLAS alone, 1 thread, SkylakeX: 32 filters x 288 rows over 512
- * columns 133-141 GFLOP/s against 91-125 over 1,024; 48 x 216: 170 against
- * 118). */
+ * more than the GEMM itself. So the columns are built a few cache's worth at
+ * a time: chunks of g images whose columns fit the budget, or, when one
+ * image's do not, bands of its output rows that do (OpenBLAS alone, 1
+ * thread, SkylakeX: 32 filters x 288 rows over 512 columns 133-141 GFLOP/s
+ * against 91-125 over 1,024). Since the kernel-row lowering took the large
+ * planes, what im2col still lowers on the CPU is mostly deep layers on small
+ * planes, where one image's columns nearly fill a small budget and the
+ * products get too few columns: 2 MB rather than 512 KB made 256 -> 256
+ * filters on 7x7 1.25x forward, 1.15x backward, on 3x3 1.24x and 1.15x, 192
+ * on 4x4 1.06x (conv_layer.c, alternately), and trained the airbench nets
+ * 1.07x, the DCGAN 1.05x, the resnet and cnn presets 0.99-1.01x (ab.sh). */
 #ifndef CONV_COL_BUDGET
-#define CONV_COL_BUDGET (512u * 1024u)
+#define CONV_COL_BUDGET (2048u * 1024u)
 #endif
 
 /* Bands pay with few filters, where each packed column is used by only K

@@ -1,6 +1,6 @@
 /* tests/bench/conv_gemm.c: the GEMMs a network's 3x3 convolutions make, as
  * src/layers/conv2d.c makes them (by kernel rows, image by image, or from
- * im2col chunks of g images whose columns fit its 512 KB budget), timed
+ * im2col chunks of g images whose columns fit its 2 MB budget), timed
  * alone with OpenBLAS: the rate the convolutions would reach if the
  * lowering, its adjoint, the bias and layout copies cost nothing.
  * Set against a training's measured rate it splits the gap to the sgemm
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
         const int first = c < 0;
         if (first) c = -c;
         const int crr = c * 9, ohw = h * h;
-        int g = (int)((512u * 1024u) / ((size_t)crr * ohw * sizeof(float)));
+        int g = (int)((2048u * 1024u) / ((size_t)crr * ohw * sizeof(float)));
         if (g < 1) g = 1;
         if (g > n) g = n;
         const int np = g * ohw, chunks = (n + g - 1) / g;

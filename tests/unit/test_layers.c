@@ -31,6 +31,7 @@ static void test_conv_vs_definition(void) {
         {3, 32, 32, 40, 3, 1, 1, 2},  {64, 16, 16, 2, 3, 1, 1, 1},  {16, 8, 8, 12, 3, 1, 1, 3},
         {24, 12, 12, 20, 3, 1, 1, 2}, {40, 30, 20, 3, 3, 2, 1, 2},  {16, 20, 18, 6, 3, 1, 0, 2},
         {16, 16, 16, 3, 5, 1, 2, 2},  {24, 20, 14, 5, 3, 1, 1, 2},  {16, 15, 17, 3, 3, 1, 2, 1},
+        {64, 32, 32, 3, 3, 1, 1, 1}, /* im2col: row bands (columns of 2.4 MB) */
     };
     nn_backend no_kw = *nn_backend_cpu();
     no_kw.im2col_kw = NULL, no_kw.col2im_kw = NULL, no_kw.kern_kw = NULL, no_kw.add_kern_kw = NULL;
