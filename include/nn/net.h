@@ -95,6 +95,8 @@ int nn_net_lr_runs(const nn_net *net, struct nn_optim_s *o, int epoch);
 /* Start summing each layer's forward and backward seconds into
  * net->layer_s (the scaling model's measured inputs, --profile). */
 int nn_net_time_layers(nn_net *net);
+/* Zero those sums (and their FLOPs): the profile leaves out the first step. */
+void nn_net_time_reset(nn_net *net);
 /* Move the gradients into buf ((nparams + NN_NET_METRICS) floats that the
  * caller owns and frees, e.g. nn_dist_shared_buffer's node-shared memory)
  * and point every layer's dw into it. */

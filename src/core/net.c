@@ -514,6 +514,10 @@ int nn_net_time_layers(nn_net *net) {
     return NN_OK;
 }
 
+void nn_net_time_reset(nn_net *net) {
+    if (net->layer_s) memset(net->layer_s, 0, 4 * (size_t)net->nlayers * sizeof(double));
+}
+
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {
     return nn_net_forward_until(net, c, x, net->nlayers, logits);
 }

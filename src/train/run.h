@@ -115,6 +115,7 @@ struct nn_run {
     bool warned_growth; /* the exploding-loss warning was given */
     double prof[P_N];   /* this rank's seconds per phase, whole run */
     uint64_t steps_run; /* optimizer steps this process took (per-layer times per step) */
+    uint64_t layer_steps; /* of them, the ones in the per-layer times (all but the first) */
     double prof_epoch[P_N];
     char ckpt[1100], csv[1100], best[1100], lock[1100], config[1024];
 };

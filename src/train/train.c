@@ -521,6 +521,21 @@ static int read_batch(nn_run *r, size_t b, size_t nb, int n) {
     return rc;
 }
 
+/* --profile: the per-layer times leave out the process's first step, which
+ * touches the activations' memory for the first time (on this VM a step of
+ * 512 images an airbench net's first convolution ran at 90 GFLOP/s forward
+ * over 6 steps and 122 over 18) and warms OpenBLAS's buffers: a one-time cost
+ * that the per-step figures would otherwise spread over a short run. A run of
+ * one step keeps it. */
+static void restart_layer_times(nn_run *r) {
+    if (!r->mode->nets) return;
+    nn_net *nets[4];
+    const char *names[4];
+    const int k = r->mode->nets(r, nets, names, 4);
+    for (int i = 0; i < k; i++) nn_net_time_reset(nets[i]);
+    r->layer_steps = 0;
+}
+
 /* One epoch, from batch st.epoch_step on (a mid-epoch resume), adding the
  * mode's metric sums to m (m[NN_RUN_METRICS] = seconds). Stops early, with
  * *stopped, when a stop signal reached any rank: then st.epoch_step and
@@ -573,8 +588,10 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         s.rc = rc;
         s.lr = nn_sched_lr(&cfg->sched, epoch + (double)b / (double)nb, cfg->epochs);
         *lr_out = s.lr;
+        if (cfg->profile && r->steps_run == 1) restart_layer_times(r);
         NN_TRY(r->mode->step(r, &s));
         r->steps_run++;
+        r->layer_steps++;
         r->st.step++;
         for (int k = 0; k < NN_RUN_METRICS; k++) m[k] += s.m[k];
         m[NN_RUN_METRICS] = nn_run_now() - t0;
@@ -672,15 +689,16 @@ static double gflops(double f, double t) { return t > 0 ? f / t * 1e-9 : 0.0; }
  * layers that count FLOPs; then the convolutions' rate over both passes
  * (tests/bench/conv_rate.sh sets it against the sgemm rate). */
 static void report_layers(nn_run *r) {
-    if (!r->cfg->profile || !r->mode->nets || r->dist->rank != 0 || r->steps_run == 0) return;
+    if (!r->cfg->profile || !r->mode->nets || r->dist->rank != 0 || r->layer_steps == 0) return;
     nn_net *nets[4];
     const char *names[4];
     const int k = r->mode->nets(r, nets, names, 4);
-    const double per = 1e3 / (double)r->steps_run;
+    const double per = 1e3 / (double)r->layer_steps;
     double conv_f = 0, conv_s = 0;
-    printf("time per layer, rank 0, ms per step over %llu steps (backward in backward order; "
+    printf("time per layer, rank 0, ms per step over %llu steps%s (backward in backward order; "
            "bytes: the layer's gradients; GFLOP/s where the layer counts FLOPs):\n",
-           (unsigned long long)r->steps_run);
+           (unsigned long long)r->layer_steps,
+           r->layer_steps < r->steps_run ? " after the first" : "");
     for (int i = 0; i < k; i++) {
         const nn_net *n = nets[i];
         if (!n->layer_s) continue;

@@ -28,9 +28,10 @@ trap 'rm -rf "$T"' EXIT
 [ -e datasets/data/mnist/train-images-idx3-ubyte.gz ] || [ -e datasets/data/mnist/train-images-idx3-ubyte ] || datasets/fetch mnist
 ARGS="train --data mnist --model $MODEL --optim adadelta --lr 1.0 --batch-per-rank 32 --limit 6400 --epochs 1 --threads 1 --no-plot --profile"
 
-# "ms_per_step reduce_ms_per_step" from a --profile log (rank 0, whole run).
+# "ms_per_step reduce_ms_per_step" from a --profile log (rank 0, whole run;
+# the per-layer header counts the steps after the first: the run took one more).
 measure() {
-    awk '/^epoch /{ getline; secs = $6 } /ms per step over/{ for (i = 1; i <= NF; i++) if ($i == "over") steps = $(i + 1) }
+    awk '/^epoch /{ getline; secs = $6 } /ms per step over/{ for (i = 1; i <= NF; i++) if ($i == "over") steps = $(i + 1) + /after the first/ }
          /whole run/{ w = 1 } w && /^ +data +exchange/{ for (i = 1; i <= NF; i++) col[$i] = i }
          w && /^ +rank 0 /{ red = $(col["reduce"] + 2); w = 0 }  # the row starts "rank 0"
          END { printf "%.1f %.2f\n", 1000 * secs / steps, 1000 * red / steps }' "$1"

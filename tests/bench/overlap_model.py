@@ -36,9 +36,9 @@ def parse(path):
     """(layers [(fwd_ms, bwd_ms, bytes)] in backward order, phases {name: s}, steps)."""
     layers, phases, steps, names = [], {}, None, None
     for line in open(path, encoding="utf-8", errors="replace"):
-        m = re.match(r"time per layer, rank 0, ms per step over (\d+) steps", line)
-        if m:
-            steps = int(m.group(1))
+        m = re.match(r"time per layer, rank 0, ms per step over (\d+) steps( after the first)?", line)
+        if m:  # the per-layer times leave out the first step; the phases below do not
+            steps = int(m.group(1)) + (1 if m.group(2) else 0)
         m = re.match(r"\s+layer \S+\s+\S+\s+forward\s+([\d.]+) backward\s+([\d.]+) bytes (\d+)", line)
         if m:
             layers.append((float(m.group(1)), float(m.group(2)), int(m.group(3))))
