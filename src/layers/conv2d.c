@@ -1,5 +1,8 @@
 /* conv2d.c: 2-D convolution by im2col + GEMM, as the course describes:
- * W as K x (C*R*R), the batch's columns X as (C*R*R) x (N*OH*OW), Y = W X.
+ * W as K x (C*R*R), the batch's columns X as (C*R*R) x (N*OH*OW), Y = W X;
+ * on a backend with the kernel-row ops, stride-1 layers lower R times less
+ * (one (C*R) x ((OH+R-1)*OW) lowering per image, one product per kernel row:
+ * plan_of, kw_forward).
  * x: (N, C, H, W), y: (N, K, OH, OW), kernel (K, C, R, R), bias (K).
  * OH = (H + 2P - R) / S + 1. pad=same keeps H x W at stride 1 (P = R/2).
  * Init: N(0, 2/fan_in) (He), fan_in = C*R*R, suited to the ReLUs that follow.
@@ -175,26 +178,31 @@ static conv_plan plan_of(const nn_backend *be, const nn_conv_geom *p, int n) {
     return c;
 }
 
-/* Columns per chunk: g whole images or one band; with kw, the floats of one
- * image's lowering divided by its C*R*R rows' share (so that crr * cols
- * below holds the lowering). */
+/* Columns per chunk: g whole images or one band. */
 static size_t plan_cols(const nn_conv_geom *p, conv_plan c) {
-    if (c.kw) return ((size_t)(p->oh + p->r - 1) * p->ow + p->r - 1) / p->r;
     return (size_t)c.g * c.band * p->ow;
 }
 
-/* Floats of one image's kernel-row lowering (C*R, (OH+R-1)*OW). */
+/* Columns of one image's kernel-row lowering (C*R, (OH+R-1)*OW). */
 static size_t kw_len(const nn_conv_geom *p) {
     return (size_t)(p->oh + p->r - 1) * p->ow;
 }
 
-/* scratch: columns (C*R*R, cols), a (K, cols) staging matrix (kw: the
- * permuted kernel, K*C*R*R), then the transposed kernel gradient (C*R*R, K). */
+/* The scratch, in floats: the lowering (C*R*R, cols), or with kw (C*R, len);
+ * then the staging matrix (K, cols), or with kw the permuted kernel; then the
+ * transposed kernel gradient (C*R*R, K). */
+static size_t col_floats(const nn_conv_geom *p, conv_plan c) {
+    return c.kw ? (size_t)p->in.c * p->r * kw_len(p)
+                : (size_t)p->in.c * p->r * p->r * plan_cols(p, c);
+}
+
+static size_t stage_floats(const nn_conv_geom *p, conv_plan c) {
+    return c.kw ? (size_t)p->in.c * p->r * p->r * p->k : (size_t)p->k * plan_cols(p, c);
+}
+
 size_t nn_conv_scratch(const nn_backend *be, const nn_conv_geom *p, int n) {
     const conv_plan c = plan_of(be, p, n);
-    const size_t np = plan_cols(p, c), crr = (size_t)p->in.c * p->r * p->r;
-    const size_t stage = c.kw ? crr * p->k : np * (size_t)p->k;
-    return np * crr + stage + crr * (size_t)p->k;
+    return col_floats(p, c) + stage_floats(p, c) + (size_t)p->in.c * p->r * p->r * p->k;
 }
 
 /* Columns of images [i0, i0+g), output rows [y0, y1) into col (CRR, g*(y1-y0)*OW). */
@@ -279,7 +287,7 @@ void nn_conv_forward(const nn_backend *be, const nn_conv_geom *p, int n, const f
     const int crr = p->in.c * p->r * p->r;
     const conv_plan c = plan_of(be, p, n);
     const size_t ohw = (size_t)p->oh * p->ow;
-    float *col = scratch, *stage = scratch + (size_t)crr * plan_cols(p, c);
+    float *col = scratch, *stage = scratch + col_floats(p, c);
     if (c.kw) {
         kw_forward(be, p, n, kern, b, x, y, col, stage);
         return;
@@ -335,8 +343,7 @@ void nn_conv_backward(const nn_backend *be, const nn_conv_geom *p, int n, const 
     const int crr = p->in.c * p->r * p->r;
     const conv_plan c = plan_of(be, p, n);
     const size_t ohw = (size_t)p->oh * p->ow, in = nn_shape_size(p->in);
-    float *col = scratch, *dyk = scratch + (size_t)crr * plan_cols(p, c),
-          *dkt = dyk + (c.kw ? (size_t)crr * p->k : (size_t)p->k * plan_cols(p, c));
+    float *col = scratch, *dyk = scratch + col_floats(p, c), *dkt = dyk + stage_floats(p, c);
     if (c.kw) {
         kw_backward(be, p, n, kern, x, dy, dkern, db, dx, col, dyk, dkt);
         return;
