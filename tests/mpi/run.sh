@@ -83,21 +83,30 @@ check "  a resume keeps the fitted kernel (no refit)" bash -c "$NN train $WH --r
 # Nesterov momentum, the linear triangle, BatchNorm without scale with its
 # bias at 64x the rate, dirac-started convolutions, logits x 1/9, lookahead
 # every 3 steps from epoch 1 and alternating flips (per sample, so any N).
-printf 'conv2d 8 size=3 bias=false init=uniform dirac=true\nmaxpool 2\nbatchnorm scale=false bias_lr=64 momentum=0.6\nrelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air.spec"
+# These runs (lr 0.2, the BN bias at 12.8) amplify the rounding of np=3's
+# other summation order, so the nets are smooth (GELU, no max pooling) and the
+# tolerances measured: with a ReLU and a 2x2 max pool a near-tie flips in some
+# runs and moves a filter by 1e-4..1e-2 (5 of 16 OpenBLAS kernel/lowering/seed
+# combinations at 2-3 epochs, the same before the kernel-row lowering); the
+# smooth nets stay within 2.3e-5 of np=1 in the weights and 1.3e-5 in the
+# losses over 16 such combinations. A run that trains the frozen bias, steps
+# the other triangle or fills the crops with zeros is off by 7e-2 or more.
+air_close() {
+    rel_close "$1/history.csv" "$2/history.csv" 1e-4 &&
+        $NN compare "$1/checkpoint.h5" "$2/checkpoint.h5" | tee /dev/stderr | awk '{ exit !($4 + 0 < 2e-4) }'
+}
+printf 'conv2d 8 size=3 bias=false init=uniform dirac=true\nbatchnorm scale=false bias_lr=64 momentum=0.6\ngelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air.spec"
 AIR="$D --model $T/air.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.2 --weight-decay 1e-3 --schedule linear --warmup 1 --lookahead 3:1 --crop 2 --flip alternate --seed 5"
 check "airbench pieces np=1" $NN train $AIR --out "$T/a1" --quiet
 check "  it learns (test accuracy > 0.9 at the end; at lr 0.5 it collapses, and rounding then decides)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/a1/history.csv"
-check "  np=3 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 3 $NN train $AIR --out $T/a3 > $T/a3.log 2>&1 && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/a1/history.csv $T/a3/history.csv 1e-5 && weights_close $T/a1/checkpoint.h5 $T/a3/checkpoint.h5"
-# ... and the rest of airbench94's: gelu, the whitening bias frozen after
-# epoch 1, reflect-filled crops, the triangle's ends 0.2 and 0.07.
-printf 'whiten size=2 bias_epochs=1\ngelu\nconv2d 8 size=3 bias=false init=uniform dirac=true\nmaxpool 2\nbatchnorm scale=false bias_lr=64 momentum=0.6\ngelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air2.spec"
-AIR2="$D --model $T/air2.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.2 --weight-decay 1e-3 --schedule linear:0.2:0.07 --warmup 1 --crop 2 --crop-fill reflect --flip alternate --seed 5"
+check "  np=3 matches np=1 (losses 1e-4, weights 2e-4 absolute)" bash -c "$MPIRUN -np 3 $NN train $AIR --out $T/a3 > $T/a3.log 2>&1 && $(declare -f rel_close air_close); NN=$NN; air_close $T/a1 $T/a3"
+# ... and the rest of airbench94's: the whitening stem with its bias frozen
+# after epoch 1, reflect-filled crops, the triangle's ends 0.2 and 0.07.
+printf 'whiten size=2 bias_epochs=1\ngelu\nconv2d 8 size=3 bias=false init=uniform dirac=true\nbatchnorm scale=false bias_lr=64 momentum=0.6\ngelu\nflatten\ndense 10 bias=false\nmul 0.1111\n' > "$T/air2.spec"
+AIR2="$D --model $T/air2.spec --epochs 3 --batch 100 --optim momentum --nesterov --momentum 0.85 --lr 0.2 --weight-decay 1e-3 --schedule linear:0.2:0.07 --warmup 1 --crop 2 --crop-fill reflect --flip alternate --seed 6"
 check "airbench94's gelu, bias_epochs, reflect, linear:0.2:0.07 np=1" $NN train $AIR2 --out "$T/b1" --quiet
 check "  it learns (test accuracy > 0.9 at the end)" awk -F, 'NR==4{exit !($5 > 0.9)}' "$T/b1/history.csv"
-# The whitening kernel is fitted from sums over 3 shards here and 1 there (a
-# rounding apart, ~1e-7), and every later weight starts from it: the weights
-# agree to 1e-5 absolute (1.9e-6 measured), not to the 1e-6 of the nets above.
-check "  np=3 matches np=1 (losses 1e-5, weights 1e-5 absolute)" bash -c "$MPIRUN -np 3 $NN train $AIR2 --out $T/b3 > $T/b3.log 2>&1 && $(declare -f rel_close); NN=$NN; rel_close $T/b1/history.csv $T/b3/history.csv 1e-5 && $NN compare $T/b1/checkpoint.h5 $T/b3/checkpoint.h5 | tee /dev/stderr | awk '{ exit !(\$4 + 0 < 1e-5) }'"
+check "  np=3 matches np=1 (losses 1e-4, weights 2e-4 absolute)" bash -c "$MPIRUN -np 3 $NN train $AIR2 --out $T/b3 > $T/b3.log 2>&1 && $(declare -f rel_close air_close); NN=$NN; air_close $T/b1 $T/b3"
 
 # The launcher: OpenBLAS's kernel by the one rule (launch/coretype.sh), the
 # user's value kept, and a run through it trains as np=1 does.
