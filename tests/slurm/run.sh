@@ -16,7 +16,7 @@
 #     --signal=B:USR1@20. Slurm sends SIGUSR1 10-40 s after the start (it
 #     checks time limits every 30 s); the first run must stop on it (inside an
 #     epoch, or between two when the signal lands while one ends), write the
-#     checkpoint and exit 75, and the script must requeue the job. The test then lets the requeued job start at once (Slurm would hold
+#     checkpoint and exit 75, and the script must requeue the job. The test then lets the requeued job start 3 s later (Slurm would hold
 #     it ~2 min, Reason=BeginTime) with a 5-minute limit; the second run must
 #     resume from the checkpoint and finish (COMPLETED 0:0, Restarts=1) with
 #     the weights (nntrain compare: max_abs_diff 0.000e+00) and history of an
@@ -391,8 +391,12 @@ test_walltime() {
                     timeout 10 scontrol release "$jobid" || true
                 elif [[ $st == PENDING ]] && ((released < rs)); then
                     # Slurm holds a requeued job ~2 min (Reason=BeginTime); start it
-                    # now, with a limit that lets the rest of the training finish
-                    timeout 10 scontrol update JobId="$jobid" StartTime=now TimeLimit=5 &&
+                    # sooner, with a limit that lets the rest of the training finish.
+                    # Not in the second of the requeue: slurmd refuses a credential
+                    # made no later than the second it revoked the old run's
+                    # ("Killing non-startable batch JobId=2: Job credential revoked",
+                    # the job FAILED: seen once in CI with StartTime=now).
+                    timeout 10 scontrol update JobId="$jobid" StartTime=now+3 TimeLimit=5 &&
                         released=$rs
                 fi
             fi
