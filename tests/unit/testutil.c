@@ -87,8 +87,8 @@ void tu_write_mnist_like(const char *dir, int n_train, int n_test, int h, int w,
 
 /* L(x, w) = sum_i y_i r_i with y = net(x) in training mode; *mag (if given)
  * = sum_i |y_i r_i|, the scale of L's float32 rounding. */
-static double objective_mag(nn_net *net, const nn_ctx *c, const float *x, const float *r,
-                            double *mag) {
+static double objective(nn_net *net, const nn_ctx *c, const float *x, const float *r,
+                        double *mag) {
     const float *y;
     CU_ASSERT_FATAL(nn_net_forward(net, c, x, &y) == 0);
     double s = 0, a = 0;
@@ -96,10 +96,6 @@ static double objective_mag(nn_net *net, const nn_ctx *c, const float *x, const 
     for (size_t i = 0; i < m; i++) s += (double)y[i] * r[i], a += fabs((double)y[i] * r[i]);
     if (mag) *mag = a;
     return s;
-}
-
-static double objective(nn_net *net, const nn_ctx *c, const float *x, const float *r) {
-    return objective_mag(net, c, x, r, NULL);
 }
 
 /* The difference beyond `noise` (the central difference's own rounding),
@@ -123,7 +119,7 @@ double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err) {
      * the net, so the input gradient is checked by a wrapper layer-free way:
      * run backward through layer 0 by hand. */
     double mag;
-    objective_mag(net, &c, x, r, &mag);
+    objective(net, &c, x, r, &mag);
     nn_net_zero_grad(net);
     CU_ASSERT_FATAL(nn_net_backward(net, &c, x, r) == 0);
     /* Input gradient: redo layer 0's backward with a dx buffer. The upstream
@@ -142,23 +138,22 @@ double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err) {
         nn_layer *l0 = &net->layers[0];
         CU_ASSERT_FATAL(l0->ops->backward(l0, &c, x, net->acts[0], dy, dx) == 0);
     }
-    /* 1e-2: float32 forward noise (~1e-6 in L) over 2h stays below 1e-4;
-     * smaller steps drown the check in rounding, larger ones in curvature. */
+    /* h = 1e-2: smaller steps drown the check in rounding, larger ones in
+     * curvature. Each of L(+h), L(-h) is still off by about FLT_EPSILON *
+     * sum |y_i r_i| (the forward's float32 rounding, which each OpenBLAS
+     * kernel rounds its own way): over 2h, noise on the difference quotient,
+     * not counted. A 3.3e-3 input gradient of a residual net (L = -13.6) read
+     * 1.34e-2 off relative with the AVX kernel (Sandybridge), 3.6e-3 with the
+     * AVX2 one: rounding, not a wrong gradient. */
     const double h = 1e-2;
-    /* Each of L(+h), L(-h) is off by about FLT_EPSILON * sum |y_i r_i| (the
-     * forward's float32 rounding, which another OpenBLAS kernel rounds
-     * otherwise): over 2h, noise on the difference quotient. A 3.3e-3 input
-     * gradient of a residual net (L = -13.6) read 1.34e-2 off relative with
-     * the AVX kernel (Sandybridge), 3.6e-3 with the AVX2 one; that is
-     * rounding, not a wrong gradient. */
     const double noise = FLT_EPSILON * mag / h;
     double worst = 0;
     for (size_t i = 0; i < net->nparams; i++) {
         float keep = net->params[i];
         net->params[i] = keep + (float)h;
-        double lp = objective(net, &c, x, r);
+        double lp = objective(net, &c, x, r, NULL);
         net->params[i] = keep - (float)h;
-        double lm = objective(net, &c, x, r);
+        double lm = objective(net, &c, x, r, NULL);
         net->params[i] = keep;
         double e = rel_err((lp - lm) / (2 * h), g[i], noise);
         if (e > worst) worst = e;
@@ -167,9 +162,9 @@ double tu_gradcheck(nn_net *net, int n, uint64_t seed, double *max_input_err) {
     for (size_t i = 0; i < din; i++) {
         float keep = x[i];
         x[i] = keep + (float)h;
-        double lp = objective(net, &c, x, r);
+        double lp = objective(net, &c, x, r, NULL);
         x[i] = keep - (float)h;
-        double lm = objective(net, &c, x, r);
+        double lm = objective(net, &c, x, r, NULL);
         x[i] = keep;
         double e = rel_err((lp - lm) / (2 * h), dx[i], noise);
         if (e > worst_in) worst_in = e;
