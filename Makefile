@@ -73,7 +73,7 @@ ifeq ($(CUDA),1)
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 endif
 
-LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+LIB_SRC := $(wildcard src/train/*.c src/net/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                       src/backend/*.c)
 ifeq ($(MPI),1)
   LIB_SRC += src/dist/dist_mpi.c src/dist/gather.c
@@ -100,6 +100,17 @@ $(BUILD)/obj/%.o: %.c Makefile
 $(BUILD)/obj/%.o: %.cu Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# The version --version prints: the commit (git describe), kept in a stamp
+# that changes only when the commit does, so help.o alone is rebuilt.
+NN_VERSION := 0.9-$(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(NN_VERSION)' | cmp -s - $@ || echo '$(NN_VERSION)' > $@
+$(BUILD)/obj/src/cli/help.o: $(BUILD)/version.stamp
+$(BUILD)/obj/src/cli/help.o: CFLAGS += -DNN_VERSION='"$(NN_VERSION)"'
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libnntrain.a: $(LIB_OBJ)
 	@rm -f $@

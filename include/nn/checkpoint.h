@@ -124,6 +124,9 @@ void nn_ckpt_free_names(char **names, int classes);
 /* Read what is needed to build the net: the spec (malloc'd), input shape and
  * classes. Fails naming the file if it is not an nntrain checkpoint. */
 int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes);
+/* The --data a checkpoint was trained on (state/data; "" when it records
+ * none, as older builds' and pre-state files). */
+int nn_ckpt_read_data(const char *path, char *data, size_t cap);
 /* Load weights into a net built from a spec; any tensor missing or of another
  * shape fails, naming the layer and both shapes, as does any non-finite value,
  * a /state field out of range or a history table of the wrong shape, whatever

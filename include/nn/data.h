@@ -142,6 +142,10 @@ int nn_cifar_open(nn_dataset *d, const char *dir, const char *split, nn_part par
  * cached data set give the same floats. class_names are the folder names. */
 int nn_folder_open(nn_dataset *d, const char *root, const char *split, int channels, int height,
                    int width, nn_part part);
+/* One JPEG or PNG file decoded as the folders decode it (s.c channels,
+ * resized to s.h x s.w, byte / 255) into x; *orig_h, *orig_w: its own size.
+ * predict IMAGE... reads user images with it. */
+int nn_image_file_read(const char *path, nn_shape s, float *x, int *orig_h, int *orig_w);
 
 /* check-data: what one split holds and what is wrong with it, for the part of
  * the files this rank read (rank of nranks; the counts summed over ranks
@@ -190,5 +194,8 @@ int nn_data_check(const char *spec, const char *split, int rank, int nranks, nn_
  *   smiles[:DIR]         = folder:DIR:1x64, default $NNTRAIN_DATA/smiles, else
  *                        datasets/data/smiles */
 int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part part);
+/* The input shape and classes of a data set spec without reading a file
+ * (classes 0 where only the files tell: a folder's). */
+int nn_data_shape(const char *spec, nn_shape *shape, int *classes);
 
 #endif

@@ -61,7 +61,8 @@ int nn_dist_gatherv(nn_dist *d, const void *buf, size_t bytes, int root, char **
 int nn_dist_gather_strings(nn_dist *d, char *const *v, size_t n, int root, char **all,
                            size_t *total, size_t *count);
 /* Collective error check: every rank passes its own status. If any rank
- * failed, all return NN_ERR and the message is that of the lowest failing
+ * failed, all return its negative status (NN_ERR, or a caller's own code
+ * such as the CLI's usage error) and the message is that of the lowest failing
  * rank, prefixed with "rank R: " when there are several ranks. */
 int nn_dist_check(nn_dist *d, int status);
 /* Where ranks share a node-shared buffer: record that this rank has reached
@@ -77,5 +78,7 @@ int nn_dist_barrier(nn_dist *d);
 void nn_dist_abort(nn_dist *d, int code);
 /* "mpi" or "serial". */
 const char *nn_dist_kind(void);
+/* The MPI library's name and version (first line), for --version. */
+void nn_dist_library(char *buf, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "nn/layer.h"
+#include "nn/presets.h"
 
 #define NN_NET_METRICS 8
 
@@ -50,12 +51,6 @@ typedef struct nn_net {
     void *grads_final_arg;
 } nn_net;
 
-/* Expand a preset name (mlp, mlp1000, ...) into spec text; `hidden` is used
- * by presets with a width parameter (0 = the preset's default). Returns a
- * malloc'd string, or NULL if name is not a preset. */
-char *nn_model_preset(const char *name, int hidden, int classes);
-/* Comma-separated preset names. */
-const char *nn_model_presets(void);
 /* Resolve --model: a preset name wins; else an existing file of that name
  * (spaces in the name are fine); else text with a space, tab, ';' or newline
  * is an inline spec. Spec files over 1 MB are refused. */
@@ -66,7 +61,9 @@ const char *nn_model_origin(const char *model);
 
 /* Parse spec, infer shapes from `in`, allocate all buffers for batch slices
  * of up to max_n samples. `origin` names the spec in errors (file or
- * "--model"). Checks that the output size equals `classes` when classes > 0. */
+ * "--model"). Checks that the output size equals `classes` when classes > 0.
+ * max_n 0 builds the layers and shapes only, no buffers: a net to describe
+ * (nn_net_summary, nn_net_flops), not to run. */
 int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in, int classes,
                   int max_n, const nn_backend *be);
 void nn_net_free(nn_net *net);
@@ -104,5 +101,7 @@ void nn_net_use_grads(nn_net *net, float *buf);
 size_t nn_net_out_size(const nn_net *net);
 /* Keras-style table: layer, output shape, params, FLOPs. */
 void nn_net_summary(const nn_net *net, FILE *f);
+/* Forward FLOPs per sample, all layers. */
+double nn_net_flops(const nn_net *net);
 
 #endif

@@ -72,6 +72,15 @@ typedef struct {
     /* train: the cross-entropy's target is (1 - eps) onehot + eps / classes
      * (0 = none); the reported loss stays against the true labels. */
     float label_smoothing;
+    /* train: evaluate on the first test_limit test samples only (0 = all),
+     * every eval_every epochs (and after the last; 0 or 1 = every epoch). */
+    long test_limit;
+    int eval_every;
+    /* Image folders without test/: hold out this fraction of train/ as the
+     * test set, per class, chosen by seed (0 = the folder's test/). */
+    float val_split;
+    int progress;        /* NN_PROGRESS_* (nn/progress.h): rank 0's display */
+    bool force;          /* a fresh run may replace OUT/checkpoint.h5 */
 } nn_train_cfg;
 
 enum { NN_LR_SCALE_NONE, NN_LR_SCALE_LINEAR, NN_LR_SCALE_SQRT };
@@ -94,6 +103,8 @@ int nn_gan_train(const nn_train_cfg *cfg, nn_dist *dist);
  * step and pass to pass, never equals a data set's id (top bit set), and
  * does not depend on the rank that makes the fake. */
 uint64_t nn_gan_fake_id(uint64_t step, int which, uint64_t i);
+/* A DCGAN preset's two specs and the images it makes (NN_ERR: no such preset). */
+int nn_gan_preset(const char *name, const char **g, const char **d, nn_shape *shape);
 /* n images from a generator in inference mode: z (n, z_dim) -> out (n, C*H*W). */
 int nn_gan_generate(nn_net *gen, const float *z, int n, float *out);
 
@@ -110,6 +121,8 @@ typedef struct {
     double *confusion; /* (classes, classes) rows = true class; may be NULL */
     nn_tta tta;        /* in: test-time augmentation (eval --tta) */
     bool reflect;      /* in: translate's moves fill by mirroring (eval --crop-fill reflect) */
+    int progress;      /* in: NN_PROGRESS_* (progress.h) of rank 0's display */
+    bool show;         /* in: this rank shows it (rank 0, not --quiet) */
 } nn_eval_result;
 
 /* Evaluate the net on this rank's shard of d, summed over all ranks. */

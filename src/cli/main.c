@@ -1,11 +1,9 @@
-/* main.c: nntrain's entry point: set up OpenBLAS and MPI, parse options,
- * dispatch to a command. The loops live in the library (src/core/train.c). */
-#define _GNU_SOURCE
-#include <sched.h>
+/* main.c: nntrain's entry point: pick the OpenBLAS kernel, parse the command
+ * line (before MPI starts: a usage error never needs the job), start the
+ * ranks, place the threads, run the command of the table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
@@ -15,47 +13,55 @@
 #include "nn/guard.h"
 #include "nn/train.h"
 
-static void set_threads(const nn_args *a, const nn_dist *d) {
-    int threads = a->threads;
-    if (threads == 0 && getenv("OPENBLAS_NUM_THREADS")) return; /* the user's choice */
-    if (threads == 0) {
-        /* The CPUs this process may run on (taskset, cgroups, Slurm), not all online ones. */
-        cpu_set_t set;
-        long cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                                  : sysconf(_SC_NPROCESSORS_ONLN);
-        /* Ranks bound to one core each see one CPU: do not divide again. */
-        int share = cores >= d->local_size ? d->local_size : 1;
-        threads = (int)(cores / (share > 0 ? share : 1));
-        if (threads < 1) threads = 1;
-    }
-    nn_blas_set_threads(threads);
+/* Whether this process is rank 0 of the job, before MPI says so: from the
+ * launchers' environment (mpirun, srun), else yes. */
+static int launcher_rank0(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return atoi(getenv(vars[i])) == 0;
+    return 1;
+}
+
+static int exit_code(int rc) {
+    return rc == NN_OK               ? NN_EXIT_OK
+           : rc == NN_TRAIN_STOPPED  ? NN_EXIT_STOPPED
+           : rc == NN_ERR_USAGE      ? NN_EXIT_USAGE
+                                     : NN_EXIT_FAIL;
 }
 
 int main(int argc, char **argv) {
     /* Before MPI_Init: may re-exec with the right OpenBLAS kernel. */
     nn_blas_fix_coretype(argc, argv);
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
-        nn_args_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
     /* A stop signal while MPI starts must already mean "stop cleanly". */
-    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan")) nn_guard_signals();
+    if (argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan"))) nn_guard_signals();
+    static nn_args a;
+    if (nn_args_parse(&a, argc, argv) != NN_OK) {
+        if (launcher_rank0())
+            fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+        return NN_EXIT_USAGE;
+    }
+    if (a.cmd == NN_CMD_HELP || a.help || a.version) {
+        if (!launcher_rank0()) return NN_EXIT_OK;
+        if (a.version) nn_help_version(stdout);
+        else if (a.help) nn_help_command(stdout, a.cmd);
+        else if (nn_help_run(&a, NULL) != NN_OK) {
+            fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+            return NN_EXIT_USAGE;
+        }
+        /* `nntrain` alone is a usage error that prints the usage. */
+        return argc < 2 ? NN_EXIT_USAGE : NN_EXIT_OK;
+    }
+    if (getenv("NNTRAIN_PARSE_ONLY")) return NN_EXIT_OK; /* tests/cli/flags.sh */
     nn_dist dist;
     if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
-        return 1;
+        return NN_EXIT_FAIL;
     }
-    nn_args a;
-    int rc = nn_args_parse(&a, argc, argv);
-    if (rc == NN_OK && a.help) {
-        if (dist.rank == 0) nn_args_usage(stdout);
-    } else if (rc == NN_OK) {
-        set_threads(&a, &dist);
-        rc = nn_dist_check(&dist, nn_backend_select(a.device, dist.local_rank));
-        if (rc == NN_OK) rc = nn_cli_run(&a, &dist);
-    }
-    if (rc == NN_ERR && dist.rank == 0) fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
+    int rc = nn_place_threads(&a, &dist);
+    if (rc == NN_OK) rc = nn_dist_check(&dist, nn_backend_select(a.device, dist.local_rank));
+    if (rc == NN_OK) rc = nn_cli_run(&a, &dist);
+    if ((rc == NN_ERR || rc == NN_ERR_USAGE) && dist.rank == 0)
+        fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
     nn_dist_free(&dist);
-    return rc == NN_OK ? 0 : rc == NN_TRAIN_STOPPED ? NN_EXIT_STOPPED : 1;
+    return exit_code(rc);
 }

@@ -13,76 +13,6 @@
 #include "nn/error.h"
 #include "nn/optim.h"
 
-/* ---- presets ------------------------------------------------------------ */
-
-char *nn_model_preset(const char *name, int hidden, int classes) {
-    char buf[2048];
-    if (classes <= 0) classes = 10;
-    if (!strcmp(name, "mlp"))
-        snprintf(buf, sizeof buf, "# the course's network: 784 -> M sigmoid -> 10\n"
-                                  "dense %d\nsigmoid\ndense %d\n", hidden > 0 ? hidden : 100, classes);
-    else if (!strcmp(name, "mlp1000"))
-        snprintf(buf, sizeof buf, "dense %d\nrelu\ndense %d\n", hidden > 0 ? hidden : 1000, classes);
-    else if (!strcmp(name, "mlp1000-bn"))
-        /* No bias before batchnorm: BN removes it, and its gradient is only
-         * rounding noise, which Adam would amplify into random steps. */
-        snprintf(buf, sizeof buf,
-                 "dropout 0.2\ndense %d bias=false\nbatchnorm\nrelu\ndropout 0.5\ndense %d\n",
-                 hidden > 0 ? hidden : 1000, classes);
-    else if (!strcmp(name, "cnn"))
-        /* The seed's Keras model (use with --optim adadelta). */
-        snprintf(buf, sizeof buf, "conv2d 32 size=3 pad=same\nrelu\nconv2d 64 size=3 pad=same\n"
-                                  "relu\nmaxpool 2\nflatten\ndense 128\nrelu\ndense %d\n",
-                 classes);
-    else if (!strcmp(name, "cifar"))
-        /* VGG-style for 32x32 colour images: three stages of two 3x3 conv + BN
-         * + ReLU, max pooling and dropout, then a small dense head. */
-        snprintf(buf, sizeof buf,
-                 "normalize\n"
-                 "conv2d 32 bias=false\nbatchnorm\nrelu\nconv2d 32 bias=false\nbatchnorm\nrelu\n"
-                 "maxpool 2\n"
-                 "conv2d 64 bias=false\nbatchnorm\nrelu\nconv2d 64 bias=false\nbatchnorm\nrelu\n"
-                 "maxpool 2\n"
-                 "conv2d 128 bias=false\nbatchnorm\nrelu\nconv2d 128 bias=false\nbatchnorm\nrelu\n"
-                 "maxpool 2\nflatten\ndropout 0.3\ndense 256 bias=false\nbatchnorm\nrelu\n"
-                 "dropout 0.3\ndense %d\n",
-                 classes);
-    else if (!strcmp(name, "faces"))
-        /* 64x64 grey faces (SMILEsmileD, task B2): four stages of 3x3 conv +
-         * BN + ReLU and 2x2 max pooling (64 -> 4), then a small dense head. */
-        snprintf(buf, sizeof buf,
-                 "normalize\n"
-                 "conv2d 32 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
-                 "conv2d 64 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
-                 "conv2d 128 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
-                 "conv2d 128 bias=false\nbatchnorm\nrelu\nmaxpool 2\n"
-                 "flatten\ndropout 0.3\ndense 128 bias=false\nbatchnorm\nrelu\ndropout 0.3\n"
-                 "dense %d\n",
-                 classes);
-    else if (!strcmp(name, "resnet")) {
-        /* ResNet-9 style for 32x32 colour images (the fast-training
-         * literature's CIFAR net, at a width for two cores): conv-BN-ReLU
-         * stages that widen and pool (32 -> 16 -> 8 -> 4), an identity
-         * residual block of two convs after the first and the last pooling,
-         * 4x4 max pooling to one value per channel, one dense layer. --hidden
-         * sets the first stage's width W (24): the stages are W, 2W, 4W, 8W. */
-        const int w = hidden > 0 ? hidden : 24;
-#define CBR(k) "conv2d %d bias=false\nbatchnorm\nrelu\n"
-        snprintf(buf, sizeof buf,
-                 "normalize\n" CBR(w) CBR(2w) "maxpool 2\n"
-                 "save res1     # residual block at 16x16\n" CBR(2w) CBR(2w) "add res1\n"
-                 CBR(4w) "maxpool 2\n" CBR(8w) "maxpool 2\n"
-                 "save res2     # residual block at 4x4\n" CBR(8w) CBR(8w) "add res2\n"
-                 "maxpool 4\nflatten\ndense %d\n",
-                 w, 2 * w, 2 * w, 2 * w, 4 * w, 8 * w, 8 * w, 8 * w, classes);
-#undef CBR
-    } else
-        return NULL;
-    return strdup(buf);
-}
-
-const char *nn_model_presets(void) { return "mlp, mlp1000, mlp1000-bn, cnn, cifar, resnet, faces"; }
-
 /* Spec files larger than this are refused (a spec of thousands of layers is
  * still far below it; anything bigger is not a model spec). */
 #define NN_SPEC_FILE_MAX (1 << 20)
@@ -403,6 +333,8 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
         nn_net_free(net);
         return NN_ERR;
     }
+    /* max_n 0: the layers and their shapes only (summary, help models). */
+    if (max_n == 0) return NN_OK;
     /* One buffer each for params, grads, state; activations per layer. */
     size_t max_act = nn_shape_size(in), scratch = 0;
     for (int i = 0; i < net->nlayers; i++) {
@@ -634,6 +566,15 @@ static void fmt_count(double v, char *buf, size_t n) {
         snprintf(buf, n, "%.1fk", v / 1e3);
     else
         snprintf(buf, n, "%.0f", v);
+}
+
+double nn_net_flops(const nn_net *net) {
+    double total = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layers[i];
+        total += l->ops->flops ? l->ops->flops(l) : 0;
+    }
+    return total;
 }
 
 void nn_net_summary(const nn_net *net, FILE *f) {

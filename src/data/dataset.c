@@ -296,3 +296,32 @@ int nn_data_open(nn_dataset *d, const char *spec, const char *split, nn_part par
     if (is_folder_kind(kind)) return open_folder(d, spec, kind, arg, split, part);
     return nn_fail("--data %s: unknown data set '%s' (known: " KNOWN_DATA ")", spec, kind);
 }
+
+int nn_data_shape(const char *spec, nn_shape *shape, int *classes) {
+    char kind[64];
+    const char *arg = split_spec(spec, kind);
+    *classes = 0;
+    if (!strcmp(kind, "mnist") || !strcmp(kind, "fashion-mnist")) {
+        *shape = (nn_shape){1, 28, 28}, *classes = 10;
+        return NN_OK;
+    }
+    if (!strcmp(kind, "cifar10") || !strcmp(kind, "cifar10-jpeg")) {
+        *shape = (nn_shape){3, 32, 32}, *classes = 10;
+        return NN_OK;
+    }
+    if (!strcmp(kind, "smiles")) {
+        *shape = (nn_shape){1, 64, 64}, *classes = 2;
+        return NN_OK;
+    }
+    if (!strcmp(kind, "folder")) {
+        const char *colon = arg ? strrchr(arg, ':') : NULL;
+        int c = 0, h = 0, w = 0;
+        if (!colon || parse_cxs(colon + 1, &c, &h, &w) != NN_OK || !c || !h)
+            return nn_fail("--data %s: the shape of a folder comes from its images; give it as "
+                           "folder:DIR:CxHxW (or --input-shape CxHxW)",
+                           spec);
+        *shape = (nn_shape){c, h, w};
+        return NN_OK;
+    }
+    return nn_fail("--data %s: unknown data set '%s' (known: " KNOWN_DATA ")", spec, kind);
+}

@@ -815,3 +815,18 @@ void nn_data_report_free(nn_data_report *r) {
     free(r->problem_paths);
     memset(r, 0, sizeof *r);
 }
+
+int nn_image_file_read(const char *path, nn_shape s, float *x, int *orig_h, int *orig_w) {
+    filebuf fb = {0};
+    image img = {0};
+    jpeg_job *job = nn_alloc(sizeof *job, "JPEG decoder");
+    uint8_t *px = nn_alloc(nn_shape_size(s), "decoded image");
+    int rc = job && px ? decode_file(path, &fb, s.c, &img, job) : NN_ERR;
+    if (rc == NN_OK) {
+        *orig_h = (int)img.h, *orig_w = (int)img.w;
+        rc = resize_to_chw(&img, s.h, s.w, px);
+    }
+    if (rc == NN_OK) nn_bytes_to_unit(px, nn_shape_size(s), x);
+    free(img.px), free(fb.data), free(job), free(px);
+    return rc;
+}

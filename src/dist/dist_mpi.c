@@ -57,6 +57,14 @@ typedef struct {
 
 const char *nn_dist_kind(void) { return "mpi"; }
 
+void nn_dist_library(char *buf, size_t n) {
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(v, &len); /* allowed before MPI_Init */
+    v[strcspn(v, ",\n")] = 0;
+    snprintf(buf, n, "%s", v);
+}
+
 int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
     memset(d, 0, sizeof *d);
     int inited = 0;
@@ -389,11 +397,18 @@ int nn_dist_check(nn_dist *d, int status) {
     int mine = status == NN_OK ? d->size : d->rank, first;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (first == d->size) return NN_OK;
-    char msg[2048];
-    if (d->rank == first) snprintf(msg, sizeof msg, "rank %d: %s", d->rank, nn_errmsg());
+    /* The first failed rank's message and status (a usage error stays one). */
+    char msg[2048 + sizeof(int)];
+    if (d->rank == first) {
+        memcpy(msg, &status, sizeof status);
+        snprintf(msg + sizeof(int), 2048, "rank %d: %s", d->rank, nn_errmsg());
+    }
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD);
     msg[sizeof msg - 1] = 0;
-    return nn_fail("%s", msg);
+    int st;
+    memcpy(&st, msg, sizeof st);
+    nn_fail("%s", msg + sizeof(int));
+    return st < 0 ? st : NN_ERR;
 }
 
 void nn_dist_heartbeat(nn_dist *d, unsigned long long step) {

@@ -1,4 +1,5 @@
 /* dist_serial.c: nn_dist for a build without MPI: one rank, no-op reductions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +7,8 @@
 #include "nn/error.h"
 
 const char *nn_dist_kind(void) { return "serial"; }
+
+void nn_dist_library(char *buf, size_t n) { snprintf(buf, n, "none (a serial build: make MPI=0)"); }
 
 int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
     (void)argc, (void)argv;

@@ -1293,3 +1293,16 @@ int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state 
     const nn_ckpt_part part = {NULL, net, optim};
     return nn_ckpt_load_parts(path, NN_CKPT_CLASSIFIER, &part, 1, st, hist);
 }
+
+int nn_ckpt_read_data(const char *path, char *data, size_t cap) {
+    const char *kind;
+    NN_TRY(nn_ckpt_kind(path, &kind));
+    hid_t f = open_checkpoint(path, kind);
+    if (f < 0) return NN_ERR;
+    raw_state r;
+    int have = read_state(f, path, &r);
+    H5Fclose(f);
+    if (have < 0) return NN_ERR;
+    snprintf(data, cap, "%s", have ? r.data : "");
+    return NN_OK;
+}

@@ -21,6 +21,7 @@
 
 #include "nn/augment.h"
 #include "nn/error.h"
+#include "nn/progress.h"
 #include "nn/guard.h"
 #include "nn/loss.h"
 #include "nn/metrics.h"
@@ -108,6 +109,8 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
         host ? nn_alloc((size_t)bs * k * sizeof(double), "averaged predictions") : NULL;
     if (averaged && !(prob && (view || r->tta == NN_TTA_NONE))) rc = NN_ERR;
     nn_ctx c = {.train = false, .dist = NULL};
+    nn_meter meter;
+    nn_meter_start(&meter, r->progress, r->show, "eval", d->shard.end - d->shard.begin);
     for (size_t i = d->shard.begin; rc == NN_OK && i < d->shard.end; i += (size_t)bs) {
         int n = (int)(d->shard.end - i < (size_t)bs ? d->shard.end - i : (size_t)bs);
         for (int j = 0; j < n; j++) ids[j] = i + (size_t)j;
@@ -135,7 +138,12 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
         }
         if (rc != NN_OK) break;
         for (int j = 0; j < n; j++) acc[3 + (size_t)labels[j] * k + pred[j]] += 1.0;
+        char stats[64]; /* this rank's shard: the whole set's figures only on one rank */
+        snprintf(stats, sizeof stats, "acc %.4f", acc[1] / acc[2]);
+        nn_meter_update(&meter, i + (size_t)n - d->shard.begin, acc[2],
+                        dist->size == 1 ? stats : NULL);
     }
+    nn_meter_end(&meter);
     nn_guard_arrive(dist);
     rc = nn_dist_check(dist, rc);
     if (rc == NN_OK) rc = nn_dist_allreduce_sum_f64(dist, acc, 3 + nconf);
@@ -532,17 +540,25 @@ static int cl_epoch_row(nn_run *r, int epoch, const double *m, double *row) {
             NN_TRY(nn_dist_allreduce_sum(r->dist, n->state, n->nstate));
             for (size_t j = 0; j < n->nstate; j++) n->state[j] /= (float)r->dist->size;
         }
+    row[NN_H_EPOCH] = epoch + 1;
+    row[NN_H_TRAIN_LOSS] = m[0] / m[2];
+    row[NN_H_TRAIN_ACC] = m[1] / m[2];
+    /* --eval-every K: the test columns only every K epochs and at the end. */
+    const int every = r->cfg->eval_every > 1 ? r->cfg->eval_every : 1;
+    if ((epoch + 1) % every != 0 && epoch + 1 != r->cfg->epochs) {
+        row[NN_H_TEST_LOSS] = row[NN_H_TEST_ACC] = row[NN_H_TEST_BAL_ACC] = NAN;
+        return NN_OK;
+    }
     double te = nn_run_now();
     nn_guard_progress(r->st.step, "evaluation");
-    nn_eval_result ev = {.confusion = c->conf};
+    nn_eval_result ev = {.confusion = c->conf,
+                         .progress = r->cfg->progress,
+                         .show = !r->cfg->quiet && r->dist->rank == 0};
     NN_TRY(nn_evaluate(c->avg.params ? &c->avg : net, &r->test, r->dist, &ev));
     nn_run_prof(r, P_EVAL, te);
     /* From the confusion matrix summed over ranks: the same for any N. */
     nn_metrics tm;
     nn_confusion_metrics(ev.confusion, ev.classes, NULL, &tm);
-    row[NN_H_EPOCH] = epoch + 1;
-    row[NN_H_TRAIN_LOSS] = m[0] / m[2];
-    row[NN_H_TRAIN_ACC] = m[1] / m[2];
     row[NN_H_TEST_LOSS] = ev.loss_sum / ev.count;
     row[NN_H_TEST_ACC] = ev.correct / ev.count;
     row[NN_H_TEST_BAL_ACC] = tm.balanced_accuracy;
@@ -637,6 +653,10 @@ static int cl_nets(nn_run *r, nn_net **nets, const char **names, int max) {
     return 1;
 }
 
+static void cl_running(const double *m, char *buf, size_t n) {
+    snprintf(buf, n, "loss %.4f acc %.4f", m[2] > 0 ? m[0] / m[2] : 0, m[2] > 0 ? m[1] / m[2] : 0);
+}
+
 const nn_mode nn_mode_classify = {
     .name = "train",
     .cols = nn_history_classify,
@@ -658,6 +678,7 @@ const nn_mode nn_mode_classify = {
     .ckpt_bytes = cl_ckpt_bytes,
     .hash = cl_hash,
     .describe = cl_describe,
+    .running = cl_running,
     .nets = cl_nets,
     .free = cl_free,
 };

@@ -483,6 +483,12 @@ static int gan_nets(nn_run *r, nn_net **nets, const char **names, int max) {
     return 2;
 }
 
+static void gan_running(const double *m, char *buf, size_t n) {
+    const double steps = m[5] > 0 ? m[5] : 1;
+    snprintf(buf, n, "D %.3f G %.3f D(x) %.2f D(G(z)) %.2f", m[0] / steps, m[3] / steps,
+             m[2] > 0 ? m[1] / m[2] : 0, m[2] > 0 ? m[4] / m[2] : 0);
+}
+
 const nn_mode nn_mode_gan = {
     .name = "gan",
     .cols = nn_history_gan,
@@ -503,10 +509,20 @@ const nn_mode nn_mode_gan = {
     .ckpt_bytes = gan_ckpt_bytes,
     .hash = gan_hash,
     .describe = gan_describe,
+    .running = gan_running,
     .nets = gan_nets,
     .free = gan_free,
 };
 
 int nn_gan_train(const nn_train_cfg *cfg, nn_dist *dist) {
     return nn_run_train(&nn_mode_gan, cfg, dist);
+}
+
+int nn_gan_preset(const char *name, const char **g, const char **d, nn_shape *shape) {
+    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+        if (!strcmp(name, presets[i].name)) {
+            *g = presets[i].g, *d = presets[i].d, *shape = presets[i].shape;
+            return NN_OK;
+        }
+    return nn_fail("'%s' is not a DCGAN preset (dcgan-mnist, dcgan-cifar)", name);
 }

@@ -77,6 +77,9 @@ typedef struct {
     double (*ckpt_bytes)(const nn_run *r);
     uint64_t (*hash)(const nn_run *r, uint64_t h);
     void (*describe)(const nn_run *r, char *buf, size_t n); /* "123 parameters, optimizer adam" */
+    /* The progress display's running figures from an epoch's sums so far, e.g.
+     * "loss 0.3123 acc 0.912". */
+    void (*running)(const double *m, char *buf, size_t n);
     /* The nets it trains and their names, at most max (--profile times
      * their layers); returns how many. */
     int (*nets)(nn_run *r, struct nn_net **nets, const char **names, int max);

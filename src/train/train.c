@@ -21,6 +21,7 @@
 #include "nn/error.h"
 #include "nn/fileutil.h"
 #include "nn/guard.h"
+#include "nn/progress.h"
 #include "nn/history.h"
 #include "nn/loss.h"
 #include "nn/plot.h"
@@ -267,11 +268,21 @@ static int check_resume(const nn_run *r) {
  * OUT/checkpoint.h5 when it exists (rank 0 looks; everyone is told). */
 static int pick_resume(nn_run *r) {
     const char *want = r->cfg->resume;
-    if (!want || strcmp(want, "auto") != 0) {
+    int found = r->dist->rank == 0 && r->cfg->out_dir && access(r->ckpt, F_OK) == 0;
+    if (!want) {
+        /* A fresh run never silently replaces an earlier one's checkpoint. */
+        const int refuse = found && !r->cfg->force;
+        int rc = refuse ? nn_fail("%s holds a checkpoint of an earlier run: give --resume auto "
+                                  "to continue it, --force to start afresh and replace it, or "
+                                  "another --out",
+                                  r->ckpt)
+                        : NN_OK;
+        return nn_dist_check(r->dist, rc);
+    }
+    if (strcmp(want, "auto") != 0) {
         r->resume = want;
         return NN_OK;
     }
-    int found = r->dist->rank == 0 && access(r->ckpt, F_OK) == 0;
     NN_TRY(nn_dist_bcast(r->dist, &found, sizeof found, 0));
     if (found) {
         NN_TRY(nn_dist_bcast(r->dist, r->ckpt, sizeof r->ckpt, 0));
@@ -340,6 +351,7 @@ static int run_setup(nn_run *r) {
         part.skip = r->skip[1], part.nskip = r->nskip[1];
     }
     rc = nn_data_open(&r->train, cfg->data, "train", train_part);
+    part.limit = cfg->test_limit > 0 ? (size_t)cfg->test_limit : 0;
     if (rc == NN_OK) rc = nn_data_open(&r->test, cfg->data, "test", part);
     if (rc == NN_OK) rc = check_splits(r);
     if (rc == NN_OK && cfg->crop_pad > 0)
@@ -463,14 +475,6 @@ static int balance_slice(nn_run *r, size_t b, int *n) {
     return NN_OK;
 }
 
-static void progress(size_t b, size_t nb, double t0) {
-    double el = nn_run_now() - t0, eta = b ? el / (double)b * (double)(nb - b) : 0;
-    int w = 30, fill = (int)((double)w * (double)b / (double)nb);
-    fprintf(stderr, "\r  [%.*s%*s] %zu/%zu  %.0fs ETA %.0fs ", fill,
-            "==============================", w - fill, "", b, nb, el, eta);
-    if (b == nb) fprintf(stderr, "\r%*s\r", 70, "");
-}
-
 /* Test hooks: NNTRAIN_TEST_SIGNAL=STEP[:RANK] sends this process SIGTERM
  * as step STEP begins (on RANK only, or every rank), through the real
  * handler; NNTRAIN_TEST_STALL=STEP:RANK stops RANK there with SIGSTOP. */
@@ -543,9 +547,14 @@ static void restart_layer_times(nn_run *r) {
 static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stopped) {
     const nn_train_cfg *cfg = r->cfg;
     const size_t nb = nn_sampler_batches(r->train_count, (size_t)r->draw);
-    const bool bar = !cfg->quiet && r->dist->rank == 0 && isatty(2);
     const double every = cfg->checkpoint_every * 60.0;
-    double t0 = nn_run_now() - m[NN_RUN_METRICS], last_bar = 0;
+    double t0 = nn_run_now() - m[NN_RUN_METRICS];
+    nn_meter meter;
+    char what[64];
+    snprintf(what, sizeof what, "epoch %d/%d", epoch + 1, cfg->epochs);
+    const size_t first = r->st.epoch_step;
+    nn_meter_start(&meter, cfg->progress, !cfg->quiet && r->dist->rank == 0, what, nb - first);
+    double images = 0;
     nn_step s = {.epoch = epoch, .nb = nb};
     nn_sampler_order(cfg->seed, (uint64_t)epoch, r->train_count, r->order);
     if (r->pf) {
@@ -595,9 +604,11 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         r->st.step++;
         for (int k = 0; k < NN_RUN_METRICS; k++) m[k] += s.m[k];
         m[NN_RUN_METRICS] = nn_run_now() - t0;
-        if (bar && (nn_run_now() - last_bar > 0.25 || b + 1 == nb)) {
-            progress(b + 1, nb, t0); /* at most 4 redraws a second */
-            last_bar = nn_run_now();
+        images += s.global_n;
+        if (meter.mode != NN_PROGRESS_OFF) {
+            char stats[96];
+            r->mode->running(m, stats, sizeof stats);
+            nn_meter_update(&meter, b + 1 - first, images, stats);
         }
         if (b + 1 == nb) break; /* the epoch's end: reported and saved by the caller */
         /* Where a checkpoint written now resumes. */
@@ -606,6 +617,7 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
         r->st.partial[3] = m[NN_RUN_METRICS];
         for (int k = 0; k < 3; k++) r->st.partial_extra[k] = m[3 + k];
         if (s.stop) {
+            nn_meter_end(&meter);
             *stopped = true;
             return NN_OK;
         }
@@ -617,6 +629,7 @@ static int run_epoch(nn_run *r, int epoch, double *m, double *lr_out, bool *stop
             r->pending_rc = save_checkpoint(r, r->ckpt);
         }
     }
+    nn_meter_end(&meter);
     r->st.epoch_step = 0;
     memset(r->st.partial, 0, sizeof r->st.partial);
     memset(r->st.partial_extra, 0, sizeof r->st.partial_extra);
@@ -806,6 +819,12 @@ static void print_banner(const nn_run *r) {
                    split[i]->streamed ? "streamed from disk" : "decoded into memory",
                    split[i]->cache_note);
     }
+    if (cfg->test_limit > 0)
+        printf("test split: the first %zu samples only (--test-limit %ld)\n", r->test.count,
+               cfg->test_limit);
+    if (cfg->eval_every > 1)
+        printf("evaluation: every %d epochs and after the last (--eval-every)\n",
+               cfg->eval_every);
     if (r->resume)
         printf("resuming %s after epoch %d%s (step %llu)\n", r->resume, r->st.epoch,
                r->st.epoch_step ? " and part of the next" : "", (unsigned long long)r->st.step);

@@ -125,7 +125,7 @@ started $pid "$T/busy"
 expect_fail "10: a second training on the same --out is refused, naming the first" \
     "busy is in use by another training \(pid $pid on" $NN train $RUN --out "$T/busy"
 kill -9 $pid; wait $pid 2>/dev/null
-check "10: the lock of a killed trainer does not block the next one" $NN train $D --hidden 8 --epochs 1 --batch 50 --quiet --no-plot --out "$T/busy"
+check "10: the lock of a killed trainer does not block the next one" $NN train $D --hidden 8 --epochs 1 --batch 50 --quiet --no-plot --force --out "$T/busy"
 check "10: the lock file is removed at the end" test ! -e "$T/busy/.lock"
 
 # --- 11: predict reads whole lines ------------------------------------------------

@@ -49,7 +49,7 @@ expect_fail "eval refuses a GAN checkpoint" "checkpoint.h5: this checkpoint is a
     $NN eval $D --checkpoint "$T/g/checkpoint.h5"
 expect_fail "predict refuses it" "is a GAN's" bash -c "echo 1 | $NN predict $D --checkpoint $T/g/checkpoint.h5"
 check "--truncation: other images, repeatable, named in the output" bash -c "$NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t1.png --truncation 0.5 | grep -q 'noise truncated to \\[-0.5, 0.5\\]' && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t2.png --truncation 0.5 && cmp $T/t1.png $T/t2.png && $NN sample --checkpoint $T/g/checkpoint.h5 --n 4 --png $T/t3.png && ! cmp -s $T/t1.png $T/t3.png"
-expect_fail "--truncation below 0.1 is refused" "--truncation 0.05: expected 0 .none. or a bound of at least 0.1" \
+expect_fail "--truncation below 0.1 is refused" "--truncation 0.05: expected 0 .none. or a bound in .0.1, 100." \
     $NN sample --checkpoint "$T/g/checkpoint.h5" --png "$T/x.png" --truncation 0.05
 expect_fail "--truncation takes a number" "--truncation" $NN sample --checkpoint "$T/g/checkpoint.h5" --png "$T/x.png" --truncation abc
 expect_fail "sample refuses a classifier checkpoint" "this checkpoint is a classifier's .* needs a GAN's" \
@@ -67,7 +67,7 @@ check "gan-score of real test images (the ceiling) is higher" bash -c "
   real=\$($NN gan-score $D --classifier $T/c/checkpoint.h5 | awk '/^score/{print \$2}')
   fake=\$(awk '/^score/{print \$2}' $T/score.txt)
   echo \"real \$real fake \$fake\"; awk -v r=\$real -v f=\$fake 'BEGIN{exit !(r > 5 && r > f)}'"
-expect_fail "gan-score needs --classifier" "usage: nntrain gan-score" $NN gan-score --checkpoint "$T/g/checkpoint.h5"
+expect_fail "gan-score needs --classifier" "gan-score needs --classifier" $NN gan-score --checkpoint "$T/g/checkpoint.h5"
 
 # --- stopped and resumed: bit for bit --------------------------------------------
 rc=0; NNTRAIN_TEST_SIGNAL=47 $NN gan "${GAN[@]}" --out "$T/s" 2>"$T/s.err" || rc=$?
