@@ -90,6 +90,17 @@ endif
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
+# docs/cli.md is generated from the flag and command tables; CI runs
+# `make check-docs`, which fails when the checked-in file differs.
+docs: $(BUILD)/nntrain
+	$(BUILD)/nntrain help --markdown > docs/cli.md
+check-docs: $(BUILD)/nntrain
+	@$(BUILD)/nntrain help --markdown | diff -u docs/cli.md - > /dev/null || \
+	  { echo "docs/cli.md differs from what build/nntrain generates: run make docs"; \
+	    $(BUILD)/nntrain help --markdown | diff -u docs/cli.md - | head -40; exit 1; }
+	@echo "docs/cli.md matches the flag table"
+
+.PHONY: docs check-docs
 .PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
@@ -133,6 +144,7 @@ cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/io.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/gan.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/stream.sh
+	NNTRAIN=$(BUILD)/nntrain bash tests/cli/surface.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh

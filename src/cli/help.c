@@ -267,7 +267,8 @@ static void help_matrix(FILE *f) {
             else if (!v && row->choices)
                 v = row->choices[0].name;
             else if (!v && row->type >= NN_F_INT && row->type <= NN_F_DOUBLE)
-                snprintf(buf, sizeof buf, "%g", row->min > 0 ? row->min : 1), v = buf;
+                snprintf(buf, sizeof buf, "%g", row->min > 0 ? row->min : row->max < 1 ? row->max / 2 : 1),
+                    v = buf;
             else if (!v && !strcmp(row->name, "lookahead"))
                 v = "5:3";
             else if (!v && !strcmp(row->name, "ema"))
