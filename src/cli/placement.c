@@ -76,8 +76,8 @@ int nn_place_threads(const nn_args *a, nn_dist *d) {
     rc = nn_dist_check(d, rc);
     NN_TRY(rc);
     if (threads > 0) nn_blas_set_threads(threads);
-    /* The line, for the commands that run on every rank. */
-    if (nn_commands[a->cmd].ranks != NN_RANKS_ALL || a->train.quiet) return NN_OK;
+    /* The line, for the training commands (whose start-up lines it heads). */
+    if ((a->cmd != NN_CMD_TRAIN && a->cmd != NN_CMD_GAN) || a->train.quiet) return NN_OK;
     char hosts[400] = "";
     NN_TRY(describe_hosts(d, hosts, sizeof hosts));
     if (d->rank == 0) {

@@ -136,11 +136,11 @@ check "eval of an ensemble (two checkpoints) under np=3: identical to np=1" bash
 check "np=2 history: test_bal_acc as np=1's" bash -c "cmp <(cut -d, -f10 $T/n1/history.csv) <(cut -d, -f10 $T/n2/history.csv)"
 # --class-weight balanced: the label counts are summed over the ranks' shards
 # once, so every rank weighs with the whole training set's counts.
-check "--class-weight balanced np=1" $NN train $ARGS --class-weight balanced --out "$T/w1" --quiet
+check "--class-weight balanced np=1" $NN train $ARGS --class-weight balanced --out "$T/cw1" --quiet
 check "--class-weight balanced np=2" bash -c "$MPIRUN -np 2 $NN train $ARGS --class-weight balanced --out $T/w2 > $T/w2.log 2>&1 && grep -q 'identical on all 2' $T/w2.log"
-check "  per-epoch (weighted) losses match np=1 (1e-5 rel)" rel_close "$T/w1/history.csv" "$T/w2/history.csv" 1e-5
-check "  final weights match np=1 (1e-5 rel)" weights_close "$T/w1/checkpoint.h5" "$T/w2/checkpoint.h5"
-check "  and differ from --class-weight none's" bash -c "! $NN compare $T/n1/checkpoint.h5 $T/w1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "  per-epoch (weighted) losses match np=1 (1e-5 rel)" rel_close "$T/cw1/history.csv" "$T/w2/history.csv" 1e-5
+check "  final weights match np=1 (1e-5 rel)" weights_close "$T/cw1/checkpoint.h5" "$T/w2/checkpoint.h5"
+check "  and differ from --class-weight none's" bash -c "! $NN compare $T/n1/checkpoint.h5 $T/cw1/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 # --label-smoothing with class weights: a per-sample term, the same for any N.
 check "--label-smoothing 0.1 --class-weight balanced np=1" bash -c "$NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls1 > $T/ls1.log 2>&1 && grep -q 'label smoothing 0.1, class weights' $T/ls1.log"
 check "  np=2 matches np=1 (losses 1e-5, weights)" bash -c "$MPIRUN -np 2 $NN train $ARGS --label-smoothing 0.1 --class-weight balanced --out $T/ls2 --quiet && $(declare -f rel_close weights_close); NN=$NN; rel_close $T/ls1/history.csv $T/ls2/history.csv 1e-5 && weights_close $T/ls1/checkpoint.h5 $T/ls2/checkpoint.h5"
@@ -155,16 +155,16 @@ check "  the trained weights are those of the run without --ema" bash -c "$NN ev
 # dropout masks follow sample ids, so N ranks reproduce one rank.
 printf 'dense 32 bias=false\nbatchnorm\nrelu\ndropout 0.25\ndense 10\n' > "$T/bn.spec"
 BN="$D --model $T/bn.spec --epochs 2 --batch 100 --optim adam --seed 5"
-check "bn+dropout np=1" $NN train $BN --out "$T/b1" --quiet
+check "bn+dropout np=1" $NN train $BN --out "$T/bd1" --quiet
 for n in 2 4; do
-    check "bn sync + dropout np=$n matches np=1 (losses)" bash -c "$MPIRUN -np $n $NN train $BN --bn sync --out $T/b$n --quiet && $(declare -f rel_close); rel_close $T/b1/history.csv $T/b$n/history.csv 1e-5"
-    check "bn sync + dropout np=$n matches np=1 (weights)" weights_close "$T/b1/checkpoint.h5" "$T/b$n/checkpoint.h5"
+    check "bn sync + dropout np=$n matches np=1 (losses)" bash -c "$MPIRUN -np $n $NN train $BN --bn sync --out $T/b$n --quiet && $(declare -f rel_close); rel_close $T/bd1/history.csv $T/b$n/history.csv 1e-5"
+    check "bn sync + dropout np=$n matches np=1 (weights)" weights_close "$T/bd1/checkpoint.h5" "$T/b$n/checkpoint.h5"
 done
 # Adam's moments live once per node and each rank updates its slice: 2 nodes
 # x 2 ranks, and a resume whose checkpoint must hold every rank's slice.
-check "bn sync + adam, 2 nodes x 2 ranks, matches np=1 (weights)" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $BN --out $T/bh4 --quiet && $NN compare $T/b1/checkpoint.h5 $T/bh4/checkpoint.h5 | awk '{ exit !(\$6 + 0 < 1e-5 || \$4 + 0 < 1e-6) }'"
+check "bn sync + adam, 2 nodes x 2 ranks, matches np=1 (weights)" bash -c "NNTRAIN_TEST_NODE_SIZE=2 $MPIRUN -np 4 -x NNTRAIN_TEST_NODE_SIZE $NN train $BN --out $T/bh4 --quiet && $NN compare $T/bd1/checkpoint.h5 $T/bh4/checkpoint.h5 | awk '{ exit !(\$6 + 0 < 1e-5 || \$4 + 0 < 1e-6) }'"
 check "adam np=2: 1 epoch, then resume to 2 under np=3" bash -c "$MPIRUN -np 2 $NN train ${BN/--epochs 2/--epochs 1} --out $T/ba --quiet && $MPIRUN -np 3 $NN train $BN --resume $T/ba/checkpoint.h5 --out $T/ba --quiet"
-check "  matches the uninterrupted np=1 run (optimizer slots saved whole)" weights_close "$T/b1/checkpoint.h5" "$T/ba/checkpoint.h5"
+check "  matches the uninterrupted np=1 run (optimizer slots saved whole)" weights_close "$T/bd1/checkpoint.h5" "$T/ba/checkpoint.h5"
 check "bn local np=2: runs, replicas identical" bash -c "$MPIRUN -np 2 $NN train $BN --bn local --out $T/bl > $T/bl.log 2>&1 && grep -q 'identical on all 2' $T/bl.log"
 check "bn local np=2 differs from sync (statistics per slice)" bash -c "! cmp -s <(cut -d, -f2 $T/b2/history.csv) <(cut -d, -f2 $T/bl/history.csv)"
 
@@ -191,7 +191,7 @@ printf '\x0c' | dd of="$T/bad/train-labels-idx1-ubyte" bs=1 seek=$((8 + 1002)) c
 cp "$T/n2/checkpoint.h5" "$T/keep.h5"
 expect_fail "np=4: corrupt record on rank 3 ends the job with its message" \
     "rank 3: .*train-labels-idx1-ubyte: label 12 of sample 1002 is out of range" \
-    $MPIRUN -np 4 $NN train --data mnist:$T/bad --hidden 8 --epochs 1 --out "$T/n2"
+    $MPIRUN -np 4 $NN train --data mnist:$T/bad --hidden 8 --epochs 1 --force --out "$T/n2"
 check "  earlier checkpoint intact" cmp "$T/n2/checkpoint.h5" "$T/keep.h5"
 # A NaN loss on all ranks: every rank stops, no hang.
 expect_fail "np=2: diverging run stops cleanly" "loss became" \
