@@ -148,6 +148,7 @@ static int set_number(nn_args *a, const nn_flag *f, const char *v) {
 /* Store value v (NULL: none given, for flags without one) of flag f. */
 static int set_value(nn_args *a, const nn_flag *f, const char *v) {
     void *dst = (char *)a + f->off;
+    a->raw[f - nn_flags] = v ? v : "";
     if (v && f->choices && !choice_of(f->choices, v)) {
         char list[200], what[240];
         choices_text(f->choices, list, sizeof list);

@@ -143,6 +143,9 @@ struct nn_args {
     int npos;
     /* Which flags were given (nn_flags order): a default is never "given". */
     bool given[128];
+    /* The text each row's value came from (the last given, else the default;
+     * NULL: neither; "" for a switch given): what the ranks compare. */
+    const char *raw[128];
 };
 
 /* Parse argv (argv[1] the command) into a: tables, values, ranges, the
@@ -158,6 +161,11 @@ const nn_command *nn_command_find(const char *name);
 /* The closest of `n` names to `s` (edit distance, at most a third of its
  * length), or NULL: the "did you mean" of unknown flags and commands. */
 const char *nn_closest(const char *s, const char *const *names, int n);
+
+/* agree.c: every rank was started with the same command and flags (all
+ * but the NN_FLAG_LOCAL ones), or a usage error naming the first that
+ * differs and its values on the ranks. Collective; the first one. */
+int nn_args_agree(const nn_args *a, nn_dist *d);
 
 /* help.c */
 int nn_help_run(const nn_args *a, nn_dist *d); /* the help command */

@@ -57,7 +57,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
         return NN_EXIT_FAIL;
     }
-    int rc = nn_place_threads(&a, &dist);
+    int rc = nn_args_agree(&a, &dist);
+    if (rc == NN_OK) rc = nn_place_threads(&a, &dist);
     if (rc == NN_OK) rc = nn_dist_check(&dist, nn_backend_select(a.device, dist.local_rank));
     if (rc == NN_OK) rc = nn_cli_run(&a, &dist);
     if ((rc == NN_ERR || rc == NN_ERR_USAGE) && dist.rank == 0)

@@ -322,4 +322,30 @@ echo text > "$T/sfb/train/c/x.jpg"
 check "folder --skip-bad np=1" $NN train ${SF/sf:/sfb:} --skip-bad --cache ram --out "$T/sfb1"
 check "folder --skip-bad np=2 (streamed): the same weights (1e-5)" bash -c "$MPIRUN -np 2 $NN train ${SF/sf:/sfb:} --skip-bad --cache none --out $T/sfb2 > $T/sfb2.log && grep -q 'warning: --skip-bad: 2 unreadable' $T/sfb2.log && $(declare -f weights_close); NN=$NN weights_close $T/sfb1/checkpoint.h5 $T/sfb2/checkpoint.h5"
 
+# --- ranks started with different flags (MPMD): caught at start-up ------------
+# Each pair once on rank 0 and once on rank 1: one line naming the flag and
+# the values, exit 2, within 30 s, no node-shared segment left.
+cp -r "$T/data" "$T/data2"
+MM="--data mnist:$T/data --hidden 8 --epochs 1 --batch 100"
+mpmd() { # NAME PATTERN RANK0-FLAGS RANK1-FLAGS [RANK1-COMMAND]
+    local shm0 shm1
+    shm0=$(ls /dev/shm | grep -c '^nntrain' || true)
+    expect_fail "MPMD: $1 differs between the ranks" "$2" \
+        timeout 30 mpirun --oversubscribe --bind-to none -np 1 $NN train $MM $3 --out "$T/mpmd" : -np 1 $NN ${5:-train} $MM $4 --out "$T/mpmd"
+    shm1=$(ls /dev/shm | grep -c '^nntrain' || true)
+    check "  no /dev/shm segment left ($1)" test "$shm1" -le "$shm0"
+}
+mpmd "--model" "different --model \(rank 0: mlp, rank 1: mlp1000\)" "--model mlp" "--model mlp1000"
+mpmd "--batch" "different --batch \(rank 0: 100, rank 1: 50\)" "" "--batch 50"
+mpmd "--seed" "different --seed \(rank 0: 1, rank 1: 2\)" "" "--seed 2"
+mpmd "the data set" "different --data \(rank 0: mnist:.*/data, rank 1: mnist:.*/data2\)" "" "--data mnist:$T/data2"
+mpmd "--optim" "different --optim \(rank 0: adam, rank 1: sgd\)" "--optim adam" "--optim sgd --step-timeout 10"
+mpmd "--epochs" "different --epochs \(rank 0: 1, rank 1: 2\)" "" "--epochs 2"
+mpmd "--flip" "different --flip \(rank 0: -, rank 1: \(given\)\)" "" "--flip"
+mpmd "--lr" "different --lr \(rank 0: 0.1, rank 1: 0.2\)" "--lr 0.1" "--lr 0.2"
+expect_fail "MPMD: train on one rank, eval on the other" "the ranks were started with different commands \(rank 0: train, rank 1: eval\)" \
+    timeout 30 mpirun --oversubscribe --bind-to none -np 1 $NN train --data mnist:$T/data --out "$T/mpmd" : -np 1 $NN eval --data mnist:$T/data --checkpoint "$T/n1/checkpoint.h5"
+check "ranks with different --out and --threads agree (they may differ)" bash -c \
+    "timeout 60 mpirun --oversubscribe --bind-to none -np 1 $NN train $MM --threads 1 --quiet --no-plot --out $T/mo : -np 1 $NN train $MM --quiet --no-plot --out $T/mo"
+
 summary "mpi tests"
