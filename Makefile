@@ -126,6 +126,7 @@ cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/io.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/gan.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/stream.sh
+	bash tests/cli/launch.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
