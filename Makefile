@@ -6,8 +6,12 @@
 #   make DEBUG=1         -O0 -g
 #   make test            unit tests (CUnit) + CLI + multi-rank tests
 #   make bench           throughput benchmarks (tests/bench)
-#   make deps            install the Debian packages (sudo when not root)
-#   make mnist           the main job: deps, build, data, train + evaluate the MNIST MLP
+#   make deps            install the Debian packages for build, run and test (sudo when not root)
+#   make deps-fuzz       the same plus the fuzzing-only ones (clang, libFuzzer's runtime)
+#   make check-deps      say what the build and make mnist lack (installs nothing, no root)
+#   make mnist           the main job: check-deps, build, data, train + evaluate the MNIST MLP
+#                        into build/results/mnist/mlp (git-ignored); make mnist UPDATE=1
+#                        writes the committed run, results/mnist/mlp, instead
 #   make CUDA=1          also the CUDA backend (nvcc at CUDA_HOME, default /usr/local/cuda):
 #                        build/cuda/nntrain; make CUDA=1 test-cuda runs tests/cuda
 
@@ -101,7 +105,7 @@ check-docs: $(BUILD)/nntrain
 	@echo "docs/cli.md matches the flag table"
 
 .PHONY: docs check-docs
-.PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps clean data mnist fuzz
+.PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps deps-fuzz check-deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
 $(BUILD)/obj/%.o: %.c Makefile
@@ -145,6 +149,7 @@ cli-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/gan.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/stream.sh
 	NNTRAIN=$(BUILD)/nntrain bash tests/cli/surface.sh
+	bash tests/cli/launch.sh
 
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
@@ -166,21 +171,41 @@ test-slurm: $(BUILD)/nntrain
 bench: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/bench/run.sh
 
+# Debian packages (.ci/deps.sh: the names, and what to install elsewhere).
 deps:
 	bash .ci/deps.sh
+deps-fuzz:
+	bash .ci/deps.sh --fuzz
+
+# What the build and make mnist need, checked by compiling against it: no root, any distribution.
+check-deps:
+	@CC='$(CC)' HDF5_CFLAGS='$(HDF5_CFLAGS)' HDF5_LIBS='$(HDF5_LIBS)' bash .ci/check-deps.sh
 
 data:
 	datasets/fetch mnist
 
-# The main job on a fresh machine: dependencies, build, data, train the
-# course's MNIST network (784-100 sigmoid-10, SGD), evaluate it.
-MNIST_RUN ?= results/mnist-mlp
-mnist: deps all data
+# The main job on a fresh machine: check the dependencies (installs nothing;
+# `make deps` does, on Debian), build, fetch MNIST, train the course's network
+# (784-100 sigmoid-10, SGD) from scratch, evaluate it. The run goes to
+# build/results/mnist/mlp, which git ignores, so a clone stays clean;
+# UPDATE=1 writes the committed run, results/mnist/mlp, instead (MNIST_RUN=DIR:
+# anywhere else). A checkpoint left there by an earlier run is removed first:
+# this target always trains from scratch.
+ifeq ($(UPDATE),1)
+  MNIST_RUN ?= results/mnist/mlp
+else
+  MNIST_RUN ?= build/results/mnist/mlp
+endif
+mnist: check-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory data
+	@mkdir -p $(MNIST_RUN) && rm -f $(MNIST_RUN)/checkpoint.h5
 	$(BUILD)/nntrain train --data mnist --model mlp --epochs 20 --batch 100 --lr 1.0 --threads 1 \
 	    --out $(MNIST_RUN)
 	$(BUILD)/nntrain eval --data mnist --checkpoint $(MNIST_RUN)/checkpoint.h5 \
 	    --confusion-csv $(MNIST_RUN)/confusion.csv --confusion-png $(MNIST_RUN)/confusion.png \
 	    | tee $(MNIST_RUN)/eval.txt
+	@echo "make mnist: the run is in $(MNIST_RUN)/ (history.csv, loss.png, accuracy.png, eval.txt, confusion.png, checkpoint.h5)"
 
 clean:
 	rm -rf build
@@ -197,7 +222,7 @@ clean:
 # sanitizers and -fsanitize=fuzzer-no-link, serial (dist_serial.c) whatever MPI
 # says, with a 1 MP image limit (NN_MAX_IMAGE_PIXELS) so decoding stays fast, and a
 # 1 GB limit on a net's buffers (NN_MAX_NET_BYTES) below libFuzzer's 2 GB malloc limit.
-# Needs clang and its fuzzer runtime (Debian: clang, libclang-rt-14-dev).
+# Needs clang and its fuzzer runtime (make deps-fuzz; Debian: clang, libclang-rt-14-dev).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_RUNS    ?=

@@ -13,10 +13,10 @@
 #   cifar   CIFAR-10 JPEGs, preset cifar (normalize, conv + BN, pool, dropout), 5,000 images
 #   gan     MNIST DCGAN (dcgan-mnist: deconv, conv, BN, tanh, leaky ReLU), 3,200 images
 #   resnet  CIFAR-10 JPEGs, preset resnet (conv + BN, residual blocks, 32x32 down to 4x4), 2,560 images
-#   air     CIFAR-10 JPEGs, results/cifar10-whiten/air.spec (whiten stem, odd 31x31 and 15x15
+#   air     CIFAR-10 JPEGs, results/cifar10/whiten/air.spec (whiten stem, odd 31x31 and 15x15
 #           planes into 2x2 max pools, 64/256/256 wide), 2,560 images
 #   gelu    the same with GELU, BatchNorm without scales and the 1/9 output scale
-#           (results/cifar10-airbench-gelu/air.spec), 2,560 images
+#           (results/cifar10/airbench-gelu/air.spec), 2,560 images
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OLD=${1:?usage: ab.sh OLD_NNTRAIN NEW_NNTRAIN}
@@ -35,8 +35,8 @@ declare -A ARGS=(
     [cifar]="train --data cifar10-jpeg --model cifar --optim adam --lr 1e-3 --batch 64 --limit 5000"
     [gan]="gan --data mnist --limit 3200"
     [resnet]="train --data cifar10-jpeg --model resnet --optim momentum --lr 0.05 --batch 128 --limit 2560"
-    [air]="train --data cifar10-jpeg --model results/cifar10-whiten/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
-    [gelu]="train --data cifar10-jpeg --model results/cifar10-airbench-gelu/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
+    [air]="train --data cifar10-jpeg --model results/cifar10/whiten/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
+    [gelu]="train --data cifar10-jpeg --model results/cifar10/airbench-gelu/air.spec --optim momentum --lr 0.05 --batch 128 --limit 2560"
 )
 ips() { awk '/^ +[0-9]+ /{ if ($7 > b) b = $7 } END { printf "%.0f", b }' "$1"; }
 printf "%-8s %10s %10s %8s   (images/s, best of %d rounds, 1 thread)\n" config old new new/old "$ROUNDS"

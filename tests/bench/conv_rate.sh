@@ -59,7 +59,7 @@ for name in $names; do
         cnn) r=$(conv cnn mnist 32 3200 --model cnn --optim adadelta); label="cnn (16)" ;;
         cifar) r=$(conv cifar cifar10-jpeg 128 3840 --model cifar --optim momentum); label="cifar (64)" ;;
         resnet) r=$(conv resnet cifar10-jpeg 256 5120 --model resnet --optim momentum); label="resnet (128)" ;;
-        air) r=$(conv air cifar10-jpeg 1024 6144 --model results/cifar10-airbench-gelu/air.spec \
+        air) r=$(conv air cifar10-jpeg 1024 6144 --model results/cifar10/airbench-gelu/air.spec \
                     --optim momentum); label="airbench-shaped, whiten stem (512)" ;;
         *) echo "conv_rate: unknown network '$name' (cnn, cifar, resnet, air)" >&2; exit 2 ;;
     esac

@@ -1,0 +1,12 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+if (!exists("outfile")) outfile = 'results/cifar10/airbench-he/accuracy.png'
+set output outfile
+set datafile separator ','
+set grid
+set key right center
+set termoption noenhanced
+set xlabel 'epoch'
+set ylabel 'accuracy'
+set title 'results/cifar10/airbench-he'
+plot 'results/cifar10/airbench-he/history.csv' using 1:3 skip 1 with linespoints title 'train', \
+     'results/cifar10/airbench-he/history.csv' using 1:5 skip 1 with linespoints title 'test'

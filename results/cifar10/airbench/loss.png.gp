@@ -1,0 +1,12 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+if (!exists("outfile")) outfile = 'results/cifar10/airbench/loss.png'
+set output outfile
+set datafile separator ','
+set grid
+set key right center
+set termoption noenhanced
+set xlabel 'epoch'
+set ylabel 'cross-entropy'
+set title 'results/cifar10/airbench'
+plot 'results/cifar10/airbench/history.csv' using 1:2 skip 1 with linespoints title 'train', \
+     'results/cifar10/airbench/history.csv' using 1:4 skip 1 with linespoints title 'test'

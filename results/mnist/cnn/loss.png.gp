@@ -1,0 +1,11 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+set output 'results/mnist/cnn/loss.png'
+set datafile separator ','
+set grid
+set key right center
+set termoption noenhanced
+set xlabel 'epoch'
+set ylabel 'cross-entropy'
+set title 'results/mnist/cnn'
+plot 'results/mnist/cnn/history.csv' using 1:2 skip 1 with linespoints title 'train', \
+     'results/mnist/cnn/history.csv' using 1:4 skip 1 with linespoints title 'test'

@@ -1,0 +1,10 @@
+set terminal pngcairo size 900,540 font 'sans,11'
+set output 'results/mnist/optimizers/adagrad/loss.png'
+set datafile separator ','
+set grid
+set key right center
+set xlabel 'epoch'
+set ylabel 'cross-entropy'
+set title 'results/mnist/optimizers/adagrad'
+plot 'results/mnist/optimizers/adagrad/history.csv' using 1:2 skip 1 with linespoints title 'train', \
+     'results/mnist/optimizers/adagrad/history.csv' using 1:4 skip 1 with linespoints title 'test'
