@@ -199,9 +199,9 @@ endif
 mnist: check-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory data
-	@mkdir -p $(MNIST_RUN) && rm -f $(MNIST_RUN)/checkpoint.h5
+	@mkdir -p $(MNIST_RUN)
 	$(BUILD)/nntrain train --data mnist --model mlp --epochs 20 --batch 100 --lr 1.0 --threads 1 \
-	    --out $(MNIST_RUN)
+	    --force --out $(MNIST_RUN)
 	$(BUILD)/nntrain eval --data mnist --checkpoint $(MNIST_RUN)/checkpoint.h5 \
 	    --confusion-csv $(MNIST_RUN)/confusion.csv --confusion-png $(MNIST_RUN)/confusion.png \
 	    | tee $(MNIST_RUN)/eval.txt
