@@ -254,7 +254,9 @@ static int parse_flag(nn_args *a, int argc, char **argv, int *i) {
         if (f->opts & NN_FLAG_OPTVAL) {
             if (next && choice_of(f->choices, next)) v = next, ++*i;
         } else if (!next) {
-            return nn_fail("--%s needs a value (%s)", f->name, f->metavar ? f->metavar : "");
+            if (f->metavar) return nn_fail("--%s needs a value (%s)", f->name, f->metavar);
+            return nn_fail("--%s needs a value: %s in [%g, %g]", f->name,
+                           f->type <= NN_F_SEED ? "an integer" : "a number", f->min, f->max);
         } else {
             v = next, ++*i;
         }
