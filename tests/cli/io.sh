@@ -53,6 +53,10 @@ no_raw_escape "binary bytes of a spec file are escaped in the error" $NN summary
 no_raw_escape "binary bytes of an inline spec are escaped" $NN summary $D --model "dense 10; $(printf '\033[31m') relu"
 printf 'dense 10\n\000\n' > "$T/nul.spec"
 expect_fail "a NUL byte in a spec file" "nul\.spec: byte 9 is NUL" $NN summary $D --model "$T/nul.spec"
+mkfifo "$T/fifo.spec"
+expect_fail "29.4: --model naming a FIFO is refused at once, not a hang" \
+    "fifo\.spec: not a regular file \(a FIFO \(named pipe\)\); expected a model spec file" \
+    timeout -s KILL 20 $NN train $D --model "$T/fifo.spec" --epochs 1 --out "$T/fifo"
 python3 -c "import sys; sys.stdout.write('dense 10\n' + '#' * (1 << 20))" > "$T/huge.spec"
 expect_fail "a spec file over 1 MB" "huge\.spec: larger than 1048576 bytes \(1 MB\)" $NN summary $D --model "$T/huge.spec"
 
