@@ -11,6 +11,8 @@
  * so `gnuplot loss.png.gp` redraws loss.png. */
 #include "nn/plot.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +36,34 @@ static int known_column(const char *name) {
 
 /* ---- history.csv ---- */
 
+/* Open csv for reading without blocking: O_NONBLOCK and fstat, as every
+ * loader opens its files, so a FIFO (or a device, a folder) put in place of
+ * history.csv is refused at once instead of hanging the plot. NULL + message
+ * naming the file. */
+static FILE *open_history(const char *csv) {
+    int fd = open(csv, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        nn_fail("%s: not found or not readable (is its folder a training run?)", csv);
+        return NULL;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0)
+        nn_fail("%s: cannot stat: %s", csv, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        nn_fail("%s: not a regular file (%s); expected a training run's history.csv", csv,
+                nn_file_kind(st.st_mode));
+    else if (!(f = fdopen(fd, "r")))
+        nn_fail("%s: cannot read: %s", csv, strerror(errno));
+    if (!f) close(fd);
+    return f;
+}
+
 /* Check csv (see the top) and find the columns `want` (nwant names) in its
  * header: idx[i] = gnuplot's 1-based column of want[i]. */
 static int check_history(const char *csv, const char *const *want, int nwant, int *idx) {
-    FILE *f = fopen(csv, "r");
-    if (!f) return nn_fail("%s: not found or not readable (is its folder a training run?)", csv);
+    FILE *f = open_history(csv);
+    if (!f) return NN_ERR;
     char *line = NULL, *header = NULL, q[200];
     const char *names[64];
     size_t cap = 0;
@@ -246,7 +271,8 @@ static void pair_body(FILE *f, const void *arg) {
 
 /* Does the header (first line) of csv name this column? */
 static int has_column(const char *csv, const char *name) {
-    FILE *f = fopen(csv, "r");
+    FILE *f = open_history(csv);
+    if (!f) nn_err_clear(); /* check_history reports it */
     char line[1024] = "";
     int found = 0;
     if (f && fgets(line, sizeof line, f)) {

@@ -164,4 +164,8 @@ sed -i '2s/,[0-9.]*$/,x/' "$T/p1/history.csv"
 expect_fail "plot --compare checks every run" "p1/history\.csv line 2" $NN plot --compare test_acc --png "$T/cmp.png" "$T/run" "$T/p1"
 check "no PNG from a failed compare" test ! -e "$T/cmp.png"
 
+mkdir -p "$T/pfifo" && mkfifo "$T/pfifo/history.csv"
+expect_fail "29.5: plot of a folder whose history.csv is a FIFO is refused at once, not a hang" \
+    "pfifo/history\.csv: not a regular file \(a FIFO \(named pipe\)\)" timeout -s KILL 20 $NN plot "$T/pfifo"
+
 summary "io tests"
