@@ -168,4 +168,20 @@ mkdir -p "$T/pfifo" && mkfifo "$T/pfifo/history.csv"
 expect_fail "29.5: plot of a folder whose history.csv is a FIFO is refused at once, not a hang" \
     "pfifo/history\.csv: not a regular file \(a FIFO \(named pipe\)\)" timeout -s KILL 20 $NN plot "$T/pfifo"
 
+# --- 29.11: a newline in a class folder's name; gnuplot's failure reason ------------------
+make_folder "$T/nl" "train:a,u
+v" "test:a,u
+v"
+check "29.11: train on classes 'a' and 'u<newline>v'" $NN train --data "folder:$T/nl" --epochs 1 --batch 4 --quiet --no-plot --out "$T/nlrun"
+check "29.11: --confusion-png draws them (the name escaped as \\x0a)" bash -c "
+  $NN eval --data 'folder:$T/nl' --checkpoint $T/nlrun/checkpoint.h5 --confusion-png $T/nl.png >/dev/null &&
+  file $T/nl.png | grep -q 'PNG image' && grep -qF \"'u\\x0av'\" $T/nl.png.gp"
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\nexit 1\n' > "$T/fakebin/gnuplot"   # fails and says nothing
+chmod +x "$T/fakebin/gnuplot"
+expect_fail "29.11: a gnuplot failure gives a reason even when gnuplot prints none" \
+    "gnuplot failed on .*nl2\.png\.gp: exit status 1 and no message" \
+    env PATH="$T/fakebin:$PATH" $NN eval --data "folder:$T/nl" --checkpoint "$T/nlrun/checkpoint.h5" --confusion-png "$T/nl2.png"
+check "29.11: ... and leaves neither the script nor a PNG behind" bash -c "! ls $T | grep -q '^nl2\.png'"
+
 summary "io tests"
