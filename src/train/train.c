@@ -325,6 +325,7 @@ static int find_bad(nn_run *r, const char *split, char ***skip, size_t *n) {
 static int run_setup(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
     nn_dist *dist = r->dist;
+    NN_TRY(nn_optim_check(&cfg->optim)); /* the same on every rank */
     int rc = dist->rank == 0 && cfg->out_dir ? prepare_out(r) : NN_OK;
     NN_TRY(nn_dist_check(dist, rc));
     NN_TRY(pick_resume(r));
