@@ -72,6 +72,11 @@ void nn_dist_heartbeat(nn_dist *d, unsigned long long step);
  * this node whose heartbeat is below `step`, e.g. "1, 3"; returns how many,
  * or -1 when unknown (no node-shared buffer). */
 int nn_dist_behind(const nn_dist *d, unsigned long long step, char *buf, size_t n);
+/* For the watchdog (any thread, no MPI): write into buf the other ranks of
+ * this node whose process is stopped (SIGSTOP, a debugger: state T in
+ * /proc/PID/stat), e.g. "1 (pid 4242)"; returns how many, or -1 when
+ * unknown. */
+int nn_dist_stopped(const nn_dist *d, char *buf, size_t n);
 /* All ranks meet (used only to split waiting from reducing in --profile). */
 int nn_dist_barrier(nn_dist *d);
 /* Tear down the whole job now (an error that cannot be made collective). */

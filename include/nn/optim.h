@@ -50,6 +50,11 @@ typedef struct nn_optim_s {
 /* Defaults for an optimizer by name (the course's suggested values). */
 int nn_optim_defaults(const char *name, nn_optim_cfg *cfg);
 const char *nn_optim_name(nn_optim_kind kind);
+/* The hyper-parameters a rule cannot run with: eps <= 0 (or > 1) for
+ * rmsprop, adadelta and adam (a division by zero where a gradient is 0),
+ * h0 <= 0 for adagrad; the message names the flag and the range.
+ * nn_optim_create checks it too. */
+int nn_optim_check(const nn_optim_cfg *cfg);
 int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n);
 void nn_optim_free(nn_optim *o);
 /* Per-tensor rates (nn_net_lr_runs builds the runs from the layers' tensors):

@@ -16,7 +16,10 @@
 
 /* exp(x) for float, vectorisable: x = n ln2 + r, |r| <= ln2/2, exp(r) by a
  * degree-6 polynomial (Cephes' coefficients), 2^n by building the exponent.
- * Max relative error ~2 ulp on [-87, 88]; clamped outside. */
+ * Max relative error ~2 ulp on [-87, 88]; clamped outside. NaN in, NaN out:
+ * the clamps keep it and r and p carry it; the exponent is built without a
+ * float-to-int conversion (of NaN undefined behaviour: UBSan reported the
+ * negative value it gave shifted left), bit for bit the same 2^n otherwise. */
 static inline float vexpf(float x) {
     /* Ternaries, not fminf/fmaxf: those keep NaN semantics and become calls. */
     x = x < -87.0f ? -87.0f : x;
@@ -30,7 +33,15 @@ static inline float vexpf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    /* 2^n without converting n to an integer: n is a whole number in
+     * [-126, 127], so 1.5 * 2^23 + 127 + n is exact and its low mantissa bits
+     * are n + 127 (1..254), the biased exponent; shifting left by 23 drops the
+     * rest (its low 9 bits are 0). NaN gives some bit pattern, defined in
+     * unsigned arithmetic, and p is NaN anyway. */
+    float biased = n + 12583039.0f; /* 0x1.8p23 + 127 */
+    uint32_t e;
+    memcpy(&e, &biased, sizeof e);
+    e <<= 23;
     float scale;
     memcpy(&scale, &e, sizeof scale);
     return p * scale;

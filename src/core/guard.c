@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -76,15 +77,29 @@ static void *watch(void *arg) {
         until.tv_sec += 1;
         pthread_cond_timedwait(&wd.cv, &wd.mu, &until);
         if (wd.quit || mono() - wd.last < wd.timeout) continue;
-        char who[256], line[600];
+        char who[256], line[900], stopped[256];
         int n = nn_dist_behind(wd.dist, wd.beat, who, sizeof who);
         /* Ranks at or before this one's point: fewer than all = some are ahead. */
         int here = nn_dist_behind(wd.dist, wd.beat + 1, line, sizeof line);
+        /* Ranks of this node whose process is stopped (state T). */
+        int ns = nn_dist_stopped(wd.dist, stopped, sizeof stopped);
+        const bool one_node = wd.dist->local_size == wd.dist->size;
         if (n > 0)
-            snprintf(line, sizeof line, "rank(s) %s on this node did not get there", who);
+            snprintf(line, sizeof line, "rank(s) %s on this node did not get there%s%s%s", who,
+                     ns > 0 ? "; rank(s) " : "", ns > 0 ? stopped : "",
+                     ns > 0 ? " of this node is stopped (process state T: SIGSTOP or a debugger)"
+                            : "");
         else if (here >= 0 && here < wd.dist->local_size)
             snprintf(line, sizeof line, "the other ranks of this node are past this point, so "
                                         "this rank itself was stopped or stalled");
+        else if (ns > 0)
+            snprintf(line, sizeof line, "%srank(s) %s of this node is stopped (process state T: "
+                                        "SIGSTOP or a debugger)",
+                     n == 0 ? "every rank of this node reached it, but " : "", stopped);
+        else if (n == 0 && one_node)
+            snprintf(line, sizeof line, "every rank of this one-node job reached it and none is "
+                                        "stopped, so a rank stalls inside the step's collective "
+                                        "(a hung file system or device, an overloaded machine)");
         else if (n == 0)
             snprintf(line, sizeof line, "every rank on this node has reached it, so the "
                                         "stalled rank is on another node");

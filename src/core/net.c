@@ -4,13 +4,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nn/error.h"
+#include "nn/fileutil.h"
 #include "nn/optim.h"
 
 /* Spec files larger than this are refused (a spec of thousands of layers is
@@ -24,18 +27,33 @@ static int is_preset(const char *name) {
     return s != NULL;
 }
 
-/* A spec file, whole: regular file (or a pipe), at most NN_SPEC_FILE_MAX
- * bytes, text (no NUL byte). NULL + message naming the file. */
+/* A spec file, whole: a regular file of at most NN_SPEC_FILE_MAX bytes, text
+ * (no NUL byte). Opened with O_NONBLOCK and checked with fstat, as the data
+ * and checkpoint loaders do, so a FIFO (or a device) is refused at once
+ * instead of blocking the job in open(2). NULL + message naming the file. */
 static char *read_spec_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         nn_fail("%s: cannot read the model spec file (%s)", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        nn_fail("%s: is a folder, expected a model spec file", path);
+    int serr = fstat(fd, &st) != 0 ? errno : 0;
+    if (serr || !S_ISREG(st.st_mode)) {
+        if (serr)
+            nn_fail("%s: cannot read the model spec file (%s)", path, strerror(serr));
+        else if (S_ISDIR(st.st_mode))
+            nn_fail("%s: is a folder, expected a model spec file", path);
+        else
+            nn_fail("%s: not a regular file (%s); expected a model spec file", path,
+                    nn_file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        nn_fail("%s: cannot read the model spec file (%s)", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     size_t cap = 4096, n = 0;

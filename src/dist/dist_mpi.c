@@ -40,6 +40,9 @@ typedef struct {
      * apiece (nn_dist_heartbeat), and its world rank. */
     unsigned long long *beat;
     int *world_of; /* (local_size) */
+    /* Every local rank's world rank and process id (gathered at init, with
+     * or without the shared segment), for nn_dist_stopped. */
+    long (*procs)[2];
     /* The overlapped reduction of the step in progress (nn_dist_reduce_*):
      * the buckets go over communicators of their own (duplicates of the
      * world and of `cross`), so that they never match another collective. */
@@ -87,6 +90,10 @@ int nn_dist_init(nn_dist *d, int *argc, char ***argv) {
     MPI_Comm_size(im->node, &d->local_size);
     /* The hierarchical reduction needs the same number of ranks on every
      * node (slice r of each node then lines up). */
+    /* Who runs on this node, for the watchdog's report of stopped ranks. */
+    long me[2] = {d->rank, (long)getpid()};
+    im->procs = calloc((size_t)d->local_size, sizeof *im->procs);
+    if (im->procs) MPI_Allgather(me, 2, MPI_LONG, im->procs, 2, MPI_LONG, im->node);
     int lo = d->local_size, hi = d->local_size;
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -341,6 +348,7 @@ void nn_dist_free(nn_dist *d) {
     }
     if (im && im->seg) munmap(im->seg, im->seg_bytes);
     if (im) free(im->peer), free(im->world_of), free(im->pipe.req), free(im->pipe.slice);
+    if (im) free(im->procs);
     free(im);
     if (!fin) MPI_Finalize();
     memset(d, 0, sizeof *d);
@@ -426,6 +434,31 @@ int nn_dist_behind(const nn_dist *d, unsigned long long step, char *buf, size_t 
     for (int q = 0; q < d->local_size; q++) {
         if (__atomic_load_n(&im->beat[(size_t)q * 8], __ATOMIC_ACQUIRE) >= step) continue;
         if (o < n) o += (size_t)snprintf(buf + o, n - o, "%s%d", count ? ", " : "", im->world_of[q]);
+        count++;
+    }
+    return count;
+}
+
+int nn_dist_stopped(const nn_dist *d, char *buf, size_t n) {
+    const dist_impl *im = d->impl;
+    if (n) buf[0] = 0;
+    if (!im || !im->procs) return -1;
+    int count = 0;
+    size_t o = 0;
+    for (int q = 0; q < d->local_size; q++) {
+        if (q == d->local_rank) continue;
+        /* /proc/PID/stat: "pid (comm) S ...": the state follows the last ')'. */
+        char path[64], st[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", im->procs[q][1]);
+        FILE *f = fopen(path, "r");
+        size_t got = f ? fread(st, 1, sizeof st - 1, f) : 0;
+        if (f) fclose(f);
+        st[got] = 0;
+        const char *rp = strrchr(st, ')');
+        if (!rp || rp[1] != ' ' || (rp[2] != 'T' && rp[2] != 't')) continue;
+        if (o < n)
+            o += (size_t)snprintf(buf + o, n - o, "%s%ld (pid %ld)", count ? ", " : "",
+                                  im->procs[q][0], im->procs[q][1]);
         count++;
     }
     return count;

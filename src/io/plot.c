@@ -11,6 +11,8 @@
  * so `gnuplot loss.png.gp` redraws loss.png. */
 #include "nn/plot.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +36,34 @@ static int known_column(const char *name) {
 
 /* ---- history.csv ---- */
 
+/* Open csv for reading without blocking: O_NONBLOCK and fstat, as every
+ * loader opens its files, so a FIFO (or a device, a folder) put in place of
+ * history.csv is refused at once instead of hanging the plot. NULL + message
+ * naming the file. */
+static FILE *open_history(const char *csv) {
+    int fd = open(csv, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        nn_fail("%s: not found or not readable (is its folder a training run?)", csv);
+        return NULL;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0)
+        nn_fail("%s: cannot stat: %s", csv, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        nn_fail("%s: not a regular file (%s); expected a training run's history.csv", csv,
+                nn_file_kind(st.st_mode));
+    else if (!(f = fdopen(fd, "r")))
+        nn_fail("%s: cannot read: %s", csv, strerror(errno));
+    if (!f) close(fd);
+    return f;
+}
+
 /* Check csv (see the top) and find the columns `want` (nwant names) in its
  * header: idx[i] = gnuplot's 1-based column of want[i]. */
 static int check_history(const char *csv, const char *const *want, int nwant, int *idx) {
-    FILE *f = fopen(csv, "r");
-    if (!f) return nn_fail("%s: not found or not readable (is its folder a training run?)", csv);
+    FILE *f = open_history(csv);
+    if (!f) return NN_ERR;
     char *line = NULL, *header = NULL, q[200];
     const char *names[64];
     size_t cap = 0;
@@ -118,30 +143,74 @@ static int check_history(const char *csv, const char *const *want, int nwant, in
 /* ---- gnuplot ---- */
 
 /* s as a gnuplot single-quoted string: a quote inside is doubled, so run
- * folders and class names such as "it's" cannot break the script. */
-static void put_str(FILE *f, const char *s) {
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s, f);
+ * folders and class names such as "it's" cannot break the script; a control
+ * byte (a newline in a class folder's name ends a gnuplot command) is
+ * written as nntrain's messages show it, \xNN, so the label reads as the name
+ * does in an error message (gnuplot takes the backslash literally in
+ * single quotes). Other bytes (UTF-8) are kept. */
+static size_t str_escape(const char *s, char *o) {
+    size_t n = 0;
+    if (o) o[n] = '\'';
+    n++;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            if (o) snprintf(o + n, 5, "\\x%02x", *p);
+            n += 4;
+            continue;
+        }
+        if (*p == '\'') {
+            if (o) o[n] = '\'';
+            n++;
+        }
+        if (o) o[n] = (char)*p;
+        n++;
     }
-    fputc('\'', f);
+    if (o) o[n] = '\'', o[n + 1] = 0;
+    return n + 1;
+}
+
+static void put_str(FILE *f, const char *s) {
+    char *q = malloc(str_escape(s, NULL) + 1);
+    if (!q) {
+        fputs("''", f); /* and the commit's flush reports nothing: at worst an empty label */
+        return;
+    }
+    str_escape(s, q);
+    fputs(q, f);
+    free(q);
 }
 
 /* The same, into a malloc'd string. */
 static char *quoted(const char *s) {
-    size_t n = 3;
-    for (const char *p = s; *p; p++) n += *p == '\'' ? 2 : 1;
-    char *q = malloc(n), *o = q;
-    if (!q) return NULL;
-    *o++ = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') *o++ = '\'';
-        *o++ = *s;
-    }
-    *o++ = '\'';
-    *o = 0;
+    char *q = malloc(str_escape(s, NULL) + 1);
+    if (q) str_escape(s, q);
     return q;
+}
+
+/* gnuplot's output as one line of reason: its error line ("FILE" line N:
+ * what), else the last non-empty line, else what the exit status says. */
+static void gnuplot_reason(const char *out, int status, char *why, size_t n) {
+    const char *best = NULL, *last = NULL;
+    for (const char *l = out; *l;) {
+        size_t len = strcspn(l, "\n");
+        if (len > 0 && strspn(l, " \t^\r") < len) {
+            last = l;
+            const char *m = strstr(l, " line ");
+            if (m && (size_t)(m - l) < len && !best) best = l;
+        }
+        l += len + (l[len] == '\n');
+    }
+    const char *pick = best ? best : last;
+    if (pick) {
+        char line[400];
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(pick, "\r\n"), pick);
+        nn_escaped(line, sizeof line, why, n);
+    } else if (WIFEXITED(status))
+        snprintf(why, n, "exit status %d and no message", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(why, n, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(why, n, "status %d and no message", status);
 }
 
 static int is_png(const char *path) {
@@ -179,14 +248,23 @@ static int run_gnuplot(const char *script, const char *png) {
                   : NULL;
     if (rc == NN_OK && !p) rc = nn_fail("cannot run gnuplot on %s", script);
     if (p) {
-        char out[512] = "", line[256];
-        while (fgets(line, sizeof line, p))
-            if (strlen(out) + strlen(line) < sizeof out) strcat(out, line);
+        /* Its stdout and stderr (2>&1), the first 8 KB. */
+        char out[8192], why[512];
+        size_t got = 0, r;
+        while ((r = fread(out + got, 1, sizeof out - 1 - got, p)) > 0) got += r;
+        out[got] = 0;
+        char sink[512];
+        while (fread(sink, 1, sizeof sink, p) > 0) {} /* the rest, so gnuplot can end */
         int st = pclose(p);
-        if (st != 0)
-            rc = nn_fail("gnuplot failed on %s: %s", script, out);
-        else if (!is_png(tmp))
-            rc = nn_fail("gnuplot on %s wrote no PNG: %s", script, out[0] ? out : "(no output)");
+        for (size_t i = 0; i < got; i++)
+            if (!out[i]) out[i] = ' ';
+        if (st != 0) {
+            gnuplot_reason(out, st, why, sizeof why);
+            rc = nn_fail("gnuplot failed on %s: %s", script, why);
+        } else if (!is_png(tmp)) {
+            gnuplot_reason(out, st, why, sizeof why);
+            rc = nn_fail("gnuplot on %s wrote no PNG: %s", script, got ? why : "(no output)");
+        }
     }
     if (rc == NN_OK)
         rc = nn_fsync_rename(tmp, png);
@@ -221,7 +299,12 @@ static int plot_with(const char *png, body_fn body, const void *arg) {
     body(f, arg);
     int rc = nn_commit_temp(f, tmp, script);
     free(tmp);
-    if (rc == NN_OK) rc = run_gnuplot(script, png);
+    if (rc == NN_OK) {
+        rc = run_gnuplot(script, png);
+        /* A failed plot leaves nothing behind: no PNG (run_gnuplot), no
+         * script. A good one keeps it (`gnuplot loss.png.gp` redraws). */
+        if (rc != NN_OK) unlink(script);
+    }
     free(script);
     return rc;
 }
@@ -246,7 +329,8 @@ static void pair_body(FILE *f, const void *arg) {
 
 /* Does the header (first line) of csv name this column? */
 static int has_column(const char *csv, const char *name) {
-    FILE *f = fopen(csv, "r");
+    FILE *f = open_history(csv);
+    if (!f) nn_err_clear(); /* check_history reports it */
     char line[1024] = "";
     int found = 0;
     if (f && fgets(line, sizeof line, f)) {

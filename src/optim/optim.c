@@ -35,8 +35,37 @@ int nn_optim_defaults(const char *name, nn_optim_cfg *c) {
     return NN_OK;
 }
 
+int nn_optim_check(const nn_optim_cfg *c) {
+    /* RMSProp and Adam divide by sqrt(h) + eps, AdaDelta by sqrt(h + eps)
+     * (and starts its step from sqrt(s + eps) with s = 0): eps = 0 divides
+     * by zero where a gradient is 0, and the NaN that follows looks like a
+     * learning rate too high. AdaGrad divides by sqrt(h) with h from h0. */
+    switch (c->kind) {
+    case NN_OPT_RMSPROP:
+    case NN_OPT_ADADELTA:
+    case NN_OPT_ADAM:
+        if (!(c->eps > 0.0f && c->eps <= 1.0f))
+            return nn_fail("--eps %g: %s divides by %s, so eps must be in (0, 1] (default %g)",
+                           (double)c->eps, g_names[c->kind],
+                           c->kind == NN_OPT_ADADELTA ? "sqrt(h + eps)"
+                           : c->kind == NN_OPT_ADAM   ? "sqrt(v) + eps"
+                                                      : "sqrt(h) + eps",
+                           c->kind == NN_OPT_ADADELTA ? 1e-6 : 1e-8);
+        break;
+    case NN_OPT_ADAGRAD:
+        if (!(c->h0 > 0.0f))
+            return nn_fail("adagrad: h0 %g: it divides by sqrt(h) with h starting at h0, so h0 "
+                           "must be > 0 (default 1e-8)",
+                           (double)c->h0);
+        break;
+    default: break;
+    }
+    return NN_OK;
+}
+
 int nn_optim_create(nn_optim *o, const nn_optim_cfg *cfg, size_t n) {
     memset(o, 0, sizeof *o);
+    NN_TRY(nn_optim_check(cfg));
     o->cfg = *cfg;
     o->n = n;
     o->be = nn_backend_current();

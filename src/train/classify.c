@@ -498,6 +498,7 @@ static int cl_step(nn_run *r, nn_step *s) {
     metrics[M_STOP] = nn_guard_stop_signal() ? 1.0f : 0.0f;
     if (rc != NN_OK && r->dist->size == 1) return NN_ERR;
     nn_guard_arrive(r->dist);
+    nn_run_test_hook_reduce(r->dist, s->step);
     if (r->cfg->profile) {
         nn_guard_progress(s->step, "waiting for the other ranks");
         NN_TRY(nn_dist_barrier(r->dist));

@@ -128,6 +128,7 @@ double nn_run_now(void);
 void nn_run_prof(nn_run *r, int phase, double since);
 /* Test hooks (NNTRAIN_TEST_SIGNAL / _STALL) at the start of a step. */
 void nn_run_test_hooks(const nn_dist *d, unsigned long long step);
+void nn_run_test_hook_reduce(const nn_dist *d, unsigned long long step);
 /* What modes do with their nets (run.h's helpers, one copy for all modes):
  * broadcast a net's parameters and state, and its optimizer's slots and step
  * count when o is not NULL, from rank 0 (collective); copy parameters and

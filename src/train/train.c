@@ -336,6 +336,7 @@ static int find_bad(nn_run *r, const char *split, char ***skip, size_t *n) {
 static int run_setup(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
     nn_dist *dist = r->dist;
+    NN_TRY(nn_optim_check(&cfg->optim)); /* the same on every rank */
     int rc = dist->rank == 0 && cfg->out_dir ? prepare_out(r) : NN_OK;
     NN_TRY(nn_dist_check(dist, rc));
     NN_TRY(pick_resume(r));
@@ -477,24 +478,40 @@ static int balance_slice(nn_run *r, size_t b, int *n) {
 
 /* Test hooks: NNTRAIN_TEST_SIGNAL=STEP[:RANK] sends this process SIGTERM
  * as step STEP begins (on RANK only, or every rank), through the real
- * handler; NNTRAIN_TEST_STALL=STEP:RANK stops RANK there with SIGSTOP. */
-void nn_run_test_hooks(const nn_dist *d, unsigned long long step) {
-    static int parsed;
-    static unsigned long long at[2];
-    static int rank[2];
-    if (!parsed) { /* once: this runs every step */
-        static const char *const vars[2] = {"NNTRAIN_TEST_SIGNAL", "NNTRAIN_TEST_STALL"};
-        for (int k = 0; k < 2; k++) {
-            const char *v = getenv(vars[k]);
-            char *end = NULL;
-            at[k] = v ? strtoull(v, &end, 10) : 0;
-            rank[k] = v && *end == ':' ? atoi(end + 1) : (k ? 0 : -1);
-        }
-        parsed = 1;
+ * handler; NNTRAIN_TEST_STALL=STEP:RANK stops RANK there with SIGSTOP, and
+ * NNTRAIN_TEST_STALL=STEP:RANK:reduce once it has arrived at the step's
+ * gradient reduction (nn_run_test_hook_reduce). */
+static struct {
+    int parsed;
+    unsigned long long at[2];
+    int rank[2];
+    bool in_reduce;
+} hooks;
+
+static void parse_hooks(void) {
+    if (hooks.parsed) return; /* once: this runs every step */
+    static const char *const vars[2] = {"NNTRAIN_TEST_SIGNAL", "NNTRAIN_TEST_STALL"};
+    for (int k = 0; k < 2; k++) {
+        const char *v = getenv(vars[k]);
+        char *end = NULL;
+        hooks.at[k] = v ? strtoull(v, &end, 10) : 0;
+        hooks.rank[k] = v && *end == ':' ? (int)strtol(end + 1, &end, 10) : (k ? 0 : -1);
+        if (k && v && !strcmp(end, ":reduce")) hooks.in_reduce = true;
     }
+    hooks.parsed = 1;
+}
+
+void nn_run_test_hooks(const nn_dist *d, unsigned long long step) {
+    parse_hooks();
     for (int k = 0; k < 2; k++)
-        if (at[k] && at[k] == step && (rank[k] < 0 || rank[k] == d->rank))
+        if (hooks.at[k] && hooks.at[k] == step && (hooks.rank[k] < 0 || hooks.rank[k] == d->rank) &&
+            !(k && hooks.in_reduce))
             raise(k ? SIGSTOP : SIGTERM);
+}
+
+void nn_run_test_hook_reduce(const nn_dist *d, unsigned long long step) {
+    parse_hooks();
+    if (hooks.in_reduce && hooks.at[1] == step && hooks.rank[1] == d->rank) raise(SIGSTOP);
 }
 
 static int save_checkpoint(nn_run *r, const char *path) {

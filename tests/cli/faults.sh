@@ -167,6 +167,12 @@ check "best.h5 holds the epoch with the best test accuracy" bash -c "
 # --- divergence names the layer; --profile -----------------------------------------
 expect_fail "divergence names the step and the layer" "loss became .* at step [0-9]+ .*(layer|overflowed)" \
     $NN train $D --model mlp1000 --hidden 64 --epochs 2 --lr 1e6 --out "$T/nan"
+expect_fail "29.6: --optim adam --eps 0 is refused, naming --eps and the range (it diverged: 'lower --lr')" \
+    "--eps 0: adam divides by sqrt\(v\) \+ eps, so eps must be in \(0, 1\]" \
+    $NN train $D --optim adam --eps 0 --epochs 1 --out "$T/eps0"
+expect_fail "29.6: ... and rmsprop, adadelta too" "--eps 0: adadelta divides by sqrt\(h \+ eps\)" \
+    $NN train $D --optim adadelta --eps 0 --epochs 1 --out "$T/eps0"
+check "29.6: ... before anything is written" test ! -e "$T/eps0"
 check "--profile prints the time per phase" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --no-plot --profile --out $T/prof | grep -A2 'time per rank, this epoch' | grep -q 'forward'"
 check "--profile's per-layer times leave out the first step (3 steps: over 2)" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --limit 150 --no-plot --profile --out $T/prof3 | grep -q 'ms per step over 2 steps after the first ('"
 check "... a run of one step keeps it" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --limit 50 --no-plot --profile --out $T/prof1 | grep -q 'ms per step over 1 steps ('"

@@ -53,6 +53,10 @@ no_raw_escape "binary bytes of a spec file are escaped in the error" $NN summary
 no_raw_escape "binary bytes of an inline spec are escaped" $NN summary $D --model "dense 10; $(printf '\033[31m') relu"
 printf 'dense 10\n\000\n' > "$T/nul.spec"
 expect_fail "a NUL byte in a spec file" "nul\.spec: byte 9 is NUL" $NN summary $D --model "$T/nul.spec"
+mkfifo "$T/fifo.spec"
+expect_fail "29.4: --model naming a FIFO is refused at once, not a hang" \
+    "fifo\.spec: not a regular file \(a FIFO \(named pipe\)\); expected a model spec file" \
+    timeout -s KILL 20 $NN train $D --model "$T/fifo.spec" --epochs 1 --out "$T/fifo"
 python3 -c "import sys; sys.stdout.write('dense 10\n' + '#' * (1 << 20))" > "$T/huge.spec"
 expect_fail "a spec file over 1 MB" "huge\.spec: larger than 1048576 bytes \(1 MB\)" $NN summary $D --model "$T/huge.spec"
 
@@ -159,5 +163,25 @@ check "no PNG after any of these" test ! -e "$T/p1/loss.png"
 sed -i '2s/,[0-9.]*$/,x/' "$T/p1/history.csv"
 expect_fail "plot --compare checks every run" "p1/history\.csv line 2" $NN plot --compare test_acc --png "$T/cmp.png" "$T/run" "$T/p1"
 check "no PNG from a failed compare" test ! -e "$T/cmp.png"
+
+mkdir -p "$T/pfifo" && mkfifo "$T/pfifo/history.csv"
+expect_fail "29.5: plot of a folder whose history.csv is a FIFO is refused at once, not a hang" \
+    "pfifo/history\.csv: not a regular file \(a FIFO \(named pipe\)\)" timeout -s KILL 20 $NN plot "$T/pfifo"
+
+# --- 29.11: a newline in a class folder's name; gnuplot's failure reason ------------------
+make_folder "$T/nl" "train:a,u
+v" "test:a,u
+v"
+check "29.11: train on classes 'a' and 'u<newline>v'" $NN train --data "folder:$T/nl" --epochs 1 --batch 4 --quiet --no-plot --out "$T/nlrun"
+check "29.11: --confusion-png draws them (the name escaped as \\x0a)" bash -c "
+  $NN eval --data 'folder:$T/nl' --checkpoint $T/nlrun/checkpoint.h5 --confusion-png $T/nl.png >/dev/null &&
+  file $T/nl.png | grep -q 'PNG image' && grep -qF \"'u\\x0av'\" $T/nl.png.gp"
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\nexit 1\n' > "$T/fakebin/gnuplot"   # fails and says nothing
+chmod +x "$T/fakebin/gnuplot"
+expect_fail "29.11: a gnuplot failure gives a reason even when gnuplot prints none" \
+    "gnuplot failed on .*nl2\.png\.gp: exit status 1 and no message" \
+    env PATH="$T/fakebin:$PATH" $NN eval --data "folder:$T/nl" --checkpoint "$T/nlrun/checkpoint.h5" --confusion-png "$T/nl2.png"
+check "29.11: ... and leaves neither the script nor a PNG behind" bash -c "! ls $T | grep -q '^nl2\.png'"
 
 summary "io tests"

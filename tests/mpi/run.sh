@@ -241,6 +241,13 @@ expect_fail "np=2: rank 1 stopped (SIGSTOP): the job ends naming it" \
     "rank 0: no progress for [0-9]+ s in step 5 \([a-z ]+\): rank\(s\) 1 on this node did not get there" \
     env NNTRAIN_TEST_STALL=5:1 $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SIG --step-timeout 3 --out "$T/stall"
 check "  within seconds of the timeout" test $(( $(date +%s) - start )) -lt 40
+# Issue 29.7: rank 1 stopped after it arrived at the gradient reduction, on a
+# one-node job: every heartbeat is there, but the stalled rank is not "on
+# another node": it is named as stopped (its process state is T).
+expect_fail "np=2: rank 1 stopped inside the reduction: named as stopped on this node, not 'another node'" \
+    "rank 0: no progress for [0-9]+ s in step 5 \(gradient reduction\): every rank of this node reached it, but rank\(s\) 1 \(pid [0-9]+\) of this node is stopped \(process state T" \
+    env NNTRAIN_TEST_STALL=5:1:reduce $MPIRUN -np 2 -x NNTRAIN_TEST_STALL $NN train $SIG --step-timeout 3 --out "$T/stall2"
+check "  ... and with NNTRAIN_SHM=0 (no heartbeats) still named" bash -c "NNTRAIN_SHM=0 NNTRAIN_TEST_STALL=5:1:reduce $MPIRUN -np 2 -x NNTRAIN_SHM -x NNTRAIN_TEST_STALL $NN train $SIG --step-timeout 3 --out $T/stall3 2>&1 | grep -q 'rank(s) 1 (pid [0-9]*) of this node is stopped'"
 # A test split with more classes than train: a clear error on every rank (was a heap overflow).
 make_folder "$T/f3" train:bird,dog test:bird,cat,dog
 expect_fail "np=2: test split with more classes than train: an error, not a crash" "rank 0: .*test split has 3 classes" \

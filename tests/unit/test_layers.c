@@ -1235,12 +1235,29 @@ static void test_init_stats(void) {
     nn_net_free(&b);
 }
 
+/* Issue 29.6: NaN through the activations built on vexpf comes out NaN
+ * (its exponent was built from (int32_t)NaN: undefined behaviour, reported
+ * by UBSan in make SANITIZE=1); +-inf and large values give their limits. */
+static void test_act_nan_inf(void) {
+    const nn_backend *be = nn_backend_current();
+    const float x[6] = {NAN, -NAN, INFINITY, -INFINITY, 1e30f, -1e30f};
+    const nn_act acts[3] = {NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU};
+    for (int a = 0; a < 3; a++) {
+        float y[6];
+        be->act_forward(acts[a], 0.0f, 6, x, y);
+        CU_ASSERT(isnan(y[0]) && isnan(y[1]));
+        for (int i = 2; i < 6; i++) /* gelu(-inf) = -inf x Phi(-inf) = -inf x 0 */
+            CU_ASSERT(!isnan(y[i]) || (acts[a] == NN_ACT_GELU && i == 3));
+    }
+}
+
 void register_layer_tests(void) {
     CU_pSuite s = CU_add_suite("layers", NULL, NULL);
     CU_add_test(s, "conv forward and backward vs their definitions, each path",
                 test_conv_vs_definition);
     CU_add_test(s, "dense gradient", test_dense_grad);
     CU_add_test(s, "dense without bias gradient", test_dense_nobias_grad);
+    CU_add_test(s, "sigmoid, tanh, gelu of NaN are NaN (no UB), of +-inf not", test_act_nan_inf);
     CU_add_test(s, "sigmoid gradient", test_sigmoid_grad);
     CU_add_test(s, "tanh gradient", test_tanh_grad);
     CU_add_test(s, "relu gradient", test_relu_grad);

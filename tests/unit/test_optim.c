@@ -61,6 +61,26 @@ static void test_defaults_and_errors(void) {
     CU_ASSERT(strstr(nn_errmsg(), "adamw") && strstr(nn_errmsg(), "rmsprop"));
 }
 
+/* Issue 29.6: eps 0 for the rules that divide by it is refused, naming --eps
+ * and the range (it diverged with the hint "lower --lr"). */
+static void test_eps_zero_refused(void) {
+    const char *rules[3] = {"rmsprop", "adadelta", "adam"};
+    for (int k = 0; k < 3; k++) {
+        nn_optim_cfg c;
+        CU_ASSERT_FATAL(nn_optim_defaults(rules[k], &c) == 0);
+        CU_ASSERT(nn_optim_check(&c) == 0);
+        c.eps = 0.0f;
+        nn_err_clear();
+        CU_ASSERT(nn_optim_check(&c) != 0);
+        CU_ASSERT(strstr(nn_errmsg(), "--eps 0") && strstr(nn_errmsg(), "(0, 1]") &&
+                  strstr(nn_errmsg(), rules[k]));
+        nn_optim o;
+        CU_ASSERT(nn_optim_create(&o, &c, 4) != 0); /* the library refuses it too */
+        c.eps = -1e-3f;
+        CU_ASSERT(nn_optim_check(&c) != 0);
+    }
+}
+
 static void test_weight_decay(void) {
     nn_optim_cfg cfg;
     nn_optim_defaults("sgd", &cfg);
@@ -138,6 +158,7 @@ void register_optim_tests(void) {
     CU_pSuite s = CU_add_suite("optim", NULL, NULL);
     CU_add_test(s, "six optimizers vs independent reference", test_reference_steps);
     CU_add_test(s, "defaults and unknown names", test_defaults_and_errors);
+    CU_add_test(s, "eps 0 refused for rmsprop, adadelta, adam", test_eps_zero_refused);
     CU_add_test(s, "weight decay", test_weight_decay);
     CU_add_test(s, "lr schedules with warmup", test_schedules);
     CU_add_test(s, "moving average of weights (--ema)", test_ema);

@@ -109,6 +109,16 @@ static void test_file_errors_name_the_file(void) {
     write_text(path, "# only a comment\n");
     expect_resolve_fail(path, path, "empty", NULL, __LINE__);
     expect_resolve_fail("nosuchmodel", "not a preset", NULL, NULL, __LINE__);
+    /* Issue 29.4: a FIFO is refused at once (it blocked in open for ever). */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s", tu_path("fifo.spec"));
+    unlink(fifo);
+    CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+    tu_hang_guard("nn_model_resolve on a FIFO");
+    expect_resolve_fail(fifo, fifo, "not a regular file (a FIFO", "expected a model spec file",
+                        __LINE__);
+    tu_hang_guard(NULL);
+    unlink(fifo);
 }
 
 static void test_binary_is_escaped(void) {
