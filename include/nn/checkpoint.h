@@ -10,7 +10,7 @@
  * /state                  attrs (int64 unless noted): epoch (completed), step,
  *                         seed; epoch_step, partial[4] (float64), batch,
  *                         train_limit, data (string), best_acc (float64),
- *                         class_weight (string)
+ *                         class_weight (string), val_split (float64, when > 0)
  * /class_names            (classes) fixed-length UTF-8 strings, when the data
  *                         set names its classes
  * /history/table          (epochs, columns) float64, attr columns: a classifier's
@@ -67,6 +67,7 @@ typedef struct {
     long train_limit;    /* --limit (0 = all) */
     char data[512];      /* --data as given */
     double best_acc;     /* best test accuracy so far (--keep-best); -1 = none yet */
+    double val_split;    /* --val-split: the fraction of train/ held out as the test set (0) */
     char class_weight[16]; /* --class-weight: "none", "balanced"; "" = not recorded
                               (older builds, which had none) */
 } nn_train_state;
@@ -125,8 +126,10 @@ void nn_ckpt_free_names(char **names, int classes);
  * classes. Fails naming the file if it is not an nntrain checkpoint. */
 int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes);
 /* The --data a checkpoint was trained on (state/data; "" when it records
- * none, as older builds' and pre-state files). */
-int nn_ckpt_read_data(const char *path, char *data, size_t cap);
+ * none, as older builds' and pre-state files), its --val-split (0: none)
+ * and --seed (which files that split held out). */
+int nn_ckpt_read_data(const char *path, char *data, size_t cap, double *val_split,
+                      uint64_t *seed);
 /* Load weights into a net built from a spec; any tensor missing or of another
  * shape fails, naming the layer and both shapes, as does any non-finite value,
  * a /state field out of range or a history table of the wrong shape, whatever

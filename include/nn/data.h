@@ -37,6 +37,10 @@ typedef struct {
      * which are then no class. */
     char *const *skip;
     size_t nskip;
+    /* Image folders without test/: this fraction of each class of train/ is
+     * the test split, the rest the train split; which files, by val_seed. */
+    float val_split;
+    uint64_t val_seed;
 } nn_part;
 #define NN_PART_ALL ((nn_part){.rank = 0, .nranks = 1, .local_ranks = 1})
 

@@ -76,6 +76,9 @@ typedef struct {
      * every eval_every epochs (and after the last; 0 or 1 = every epoch). */
     long test_limit;
     int eval_every;
+    /* Image folders without test/: hold out this fraction of each class of
+     * train/ as the test set, chosen by seed (0 = the folder's test/). */
+    float val_split;
     int progress;        /* NN_PROGRESS_* (nn/progress.h): rank 0's display */
     bool force;          /* a fresh run may replace OUT/checkpoint.h5 */
 } nn_train_cfg;

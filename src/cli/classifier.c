@@ -69,10 +69,17 @@ static int build_net_from(const nn_args *a, const char *ckpt, const char *data, 
 /* The data set a command reads: --data when given, else the one the
  * checkpoint was trained on (*from_ckpt), else the default (mnist). */
 static int data_of(const nn_args *a, const char *ckpt, char *buf, size_t n, const char **data,
-                   bool *from_ckpt) {
+                   bool *from_ckpt, nn_part *part) {
     *data = a->train.data, *from_ckpt = false;
-    if (nn_args_given(a, "data") || !ckpt) return NN_OK;
-    NN_TRY(nn_ckpt_read_data(ckpt, buf, n));
+    part->val_split = a->train.val_split, part->val_seed = a->train.seed;
+    if (!ckpt) return NN_OK;
+    double split = 0;
+    uint64_t seed = 0;
+    NN_TRY(nn_ckpt_read_data(ckpt, buf, n, &split, &seed));
+    /* The test set a --val-split run held out: the same files again. */
+    if (!nn_args_given(a, "val-split")) part->val_split = (float)split;
+    part->val_seed = seed;
+    if (nn_args_given(a, "data")) return NN_OK;
     if (buf[0]) *data = buf, *from_ckpt = true;
     return NN_OK;
 }
@@ -199,9 +206,9 @@ int cmd_predict(const nn_args *a, nn_dist *d) {
     char buf[512];
     const char *data;
     bool from_ckpt;
-    NN_TRY(data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt));
-    nn_dataset test;
     nn_part part = NN_PART_ALL;
+    NN_TRY(data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt, &part));
+    nn_dataset test;
     NN_TRY(nn_data_open(&test, data, "test", part));
     nn_net net;
     int rc = build_net_from(a, a->checkpoint, data, test.shape, test.classes, test.class_names,
@@ -250,9 +257,10 @@ int cmd_loss(const nn_args *a, nn_dist *d) {
     char buf[512];
     const char *data;
     bool from_ckpt;
-    NN_TRY(data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt));
+    nn_part part = NN_PART_ALL;
+    NN_TRY(data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt, &part));
     nn_dataset train;
-    NN_TRY(nn_data_open(&train, data, "train", NN_PART_ALL));
+    NN_TRY(nn_data_open(&train, data, "train", part));
     const int B = a->train.batch;
     nn_net net;
     int rc = build_net_from(a, a->checkpoint, data, train.shape, train.classes, train.class_names,
@@ -373,13 +381,13 @@ int cmd_eval(const nn_args *a, nn_dist *dist) {
     char buf[512];
     const char *data;
     bool from_ckpt;
-    int rc = data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt);
+    nn_part part = {.rank = dist->rank, .nranks = dist->size, .cache = a->train.cache,
+                    .local_ranks = dist->local_size,
+                    .limit = a->train.test_limit > 0 ? (size_t)a->train.test_limit : 0};
+    int rc = data_of(a, a->checkpoint, buf, sizeof buf, &data, &from_ckpt, &part);
     NN_TRY(nn_dist_check(dist, rc));
     nn_dataset test;
-    rc = nn_data_open(&test, data, "test",
-                      (nn_part){.rank = dist->rank, .nranks = dist->size, .cache = a->train.cache,
-                                .local_ranks = dist->local_size,
-                                .limit = a->train.test_limit > 0 ? (size_t)a->train.test_limit : 0});
+    rc = nn_data_open(&test, data, "test", part);
     NN_TRY(nn_dist_check(dist, rc));
     nn_net nets[NN_MAX_ENSEMBLE], *ptrs[NN_MAX_ENSEMBLE];
     int built = 0;
@@ -402,8 +410,9 @@ int cmd_eval(const nn_args *a, nn_dist *dist) {
                      "(weights too large); this checkpoint cannot be evaluated",
                      a->checkpoint);
     if (rc == NN_OK && dist->rank == 0) {
-        printf("data: %s%s, test split: %.0f samples%s\n", data,
+        printf("data: %s%s, test split: %.0f samples%s%s\n", data,
                from_ckpt ? " (the checkpoint's)" : "", r.count,
+               part.val_split > 0 ? " held out of train/ (--val-split)" : "",
                a->train.test_limit > 0 ? " (--test-limit)" : "");
         if (a->nensemble > 1) {
             printf("ensemble: the mean class probabilities of %d checkpoints:", a->nensemble);

@@ -286,6 +286,10 @@ const nn_flag nn_flags[] = {
      "warning"},
     {"workers", 0, NUM(NN_F_INT, 1, 64), NULL, FIT, A(train.workers), NULL, NN_FLAG_LOCAL,
      "decoder threads per rank for a streamed folder (default: the rank's spare cores, 1..8)"},
+    {"val-split", 0, NUM(NN_F_FLOAT, 0.01, 0.9), NULL, FIT | EVAL | PREDICT, A(train.val_split),
+     NULL, 0,
+     "image folders with train/ only: hold out this fraction of each class as the test set, "
+     "chosen by --seed (eval, predict: the checkpoint's split unless given)"},
     /* Reading checkpoints. */
     {"checkpoint", 'c', NN_F_CUSTOM, "FILE", 0, 0, NULL, NULL,
      EVAL | PREDICT | LOSS | SUMMARY | SAMPLE | SCORE | SEAL, 0, parse_checkpoint,

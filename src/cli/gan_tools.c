@@ -10,6 +10,7 @@
 #include "nn/checkpoint.h"
 #include "nn/error.h"
 #include "nn/image.h"
+#include "nn/progress.h"
 #include "nn/rng.h"
 #include "nn/score.h"
 #include "nn/train.h"
@@ -57,7 +58,14 @@ static float *generate(nn_net *g, int n, uint64_t seed, float trunc) {
         for (int k = 0; k < z; k++)
             zs[(size_t)i * z + k] = trunc > 0 ? nn_rng_normal_truncated(&r, trunc) : nn_rng_normal(&r);
     }
-    if (rc == NN_OK) rc = nn_gan_generate(g, zs, n, img);
+    nn_meter meter;
+    nn_meter_start(&meter, NN_PROGRESS_AUTO, true, "generate", (size_t)n);
+    for (int i0 = 0; rc == NN_OK && i0 < n; i0 += g->max_n) {
+        const int k = n - i0 < g->max_n ? n - i0 : g->max_n;
+        rc = nn_gan_generate(g, zs + (size_t)i0 * z, k, img + (size_t)i0 * nn_net_out_size(g));
+        nn_meter_update(&meter, (size_t)(i0 + k), i0 + k, NULL);
+    }
+    nn_meter_end(&meter);
     free(zs);
     if (rc != NN_OK) {
         free(img);
@@ -151,7 +159,10 @@ int cmd_gan_score(const nn_args *a, nn_dist *d) {
     }
     float *probs = rc == NN_OK ? nn_alloc((size_t)n * k * sizeof(float), "probabilities") : NULL;
     if (rc == NN_OK && !probs) rc = NN_ERR;
+    nn_meter meter;
+    nn_meter_start(&meter, NN_PROGRESS_AUTO, true, "score", (size_t)n);
     for (int i0 = 0; rc == NN_OK && i0 < n; i0 += cls.max_n) {
+        nn_meter_update(&meter, (size_t)i0, i0, NULL);
         nn_ctx c = {.train = false};
         c.n = c.global_n = n - i0 < cls.max_n ? n - i0 : cls.max_n;
         const float *logits;
@@ -165,6 +176,8 @@ int cmd_gan_score(const nn_args *a, nn_dist *d) {
             for (int j = 0; j < k; j++) p[j] = (float)(p[j] / sum);
         }
     }
+    nn_meter_update(&meter, (size_t)n, n, NULL);
+    nn_meter_end(&meter);
     double *hist = calloc((size_t)k, sizeof *hist);
     if (rc == NN_OK && !hist) rc = nn_fail("out of memory");
     if (rc == NN_OK) {

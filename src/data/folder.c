@@ -42,6 +42,7 @@
 
 #include "nn/data.h"
 #include "nn/error.h"
+#include "nn/progress.h"
 #include "nn/fileutil.h"
 #include "nn/rng.h"
 
@@ -551,7 +552,51 @@ typedef struct {
     problems *problems; /* check-data: record bad entries here instead of failing */
     char *const *skip;  /* --skip-bad: these paths (sorted) are left out */
     size_t nskip;
+    float val_split;    /* --val-split: keep only this split's files of each class */
+    uint64_t val_seed;
+    bool val_test;      /* the held-out files (the test split), else the rest */
 } listing;
+
+/* --val-split: of each class's n files (sorted by name), the first
+ * round(frac n) (at least 1 when n >= 2) in the order of a hash of (seed,
+ * name) are the test split; files keeps only those of the split asked for,
+ * in name order. The same on every rank and for train and eval. */
+typedef struct {
+    uint64_t key;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    return x->key != y->key ? (x->key < y->key ? -1 : 1) : (x->i < y->i ? -1 : x->i > y->i);
+}
+
+static void val_filter(strvec *files, float frac, uint64_t seed, bool test) {
+    const size_t n = files->n;
+    size_t held = n >= 2 ? (size_t)(frac * (double)n + 0.5) : 0;
+    if (n >= 2 && held == 0) held = 1;
+    if (held >= n && n > 0) held = n - 1;
+    keyed *k = malloc((n ? n : 1) * sizeof *k);
+    bool *out = calloc(n ? n : 1, sizeof *out);
+    if (!k || !out) { /* keeps every file: the start-up counts then say so */
+        free(k), free(out);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *c = files->v[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        k[i] = (keyed){nn_hash64(seed, h), i};
+    }
+    qsort(k, n, sizeof *k, cmp_keyed);
+    for (size_t j = 0; j < held; j++) out[k[j].i] = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == test) files->v[kept++] = files->v[i];
+        else free(files->v[i]);
+    }
+    files->n = kept;
+    free(k), free(out);
+}
 
 static void listing_free(listing *l) {
     if (l->files)
@@ -583,6 +628,8 @@ static int list_folders(const char *root, const char *split, const char *dir, li
         char *cdir = path_join(dir, l->classes.v[c]);
         if (!cdir) return NN_ERR;
         int rc = list_dir(cdir, 0, &l->files[c], l->problems, l->skip, l->nskip);
+        if (rc == NN_OK && l->val_split > 0)
+            val_filter(&l->files[c], l->val_split, l->val_seed, l->val_test);
         if (rc == NN_OK && l->files[c].n == 0 && l->problems)
             rc = problem(l->problems, cdir, "empty class folder: no readable .jpg, .jpeg or .png");
         else if (rc == NN_OK && l->files[c].n == 0)
@@ -637,8 +684,31 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
         return nn_fail("%s: image size %d x %d (height x width) requested, expected 1..4096 "
                        "each, or both 0 (from the first image)",
                        root, height, width);
-    char *dir = path_join(root, split);
+    /* --val-split: both splits come from train/, which must then stand alone. */
+    char *dir = path_join(root, part.val_split > 0 ? "train" : split);
     if (!dir) return NN_ERR;
+    if (part.val_split > 0) {
+        char *test = path_join(root, "test");
+        const int has = test && is_dir(test);
+        free(test);
+        if (has) {
+            free(dir);
+            return nn_fail("%s has a test/ folder: --val-split is for folders with train/ only "
+                           "(it holds out part of train/ as the test set)",
+                           root);
+        }
+    } else if (!strcmp(split, "test") && is_dir(root) && !is_dir(dir)) {
+        char *train = path_join(root, "train");
+        const int has = train && is_dir(train);
+        free(train);
+        if (has) {
+            int rc = nn_fail("%s: no such folder; %s has train/ only: give --val-split FRACTION "
+                             "(e.g. 0.1) to hold out part of it as the test set",
+                             dir, root);
+            free(dir);
+            return rc;
+        }
+    }
     listing l;
     memset(&l, 0, sizeof l);
     filebuf fb = {0};
@@ -650,6 +720,7 @@ int nn_folder_open(nn_dataset *d, const char *root, const char *split, int chann
     int stream = 0;
     int rc = job && p ? NN_OK : NN_ERR;
     l.skip = part.skip, l.nskip = part.nskip;
+    l.val_split = part.val_split, l.val_seed = part.val_seed, l.val_test = !strcmp(split, "test");
     if (rc == NN_OK) rc = list_folders(root, split, dir, &l);
 
     /* Channels and size from the first image of the first class (the same
@@ -763,6 +834,11 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
     /* This rank's part of the files, in listing order; each is read whole
      * and decoded in its own channels, so corrupt data is found too. */
     const nn_shard part = nn_shard_of(l.count, rank, nranks);
+    nn_meter meter; /* rank 0's part: the others read as much */
+    char what[80];
+    snprintf(what, sizeof what, "check-data %s", split);
+    nn_meter_start(&meter, NN_PROGRESS_AUTO, rank == 0, what, part.end - part.begin);
+    meter.unit = "files/s";
     for (size_t i = part.begin; rc == NN_OK && i < part.end; i++) {
         int cls;
         char *path = listed_path(&l, dir, i, &cls);
@@ -782,7 +858,9 @@ int nn_folder_check(const char *root, const char *split, int rank, int nranks, n
             rc = problem(&pr, path, nn_errmsg());
         }
         free(path);
+        nn_meter_update(&meter, i + 1 - part.begin, (double)(i + 1 - part.begin), NULL);
     }
+    nn_meter_end(&meter);
     for (size_t c = 0; rc == NN_OK && c < l.classes.n; c++) {
         r->class_names[c] = l.classes.v[c];
         l.classes.v[c] = NULL;

@@ -70,7 +70,7 @@ static int h5_fail(const char *file, const char *what) {
  * to nn_train_state's narrower fields. */
 typedef struct {
     int64_t epoch, step, seed, epoch_step, batch, train_limit;
-    double partial[4], partial_extra[3], best_acc;
+    double partial[4], partial_extra[3], best_acc, val_split;
     char data[sizeof ((nn_train_state *)0)->data];
     char class_weight[sizeof ((nn_train_state *)0)->class_weight];
 } raw_state;
@@ -322,6 +322,7 @@ static raw_state raw_of(const nn_train_state *st) {
     memcpy(r.partial, st->partial, sizeof r.partial);
     memcpy(r.partial_extra, st->partial_extra, sizeof r.partial_extra);
     r.best_acc = st->best_acc;
+    r.val_split = st->val_split;
     memcpy(r.data, st->data, sizeof r.data);
     memcpy(r.class_weight, st->class_weight, sizeof r.class_weight);
     return r;
@@ -390,6 +391,7 @@ static int save_root(const char *file, hid_t f, const char *kind, const nn_train
         if (rc == NN_OK) rc = attr_i64(file, sg, "train_limit", &r.train_limit, 1);
         if (rc == NN_OK) rc = attr_str(file, sg, "data", r.data);
         if (rc == NN_OK) rc = attr_f64(file, sg, "best_acc", &r.best_acc, 1);
+        if (rc == NN_OK && r.val_split > 0) rc = attr_f64(file, sg, "val_split", &r.val_split, 1);
         if (rc == NN_OK && r.class_weight[0])
             rc = attr_str(file, sg, "class_weight", r.class_weight);
         H5Gclose(sg);
@@ -1059,6 +1061,12 @@ static int read_state(hid_t f, const char *path, raw_state *r) {
     if (rc == NN_OK &&
         opt_num(sg, path, "best_acc", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->best_acc, 1) < 0)
         rc = NN_ERR;
+    if (rc == NN_OK &&
+        opt_num(sg, path, "val_split", H5T_FLOAT, H5T_NATIVE_DOUBLE, &r->val_split, 1) < 0)
+        rc = NN_ERR;
+    if (rc == NN_OK && !(r->val_split >= 0 && r->val_split <= 0.9))
+        rc = nn_fail("%s: state/val_split is %g, expected 0 (none) or a fraction up to 0.9", path,
+                     r->val_split);
     /* Optional strings: state/data, state/class_weight. */
     struct {
         const char *name;
@@ -1227,6 +1235,7 @@ static int load_root(hid_t f, const char *path, int classes, int ncols, int min_
         st->train_limit = (long)r.train_limit;
         memcpy(st->data, r.data, sizeof st->data);
         st->best_acc = r.best_acc;
+        st->val_split = r.val_split;
         memcpy(st->class_weight, r.class_weight, sizeof st->class_weight);
     }
     int rc = NN_OK;
@@ -1294,7 +1303,8 @@ int nn_ckpt_load(const char *path, nn_net *net, nn_optim *optim, nn_train_state 
     return nn_ckpt_load_parts(path, NN_CKPT_CLASSIFIER, &part, 1, st, hist);
 }
 
-int nn_ckpt_read_data(const char *path, char *data, size_t cap) {
+int nn_ckpt_read_data(const char *path, char *data, size_t cap, double *val_split,
+                      uint64_t *seed) {
     const char *kind;
     NN_TRY(nn_ckpt_kind(path, &kind));
     hid_t f = open_checkpoint(path, kind);
@@ -1304,5 +1314,7 @@ int nn_ckpt_read_data(const char *path, char *data, size_t cap) {
     H5Fclose(f);
     if (have < 0) return NN_ERR;
     snprintf(data, cap, "%s", have ? r.data : "");
+    *val_split = have ? r.val_split : 0;
+    *seed = have ? (uint64_t)r.seed : 0;
     return NN_OK;
 }

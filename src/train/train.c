@@ -247,6 +247,10 @@ static int check_resume(const nn_run *r) {
                        s->train_limit, cfg->train_limit);
     if (s->data[0] && strcmp(s->data, cfg->data) != 0)
         return nn_fail("%s: trained on --data %s, this run has --data %s", f, s->data, cfg->data);
+    if ((float)s->val_split != cfg->val_split)
+        return nn_fail("%s: trained with --val-split %g, this run has --val-split %g (0 = none): "
+                       "another test set; HINT: pass --val-split %g",
+                       f, s->val_split, cfg->val_split, s->val_split);
     /* Builds before --class-weight recorded none, and trained with none. */
     const char *cw = s->class_weight[0] ? s->class_weight : "none";
     if (strcmp(cw, nn_class_weight_name(cfg->class_weight)) != 0)
@@ -342,7 +346,8 @@ static int run_setup(nn_run *r) {
     NN_TRY(pick_resume(r));
 
     nn_part part = {.rank = dist->rank, .nranks = dist->size, .cache = cfg->cache,
-                    .local_ranks = dist->local_size};
+                    .local_ranks = dist->local_size, .val_split = cfg->val_split,
+                    .val_seed = cfg->seed};
     nn_part train_part = part;
     train_part.limit = cfg->train_limit > 0 ? (size_t)cfg->train_limit : 0;
     if (cfg->skip_bad) {
@@ -389,6 +394,7 @@ static int run_setup(nn_run *r) {
     /* What this run is trained on from now on (older checkpoints record
      * none of it). */
     r->st.batch = cfg->batch, r->st.train_limit = cfg->train_limit;
+    r->st.val_split = cfg->val_split;
     snprintf(r->st.data, sizeof r->st.data, "%s", cfg->data);
     snprintf(r->st.class_weight, sizeof r->st.class_weight, "%s",
              nn_class_weight_name(cfg->class_weight));
@@ -836,6 +842,10 @@ static void print_banner(const nn_run *r) {
                    split[i]->streamed ? "streamed from disk" : "decoded into memory",
                    split[i]->cache_note);
     }
+    if (cfg->val_split > 0)
+        printf("test split: %g of each class of train/ held out (--val-split, chosen by --seed "
+               "%llu): train %zu, test %zu\n",
+               cfg->val_split, (unsigned long long)cfg->seed, r->train.count, r->test.count);
     if (cfg->test_limit > 0)
         printf("test split: the first %zu samples only (--test-limit %ld)\n", r->test.count,
                cfg->test_limit);

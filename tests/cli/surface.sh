@@ -102,11 +102,29 @@ printf 'not an image' > "$T/bad.png"
 expect_fail "predict on a corrupt file names it" "bad.png" $NN predict --checkpoint "$T/fc/checkpoint.h5" "$T/bad.png"
 expect_fail "predict IMAGE needs --checkpoint" "predict IMAGE... needs --checkpoint" $NN predict "$T/bad.png"
 
+# --- --val-split: a folder with train/ only ----------------------------------
+make_folder "$T/vs" train:a,b:8x8
+for i in 4 5 6 7 8 9; do cp "$T/vs/train/a/0.png" "$T/vs/train/a/$i.png"; cp "$T/vs/train/b/1.png" "$T/vs/train/b/$i.png"; done
+expect_fail "a folder without test/ is refused, naming --val-split" "has train/ only: give --val-split FRACTION" \
+    $NN train --data "folder:$T/vs:1x8x8" --model "dense 2" --epochs 1 --out "$T/vs0"
+check "--val-split 0.2: 2 of each class's 10 held out, said at start-up" bash -c \
+    "$NN train --data folder:$T/vs:1x8x8 --model 'dense 2' --epochs 2 --batch 4 --no-plot --val-split 0.2 --out $T/vs1 > $T/vs1.log && grep -q 'test split: 0.2 of each class of train/ held out (--val-split, chosen by --seed 1): train 16, test 4' $T/vs1.log"
+check "  the same seed holds out the same files (bit-identical runs)" bash -c \
+    "$NN train --data folder:$T/vs:1x8x8 --model 'dense 2' --epochs 2 --batch 4 --no-plot --val-split 0.2 --out $T/vs2 > /dev/null && $NN compare $T/vs1/checkpoint.h5 $T/vs2/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
+check "  eval evaluates the checkpoint's held-out files" bash -c \
+    "$NN eval --checkpoint $T/vs1/checkpoint.h5 | grep -q '^data: folder:.*(the checkpoint.s), test split: 4 samples held out of train/ (--val-split)'"
+expect_fail "  a resume with another --val-split is refused" "trained with --val-split 0.2, this run has --val-split 0.3" \
+    $NN train --data "folder:$T/vs:1x8x8" --model "dense 2" --epochs 3 --batch 4 --no-plot --val-split 0.3 --resume auto --out "$T/vs1"
+expect_fail "--val-split on a folder that has test/ is refused" "has a test/ folder: --val-split is for folders with train/ only" \
+    $NN train --data "folder:$T/faces:1x8x8" --model "dense 2" --epochs 1 --val-split 0.2 --out "$T/vs3"
+
 # --- progress -----------------------------------------------------------------
 check "train on a pipe: progress lines on stderr with loss, acc, img/s" bash -c \
     "NNTRAIN_PROGRESS_SECONDS=0.000001 $NN train $D --hidden 8 --epochs 1 --batch 10 --no-plot --out $T/pr 2> $T/pr.err > /dev/null && grep -Eq '^epoch 1/1: [0-9]+% \([0-9]+/30\) loss [0-9.]+ acc [0-9.]+, [0-9]+ img/s' $T/pr.err && grep -q '^eval: ' $T/pr.err"
 check "--progress off: none" bash -c \
     "NNTRAIN_PROGRESS_SECONDS=0.000001 $NN train $D --hidden 8 --epochs 1 --batch 10 --no-plot --progress off --force --out $T/pr 2> $T/pr2.err > /dev/null && ! grep -q '^epoch 1/1:' $T/pr2.err"
+check "check-data shows progress (files/s)" bash -c \
+    "NNTRAIN_PROGRESS_SECONDS=0.000001 $NN check-data --data folder:$T/faces 2>&1 >/dev/null | grep -q '^check-data train: 100% (8/8) .* files/s'"
 check "eval shows progress" bash -c \
     "NNTRAIN_PROGRESS_SECONDS=0.000001 $NN eval --checkpoint $T/pr/checkpoint.h5 2>&1 >/dev/null | grep -q '^eval: 100% (100/100)'"
 if command -v mpirun > /dev/null && [ "$($NN --version | sed -n 's/.*distributed: \([a-z]*\).*/\1/p')" = mpi ]; then
