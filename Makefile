@@ -93,6 +93,34 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 .PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
+# ONNX export (nntrain export, src/io/onnx.c): C code that protoc-c generates
+# from Debian's onnx.proto (libonnx-dev) at build time into $(BUILD)/gen,
+# linked with libprotobuf-c. Optional: where the packages are missing (or with
+# ONNX=0) the build goes on and `nntrain export` says what to install.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+PROTOC_C   ?= protoc-c
+ifndef ONNX
+  ONNX := $(if $(and $(wildcard $(ONNX_PROTO)),$(shell command -v $(PROTOC_C) 2>/dev/null),$(shell pkg-config --exists libprotobuf-c 2>/dev/null && echo y)),1,0)
+endif
+ifeq ($(ONNX),1)
+  ONNX_GEN := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+  CFLAGS   += -DNN_ONNX -I$(BUILD)/gen
+  LDLIBS   += $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+  LIB_OBJ  += $(BUILD)/obj/gen/onnx.pb-c.o
+endif
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(notdir $(ONNX_PROTO))
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# onnx.c includes the generated header (order-only: rebuilt when it changes
+# through the .d file).
+$(BUILD)/obj/src/io/onnx.o: | $(ONNX_GEN)
+
 $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -124,6 +124,9 @@ void nn_ckpt_free_names(char **names, int classes);
 /* Read what is needed to build the net: the spec (malloc'd), input shape and
  * classes. Fails naming the file if it is not an nntrain checkpoint. */
 int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes);
+/* The root attribute config (the training run's settings, as train and gan
+ * record them), malloc'd; NULL when the checkpoint has none. */
+int nn_ckpt_read_config(const char *path, const char *kind, char **config);
 /* Load weights into a net built from a spec; any tensor missing or of another
  * shape fails, naming the layer and both shapes, as does any non-finite value,
  * a /state field out of range or a history table of the wrong shape, whatever

@@ -33,6 +33,9 @@ void nn_args_usage(FILE *f) {
           "            with HDF5 tools, or for a checkpoint of a build before envelopes)\n"
           "  plot      RUN: RUN/loss.png and RUN/accuracy.png from RUN/history.csv;\n"
           "            --compare COLUMN --png FILE RUN...: one curve per run\n"
+          "  export    --checkpoint FILE --onnx OUT.onnx [--generator]: the model as ONNX\n"
+          "            (pixels in [0, 1] in, class probabilities out; --generator: a GAN's\n"
+          "            generator, noise in, image in [0, 1] out; docs/onnx.md)\n"
           "options:\n"
           "  --data NAME[:DIR]     mnist (default), fashion-mnist, cifar10 (binary batches),\n"
           "                        cifar10-jpeg, smiles, folder:DIR[:CxS|:CxHxW] (DIR/{train,test}/<class>/)\n"
@@ -201,7 +204,10 @@ int nn_args_parse(nn_args *a, int argc, char **argv) {
             else if (v && !strcmp(v, "none")) t->cache = NN_CACHE_NONE;
             else if (v) return nn_fail("--cache %s: expected auto, ram or none", v);
         }
+        else if (!strcmp(f, "--generator") && a->cmd && !strcmp(a->cmd, "export"))
+            a->export_generator = true, used = 0;
         else if (!strcmp(f, "--generator")) t->generator = v;
+        else if (!strcmp(f, "--onnx")) a->onnx = v;
         else if (!strcmp(f, "--discriminator")) t->discriminator = v;
         else if (!strcmp(f, "--classifier")) a->classifier = v;
         else if (!strcmp(f, "--z-dim")) {

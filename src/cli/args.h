@@ -33,6 +33,8 @@ typedef struct {
     bool no_ema;                   /* sample / gan-score: G itself, not its moving average */
     float truncation;              /* sample / gan-score: noise truncated to [-t, t] (0: none) */
     const char *device;            /* --device cpu|cuda|auto (NULL: auto) */
+    const char *onnx;              /* export --onnx FILE */
+    bool export_generator;         /* export --generator (no value): a GAN's generator */
     int nruns;
 } nn_args;
 

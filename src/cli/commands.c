@@ -629,7 +629,8 @@ int nn_cli_run(const nn_args *a, nn_dist *dist) {
     if (!strcmp(c, "sample")) return dist->rank == 0 ? cmd_sample(a) : NN_OK;
     if (!strcmp(c, "gan-score")) return dist->rank == 0 ? cmd_gan_score(a) : NN_OK;
     if (!strcmp(c, "seal")) return dist->rank == 0 ? cmd_seal(a) : NN_OK;
+    if (!strcmp(c, "export")) return dist->rank == 0 ? nn_cmd_export(a) : NN_OK;
     return nn_fail("unknown command '%s' (train, gan, eval, predict, loss, summary, compare, "
-                   "plot, sample, gan-score, seal, check-data; see --help)",
+                   "plot, sample, gan-score, seal, check-data, export; see --help)",
                    c);
 }

@@ -8,5 +8,7 @@
 int nn_cli_run(const nn_args *a, nn_dist *dist);
 /* check-data (check_data.c): collective. */
 int nn_cmd_check_data(const nn_args *a, nn_dist *dist);
+/* export (export.c): the checkpoint as an ONNX model. */
+int nn_cmd_export(const nn_args *a);
 
 #endif
