@@ -90,7 +90,7 @@ endif
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps clean data mnist fuzz
+.PHONY: all test unit-test cli-test mpi-test onnx-test test-slurm test-cuda bench deps clean data mnist fuzz
 all: $(BUILD)/nntrain
 
 # ONNX export (nntrain export, src/io/onnx.c): C code that protoc-c generates
@@ -154,7 +154,17 @@ cli-test: $(BUILD)/nntrain
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
 
-test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test) test-cuda
+test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test) test-cuda onnx-test
+
+# nntrain export against ONNX Runtime (tests/onnx/run.sh): short-trained nets
+# on the real test sets; a skip line where the exporter, node, the npm package
+# or a data set is missing. onnx_dump: nntrain's own probabilities and images.
+$(BUILD)/tests/onnx_dump: $(BUILD)/obj/tests/onnx/onnx_dump.o $(BUILD)/libnntrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+onnx-test: $(BUILD)/nntrain $(BUILD)/tests/onnx_dump
+	NNTRAIN=$(BUILD)/nntrain ONNX_DUMP=$(BUILD)/tests/onnx_dump bash tests/onnx/run.sh
 
 # The CUDA backend against the CPU's, op by op and end to end (a skip line
 # and success when the binary has no CUDA or no GPU is visible).
@@ -190,7 +200,7 @@ mnist: deps all data
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/tests/onnx/onnx_dump.d
 
 # ---- fuzzing: clang's libFuzzer with ASan + UBSan (tests/fuzz/README.md) ----
 #   make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="idx cifar folder spec ckpt"]
