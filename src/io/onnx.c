@@ -179,7 +179,7 @@ static Onnx__TensorProto *tensor(ox *o, const char *name, int ndim, const int64_
     if (!t || !d) return NULL;
     GROW(o, o->inits, o->ninits, o->capinits);
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (ndim) memcpy(d, dims, (size_t)ndim * sizeof *d);
     t->n_dims = (size_t)ndim;
     t->dims = d;
     t->has_data_type = 1;

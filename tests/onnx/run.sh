@@ -105,6 +105,10 @@ expect_fail "export without --onnx says how" "usage: nntrain export --checkpoint
 # --- every layer type in one small net, through ONNX Runtime below ---------------
 ALL="normalize; whiten size=2; gelu; conv2d 8 size=3 stride=2 pad=1; batchnorm; leaky_relu alpha=0.1; save r; conv2d 8 size=3; batchnorm scale=false; tanh; add r; maxpool 3 stride=2; conv2d 4 size=2; conv2d 6 size=2 pad=valid; relu; flatten; dropout 0.3; dense 32 bias=false; batchnorm; sigmoid; save q; dense 32; relu; add q; reshape 2x4x4; deconv2d 3 size=3 stride=2 pad=1 out_pad=1; relu; dense 10; mul 0.5"
 check "a net of every layer type trains (tiny set)" $NN train $TD --model "$ALL" --epochs 2 --batch 50 --optim adam --lr 0.003 --no-plot --quiet --out "$T/all"
+# The moving averages (--ema) are what eval and sample use, so what export takes.
+check "a classifier with --ema trains (tiny set)" $NN train $TD --model "dense 32; batchnorm; relu; dense 10" --ema 0.9 --epochs 2 --batch 50 --optim adam --lr 0.003 --no-plot --quiet --out "$T/ema"
+SG=(--generator "dense 392 bias=false; batchnorm; relu; reshape 8x7x7; deconv2d 4 size=4 stride=2 pad=1 bias=false; batchnorm; relu; deconv2d 1 size=4 stride=2 pad=1; tanh" --discriminator "conv2d 4 size=4 stride=2 pad=1; leaky_relu alpha=0.2; flatten; dense 1" --z-dim 16)
+check "a small GAN with --ema trains (tiny set)" $NN gan $TD "${SG[@]}" --batch 32 --epochs 1 --ema 0.9 --no-plot --quiet --out "$T/sg"
 
 # --- ONNX Runtime ------------------------------------------------------------------
 ORT_MODULE=$PWD/$ORT_DIR/node_modules/onnxruntime-node
@@ -153,6 +157,28 @@ agree() {
     echo "     $name: $(echo "$line" | awk '{print $2}') images, argmax agreement $(echo "$line" | awk '{print $4 "/" $2}'), max prob diff $(echo "$line" | awk '{print $6}'), accuracy nntrain $acc, ONNX Runtime $ort_acc"
 }
 
+# gen_agree NAME GAN N: export --generator, check, N images from nntrain
+# sample's noise (seed 7) through ONNX Runtime against nntrain's.
+gen_agree() {
+    local name=$1 ck=$2 n=$3 m=$T/$1.onnx line
+    check "$name: export --generator" $NN export --checkpoint "$ck" --onnx "$m" --generator
+    [ -f "$m" ] || return
+    check "$name: the ONNX checker passes it" onnx_checker "$m"
+    bad "$name: a GAN checkpoint without --generator is refused" "is a GAN's checkpoint .*export --generator writes its generator" "$ck"
+    check "$name: nntrain's $n images" $DUMP generate "$ck" "$n" 7 "$T/$name" "$T/$name-dump.png"
+    check "$name: ... are those nntrain sample draws (its PNG grid, byte for byte)" bash -c "$NN sample --checkpoint $ck --n $n --seed 7 --png $T/$name-sample.png >/dev/null && cmp $T/$name-sample.png $T/$name-dump.png"
+    if line=$(node tests/onnx/check.js generate "$m" "$T/$name" $TOL 2>&1); then
+        PASS=$((PASS + 1))
+        echo "ok   $name: ONNX Runtime's images agree with nntrain's ($line; bound $TOL)"
+    else
+        FAIL=$((FAIL + 1))
+        echo "FAIL $name: ONNX Runtime's images: $line"
+    fi
+}
+meta_has() { # MODEL KEY TEXT: the metadata value KEY contains TEXT
+    [ "$HAVE_CHECKER" = 0 ] || $PY -c "import onnx, sys; m = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}; assert sys.argv[3] in m[sys.argv[2]], m[sys.argv[2]]" "$@"
+}
+
 # A training view of a folder set: the real train/ and the first 10 test
 # images of each class, so training's per-epoch evaluation is short; the
 # agreement runs on the whole real test split.
@@ -167,6 +193,10 @@ short_test() { # SRC DST
 }
 
 agree all-layers "mnist:$T/tiny" "$T/all/checkpoint.h5"
+agree ema-classifier "mnist:$T/tiny" "$T/ema/checkpoint.h5"
+check "ema-classifier: the model is the moving average, as eval's" meta_has "$T/ema-classifier.onnx" weights "moving average"
+gen_agree small-gan-ema "$T/sg/checkpoint.h5" 64
+check "small-gan-ema: the generator is the moving average, as sample's" meta_has "$T/small-gan-ema.onnx" weights "generator_ema"
 
 # ONNX_SETS: which data sets' nets to run (default all: mnist cifar10 smiles).
 SETS=" ${ONNX_SETS:-mnist cifar10 smiles} "
@@ -207,18 +237,7 @@ assert "conv2d" in m["model_spec"] and "pixels in [0, 1]" in m["input"], m
 PY
     # The DCGAN generator (preset dcgan-mnist), 1 epoch on 2,000 images.
     check "dcgan-mnist: 1 epoch on 2,000 images" $NN gan --data mnist --epochs 1 --batch 64 --limit 2000 --no-plot --quiet --out "$T/gan"
-    check "dcgan: export --generator" $NN export --checkpoint "$T/gan/checkpoint.h5" --onnx "$T/gan.onnx" --generator
-    check "dcgan: the ONNX checker passes it" onnx_checker "$T/gan.onnx"
-    bad "dcgan: a GAN checkpoint without --generator is refused" "is a GAN's checkpoint .*export --generator writes its generator" "$T/gan/checkpoint.h5"
-    check "dcgan: nntrain's 1,024 images" $DUMP generate "$T/gan/checkpoint.h5" 1024 7 "$T/gan" "$T/gan-dump.png"
-    check "dcgan: ... are those nntrain sample draws (its PNG grid, byte for byte)" bash -c "$NN sample --checkpoint $T/gan/checkpoint.h5 --n 1024 --seed 7 --png $T/gan-sample.png >/dev/null && cmp $T/gan-sample.png $T/gan-dump.png"
-    if line=$(node tests/onnx/check.js generate "$T/gan.onnx" "$T/gan" $TOL 2>&1); then
-        PASS=$((PASS + 1))
-        echo "ok   dcgan: ONNX Runtime's images agree with nntrain's ($line; bound $TOL)"
-    else
-        FAIL=$((FAIL + 1))
-        echo "FAIL dcgan: ONNX Runtime's images: $line"
-    fi
+    gen_agree dcgan "$T/gan/checkpoint.h5" 1024
 else
     skip "the MNIST nets and the DCGAN: datasets/fetch mnist failed: $(tail -1 "$T/fetch.log")"
 fi
