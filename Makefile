@@ -105,8 +105,36 @@ check-docs: $(BUILD)/nntrain
 	@echo "docs/cli.md matches the flag table"
 
 .PHONY: docs check-docs
-.PHONY: all test unit-test cli-test mpi-test test-slurm test-cuda bench deps deps-fuzz check-deps clean data mnist fuzz
+.PHONY: all test unit-test cli-test mpi-test onnx-test test-slurm test-cuda bench deps deps-fuzz check-deps clean data mnist fuzz
 all: $(BUILD)/nntrain
+
+# ONNX export (nntrain export, src/io/onnx.c): C code that protoc-c generates
+# from Debian's onnx.proto (libonnx-dev) at build time into $(BUILD)/gen,
+# linked with libprotobuf-c. Optional: where the packages are missing (or with
+# ONNX=0) the build goes on and `nntrain export` says what to install.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+PROTOC_C   ?= protoc-c
+ifndef ONNX
+  ONNX := $(if $(and $(wildcard $(ONNX_PROTO)),$(shell command -v $(PROTOC_C) 2>/dev/null),$(shell pkg-config --exists libprotobuf-c 2>/dev/null && echo y)),1,0)
+endif
+ifeq ($(ONNX),1)
+  ONNX_GEN := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+  CFLAGS   += -DNN_ONNX -I$(BUILD)/gen
+  LDLIBS   += $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+  LIB_OBJ  += $(BUILD)/obj/gen/onnx.pb-c.o
+endif
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(notdir $(ONNX_PROTO))
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# onnx.c includes the generated header (order-only: rebuilt when it changes
+# through the .d file).
+$(BUILD)/obj/src/io/onnx.o: | $(ONNX_GEN)
 
 $(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
@@ -154,7 +182,17 @@ cli-test: $(BUILD)/nntrain
 mpi-test: $(BUILD)/nntrain
 	NNTRAIN=$(BUILD)/nntrain bash tests/mpi/run.sh
 
-test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test) test-cuda
+test: unit-test cli-test $(if $(filter 1,$(MPI)),mpi-test) test-cuda onnx-test
+
+# nntrain export against ONNX Runtime (tests/onnx/run.sh): short-trained nets
+# on the real test sets; a skip line where the exporter, node, the npm package
+# or a data set is missing. onnx_dump: nntrain's own probabilities and images.
+$(BUILD)/tests/onnx_dump: $(BUILD)/obj/tests/onnx/onnx_dump.o $(BUILD)/libnntrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+onnx-test: $(BUILD)/nntrain $(BUILD)/tests/onnx_dump
+	NNTRAIN=$(BUILD)/nntrain ONNX_DUMP=$(BUILD)/tests/onnx_dump bash tests/onnx/run.sh
 
 # The CUDA backend against the CPU's, op by op and end to end (a skip line
 # and success when the binary has no CUDA or no GPU is visible).
@@ -210,7 +248,7 @@ mnist: check-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/tests/onnx/onnx_dump.d
 
 # ---- fuzzing: clang's libFuzzer with ASan + UBSan (tests/fuzz/README.md) ----
 #   make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="idx cifar folder spec ckpt"]

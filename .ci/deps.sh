@@ -29,6 +29,11 @@ RUNTIME=(build-essential pkg-config libopenmpi-dev openmpi-bin libopenblas-dev l
          zlib1g-dev libjpeg62-turbo-dev libpng-dev gnuplot-nox gzip)
 # make test: CUnit, the tools the test scripts call (h5dump, python3, bc, time, file)
 TEST=(libcunit1-dev hdf5-tools python3 bc time file)
+# nntrain export (ONNX) and its tests: protoc-c over Debian's onnx.proto, the ONNX
+# checker and h5py for tests/onnx, node for onnxruntime-node (the suite installs
+# it with npm); npm only where node came without it (NodeSource's ships its own)
+TEST+=(libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-h5py nodejs)
+command -v npm >/dev/null 2>&1 || TEST+=(npm)
 # make fuzz only: clang with its libFuzzer runtime (bookworm's clang is 14)
 FUZZ=(clang libclang-rt-14-dev)
 # ------------------------------------------------------------------------------

@@ -130,6 +130,9 @@ int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes
  * and --seed (which files that split held out). */
 int nn_ckpt_read_data(const char *path, char *data, size_t cap, double *val_split,
                       uint64_t *seed);
+/* The root attribute config (the training run's settings, as train and gan
+ * record them), malloc'd; NULL when the checkpoint has none. */
+int nn_ckpt_read_config(const char *path, const char *kind, char **config);
 /* Load weights into a net built from a spec; any tensor missing or of another
  * shape fails, naming the layer and both shapes, as does any non-finite value,
  * a /state field out of range or a history table of the wrong shape, whatever

@@ -30,6 +30,7 @@ typedef enum {
     NN_CMD_PREDICT,
     NN_CMD_LOSS,
     NN_CMD_SUMMARY,
+    NN_CMD_EXPORT,
     NN_CMD_SAMPLE,
     NN_CMD_GAN_SCORE,
     NN_CMD_CHECK_DATA,

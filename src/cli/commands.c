@@ -26,6 +26,13 @@ int nn_usage(const char *fmt, ...) {
     return NN_ERR_USAGE;
 }
 
+static int cmd_export(const nn_args *a, nn_dist *d) {
+    (void)d;
+    if (!a->checkpoint || !a->onnx)
+        return nn_usage("export needs --checkpoint FILE and --onnx OUT.onnx (nntrain help export)");
+    return nn_cmd_export(a);
+}
+
 static int cmd_train(const nn_args *a, nn_dist *d) {
     bool found = false;
     return nn_train_command(a->cmd_name, &a->train, d, &found);
@@ -168,6 +175,13 @@ const nn_command nn_commands[NN_CMD_COUNT] = {
                         "Of --checkpoint (both nets of a GAN's), of --generator PRESET (both "
                         "nets), or of --model at --input-shape, else at the shape of --data, else "
                         "at the preset's natural shape (nntrain help models)."},
+    [NN_CMD_EXPORT] = {"export", cmd_export, NN_RANKS_ROOT, "", 0, 0,
+                       "write a checkpoint's net as an ONNX model: float pixels in [0, 1] (NCHW) "
+                       "in, class probabilities out (--generator: a GAN's generator, noise in, "
+                       "image out)",
+                       "Class names and the training command go into the model's metadata; the "
+                       "file is written whole or not at all. Running it with ONNX Runtime from "
+                       "Python or JavaScript: docs/onnx.md."},
     [NN_CMD_SAMPLE] = {"sample", cmd_sample, NN_RANKS_ROOT, "", 0, 0,
                        "a grid of images from a GAN checkpoint's generator into --png", NULL},
     [NN_CMD_GAN_SCORE] = {"gan-score", cmd_gan_score, NN_RANKS_ROOT, "", 0, 0,

@@ -25,5 +25,6 @@ int cmd_summary(const nn_args *a, nn_dist *d);     /* summary.c */
 int cmd_sample(const nn_args *a, nn_dist *d);      /* gan_tools.c */
 int cmd_gan_score(const nn_args *a, nn_dist *d);
 int nn_cmd_check_data(const nn_args *a, nn_dist *d); /* check_data.c */
+int nn_cmd_export(const nn_args *a);                /* export.c: the checkpoint as ONNX */
 
 #endif

@@ -18,6 +18,7 @@
 #define PREDICT NN_CMD_BIT(NN_CMD_PREDICT)
 #define LOSS NN_CMD_BIT(NN_CMD_LOSS)
 #define SUMMARY NN_CMD_BIT(NN_CMD_SUMMARY)
+#define EXPORT NN_CMD_BIT(NN_CMD_EXPORT)
 #define SAMPLE NN_CMD_BIT(NN_CMD_SAMPLE)
 #define SCORE NN_CMD_BIT(NN_CMD_GAN_SCORE)
 #define CHECK NN_CMD_BIT(NN_CMD_CHECK_DATA)
@@ -26,7 +27,7 @@
 #define HELP NN_CMD_BIT(NN_CMD_HELP)
 #define FIT (TRAIN | GAN)
 /* Commands that compute (threads, device). */
-#define COMPUTE (FIT | EVAL | PREDICT | LOSS | SAMPLE | SCORE | CHECK)
+#define COMPUTE (FIT | EVAL | PREDICT | LOSS | SAMPLE | SCORE | CHECK | EXPORT)
 
 #define A(field) offsetof(nn_args, field)
 #define T(field) offsetof(nn_args, train.field)
@@ -157,6 +158,8 @@ const nn_flag nn_flags[] = {
      "gan: the generator: dcgan-mnist (1x28x28), dcgan-cifar (3x32x32), a spec file or an "
      "inline spec (default: the preset for the data's shape); summary: print this GAN preset's "
      "two nets"},
+    {"generator", 0, NOVAL(NN_F_SET), NULL, EXPORT, A(export_generator), NULL, 0,
+     "export the generator of a GAN checkpoint (noise in, image out)"},
     {"discriminator", 0, NN_F_STR, "SPEC", 0, 0, NULL, NULL, GAN, A(train.discriminator), NULL, 0,
      "the discriminator, as --generator (its output: one logit)"},
     {"z-dim", 0, NUM(NN_F_INT, 1, 1 << 16), "100", GAN | SUMMARY, A(train.z_dim), NULL, 0,
@@ -234,7 +237,7 @@ const nn_flag nn_flags[] = {
     {"ema", 0, NN_F_CUSTOM, "DECAY", 0, 0, NULL, NULL, FIT, 0, parse_ema, 0,
      "keep a moving average of the weights (0.999: over about the last 1,000 steps); train "
      "evaluates and saves it, gan averages G"},
-    {"no-ema", 0, NOVAL(NN_F_SET), NULL, EVAL | PREDICT | LOSS | SAMPLE | SCORE,
+    {"no-ema", 0, NOVAL(NN_F_SET), NULL, EVAL | PREDICT | LOSS | SAMPLE | SCORE | EXPORT,
      A(no_ema), NULL, 0, "the trained weights, not their moving average"},
     {"bn", 0, NN_F_CUSTOM, "MODE", 0, 0, bn_choices, "sync", FIT, 0, parse_bn, 0,
      "BatchNorm statistics over the global batch (sync) or each rank's slice (local)"},
@@ -292,7 +295,7 @@ const nn_flag nn_flags[] = {
      "chosen by --seed (eval, predict: the checkpoint's split unless given)"},
     /* Reading checkpoints. */
     {"checkpoint", 'c', NN_F_CUSTOM, "FILE", 0, 0, NULL, NULL,
-     EVAL | PREDICT | LOSS | SUMMARY | SAMPLE | SCORE | SEAL, 0, parse_checkpoint,
+     EVAL | PREDICT | LOSS | SUMMARY | SAMPLE | SCORE | SEAL | EXPORT, 0, parse_checkpoint,
      NN_FLAG_REPEAT,
      "a trained model (its data set, shape, classes and net come with it); eval takes it again "
      "to average several models' class probabilities"},
@@ -307,6 +310,8 @@ const nn_flag nn_flags[] = {
     {"tta", 0, CHOICE("HOW", tta_choices), "none", EVAL, A(tta), NULL, 0,
      "test-time augmentation: average each image's class probabilities with its mirror "
      "image's (flip); translate: also both moved one pixel (6 views)"},
+    {"onnx", 0, NN_F_STR, "FILE", 0, 0, NULL, NULL, EXPORT, A(onnx), NULL, 0,
+     "the ONNX file to write"},
     /* GAN tools. */
     {"n", 'n', NUM(NN_F_INT, 1, 10000000), NULL, SAMPLE | SCORE, A(n), NULL, 0,
      "how many images (sample: 64, gan-score: 10000)"},

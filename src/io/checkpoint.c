@@ -859,6 +859,17 @@ int nn_ckpt_read_model(const char *path, char **spec, nn_shape *in, int *classes
     return rc;
 }
 
+int nn_ckpt_read_config(const char *path, const char *kind, char **config) {
+    hid_t f = open_checkpoint(path, kind);
+    if (f < 0) return NN_ERR;
+    *config = NULL;
+    int rc = H5Aexists(f, "config") > 0 && read_attr_str(f, "config", config) != NN_OK
+                 ? nn_fail("%s: the attribute config is not a string", path)
+                 : NN_OK;
+    H5Fclose(f);
+    return rc;
+}
+
 /* The group of part `name` (the root itself for NULL), or -1 + message. */
 static hid_t open_part(hid_t f, const char *path, const char *name) {
     if (!name) return f;
