@@ -4,7 +4,7 @@
 #   make MPI=0           a binary with no MPI dependency
 #   make SANITIZE=1      ASan + UBSan build (in build/asan)
 #   make DEBUG=1         -O0 -g
-#   make test            unit tests (CUnit) + CLI + multi-rank tests
+#   make test            unit tests (CUnit) + CLI + multi-rank tests + ONNX export (tests/onnx)
 #   make bench           throughput benchmarks (tests/bench)
 #   make deps            install the Debian packages for build, run and test (sudo when not root)
 #   make deps-fuzz       the same plus the fuzzing-only ones (clang, libFuzzer's runtime)

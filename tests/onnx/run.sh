@@ -251,10 +251,10 @@ elif datasets/fetch cifar10 >"$T/fetch.log" 2>&1; then
     CF="--data cifar10-jpeg:$T/c10 --limit 2048 --epochs 1 --batch 32 --optim adam --lr 1e-3 --label-smoothing 0.1 --flip --no-plot --quiet"
     check "cifar10-resnet: 1 epoch on 2,048 images" $NN train $CF --model resnet --crop 4 --out "$T/resnet"
     agree cifar10-resnet cifar10-jpeg "$T/resnet/checkpoint.h5"
-    check "cifar10-air: 1 epoch on 2,048 images" $NN train $CF --model results/cifar10-air/air.spec --crop 2 --out "$T/air"
+    check "cifar10-air: 1 epoch on 2,048 images" $NN train $CF --model results/cifar10/air/air.spec --crop 2 --out "$T/air"
     agree cifar10-air cifar10-jpeg "$T/air/checkpoint.h5"
     # airbench's: normalize, the whitening stem, GELU, mul 1/9 (fitted to the 2,048).
-    check "cifar10-airbench-gelu (whitening stem): 1 epoch on 2,048 images" $NN train $CF --model results/cifar10-airbench-gelu/air.spec --crop 2 --crop-fill reflect --out "$T/airbench"
+    check "cifar10-airbench-gelu (whitening stem): 1 epoch on 2,048 images" $NN train $CF --model results/cifar10/airbench-gelu/air.spec --crop 2 --crop-fill reflect --out "$T/airbench"
     agree cifar10-airbench-gelu cifar10-jpeg "$T/airbench/checkpoint.h5"
     check "cifar10: the class names are in the metadata" $PY -c "import json, onnx, sys; m = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}; assert json.loads(m['class_names'])[:3] == ['airplane', 'automobile', 'bird'], m['class_names']" "$T/cifar10-resnet.onnx"
 else
