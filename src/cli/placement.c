@@ -81,9 +81,10 @@ int nn_place_threads(const nn_args *a, nn_dist *d) {
     char hosts[400] = "";
     NN_TRY(describe_hosts(d, hosts, sizeof hosts));
     if (d->rank == 0) {
-        printf("placement: %s, %d OpenBLAS thread%s per rank (%s), %d core%s per rank's node%s\n",
-               hosts, threads, threads == 1 ? "" : "s", why, cpus, cpus == 1 ? "" : "s",
-               d->local_size > cpus ? "; more ranks than cores: they oversubscribe" : "");
+        printf("placement: %s, %d OpenBLAS thread%s per rank (%s), rank 0 may use %d of its "
+               "node's %ld CPUs%s%s\n",
+               hosts, threads, threads == 1 ? "" : "s", why, cpus, online, bound ? " (bound)" : "",
+               !bound && d->local_size > cpus ? "; more ranks than CPUs: they oversubscribe" : "");
         fflush(stdout);
     }
     return NN_OK;

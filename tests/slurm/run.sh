@@ -310,7 +310,7 @@ test_basic() {
     grep -q ' 2 rank(s)' "$joblog" || { show_log "$joblog"; fail "job output does not show 2 ranks"; }
     grep -q '^train-cpu.sbatch: .*ranks=2 threads/rank=1' "$joblog" ||
         { show_log "$joblog"; fail "job output lacks the settings line"; }
-    grep -q '^train-cpu.sbatch: .* train .*--resume auto$' "$joblog" ||
+    grep -q "^train-cpu.sbatch: .* train .*'--resume' 'auto'\$" "$joblog" ||
         { show_log "$joblog"; fail "the script did not add --resume auto"; }
     [[ -f $out/history.csv ]] || { show_log "$joblog"; fail "no $out/history.csv"; }
     lines=$(wc -l <"$out/history.csv")
