@@ -63,6 +63,13 @@ char *nn_model_resolve(const char *model, int hidden, int classes);
 /* How errors should name the spec of --model: the file's path when it names
  * a spec file, else "--model". */
 const char *nn_model_origin(const char *model);
+/* The model of a run with no --model (nn_model_resolve(NULL, ...) and
+ * nn_model_origin(NULL) take NULL for it). */
+#define NN_DEFAULT_MODEL "mlp"
+/* Spec text as one line, for comparing two specs: comments dropped, blanks
+ * collapsed, layers joined by ';' ("dense 100;sigmoid;dense 10"). malloc'd;
+ * NULL + message when out of memory. */
+char *nn_spec_canonical(const char *spec);
 
 /* Parse spec, infer shapes from `in`, allocate all buffers for batch slices
  * of up to max_n samples. `origin` names the spec in errors (file or

@@ -183,6 +183,7 @@ static int parse_spec(const char *spec, nn_layer **out, int *count);
  * syntax errors name the file ("model.spec: model spec line 3: unknown layer
  * type ..."); see nn_model_origin for the errors of building the net. */
 char *nn_model_resolve(const char *model, int hidden, int classes) {
+    if (!model) model = NN_DEFAULT_MODEL; /* --model not given */
     char *s = nn_model_preset(model, hidden, classes);
     if (s) return s;
     struct stat st;
@@ -217,7 +218,39 @@ char *nn_model_resolve(const char *model, int hidden, int classes) {
  * when nn_model_resolve reads one, else "--model". */
 const char *nn_model_origin(const char *model) {
     struct stat st;
+    if (!model) return "--model";
     return !is_preset(model) && stat(model, &st) == 0 ? model : "--model";
+}
+
+/* Spec text as one line: '#' comments gone, blanks collapsed, ';' and
+ * newlines ending layers. Never longer than the text: every byte written
+ * stands for one read. */
+char *nn_spec_canonical(const char *spec) {
+    char *out = malloc(strlen(spec) + 1);
+    if (!out) {
+        nn_fail("out of memory comparing model specs");
+        return NULL;
+    }
+    size_t n = 0;
+    int in_comment = 0, blank = 0;
+    for (const char *p = spec; *p; p++) {
+        const char ch = *p;
+        if (ch == '\n' || ch == ';') {
+            in_comment = 0, blank = 0;
+            if (n > 0 && out[n - 1] != ';') out[n++] = ';';
+        } else if (in_comment || ch == '#') {
+            in_comment = 1;
+        } else if (ch == ' ' || ch == '\t' || ch == '\r') {
+            blank = n > 0 && out[n - 1] != ';';
+        } else {
+            if (blank) out[n++] = ' ';
+            blank = 0;
+            out[n++] = ch;
+        }
+    }
+    if (n > 0 && out[n - 1] == ';') n--;
+    out[n] = 0;
+    return out;
 }
 
 /* ---- parsing ------------------------------------------------------------ */

@@ -262,6 +262,22 @@ static int cl_create(nn_run *r) {
         if (rc == NN_OK)
             rc = nn_class_names_check(r->resume, names, cfg->data, r->train.class_names, classes);
         nn_ckpt_free_names(names, classes);
+        /* --model / --hidden given: the checkpoint's model, or a refusal. */
+        if (rc == NN_OK && nn_run_model_given(cfg)) {
+            char *want = nn_model_resolve(cfg->model, cfg->hidden, classes);
+            const char *m = cfg->model ? cfg->model : NN_DEFAULT_MODEL;
+            const bool mod = cfg->model_given || strcmp(m, NN_DEFAULT_MODEL) != 0;
+            const bool hid = cfg->hidden_given || cfg->hidden != 0;
+            const char *flag = mod && hid ? "--model / --hidden" : hid ? "--hidden" : "--model";
+            char value[1200];
+            if (hid)
+                snprintf(value, sizeof value, "%.1000s%s%d", mod ? m : "", mod ? " / " : "",
+                         cfg->hidden);
+            else
+                snprintf(value, sizeof value, "%.1000s", m);
+            rc = want ? nn_run_same_spec(r->resume, "the model", spec, flag, value, want) : NN_ERR;
+            free(want);
+        }
     } else {
         spec = nn_model_resolve(cfg->model, cfg->hidden, classes);
         if (!spec) rc = NN_ERR;

@@ -149,7 +149,7 @@ static int gan_create(nn_run *r) {
     const int dim = (int)nn_shape_size(img), B = cfg->batch;
     char *gs = NULL, *ds = NULL;
     const char *go = "--generator", *dor = "--discriminator";
-    nn_shape gin = {cfg->z_dim, 1, 1}, din = img;
+    nn_shape gin = {cfg->z_dim > 0 ? cfg->z_dim : NN_DEFAULT_Z_DIM, 1, 1}, din = img;
     int gout = dim, dout = 1, rc = NN_OK;
     if (r->resume) {
         rc = nn_ckpt_read_part(r->resume, NN_CKPT_GAN, "generator", &gs, &gin, &gout);
@@ -159,6 +159,25 @@ static int gan_create(nn_run *r) {
             rc = nn_fail("%s: the GAN makes %d values per image and judges %dx%dx%d images, "
                          "the data set %s has %dx%dx%d",
                          r->resume, gout, din.c, din.h, din.w, cfg->data, img.c, img.h, img.w);
+        /* --z-dim, --generator, --discriminator given: the checkpoint's, or a
+         * refusal naming the flag (they were ignored without a word). */
+        const int z = gin.c * gin.h * gin.w;
+        if (rc == NN_OK && nn_run_z_dim_given(cfg) && cfg->z_dim != z)
+            rc = nn_fail("%s: the generator was trained on %d noise values, but this run has "
+                         "--z-dim %d; HINT: a resumed run continues the checkpoint's model: "
+                         "leave --z-dim out, or start a new run in another --out",
+                         r->resume, z, cfg->z_dim);
+        for (int which = 0; which < 2 && rc == NN_OK; which++) {
+            const char *given = which ? cfg->discriminator : cfg->generator;
+            if (!given) continue;
+            const char *o = NULL;
+            char *want = net_spec(given, which, img, &o);
+            rc = want ? nn_run_same_spec(r->resume, which ? "the discriminator" : "the generator",
+                                         which ? ds : gs, which ? "--discriminator" : "--generator",
+                                         given, want)
+                      : NN_ERR;
+            free(want);
+        }
         go = dor = r->resume;
         int has = 0;
         if (rc == NN_OK && cfg->ema == 0 && r->dist->rank == 0 &&

@@ -63,6 +63,23 @@ int nn_train_command(const char *command, const nn_train_cfg *given, nn_dist *di
 static const char *const phase_names[P_N] = {"data",   "exchange", "forward", "backward", "wait",
                                              "reduce", "optim",    "eval",    "ckpt"};
 
+int nn_run_same_spec(const char *ckpt, const char *part, const char *saved, const char *flag,
+                     const char *value, const char *want) {
+    char *a = nn_spec_canonical(saved), *b = a ? nn_spec_canonical(want) : NULL;
+    int rc = b ? NN_OK : NN_ERR;
+    if (rc == NN_OK && strcmp(a, b) != 0) {
+        char qa[200], qb[200], qv[200];
+        rc = nn_fail("%s: %s was trained as \"%s\", but this run has %s %s (\"%s\"); HINT: a "
+                     "resumed run continues the checkpoint's model: leave %s out, or start a new "
+                     "run in another --out",
+                     ckpt, part, nn_escaped(a, 120, qa, sizeof qa), flag,
+                     nn_escaped(value, 120, qv, sizeof qv), nn_escaped(b, 120, qb, sizeof qb),
+                     flag);
+    }
+    free(a), free(b);
+    return rc;
+}
+
 double nn_run_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

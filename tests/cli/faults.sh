@@ -146,6 +146,13 @@ expect_fail "14: resume with another --limit" "trained with --limit 0, this run 
 cp -r "$T/data" "$T/data2"
 expect_fail "14: resume with another --data" "trained on --data mnist:$T/long, this run has --data mnist:$T/data2" \
     $NN train $RUN --epochs 7 --data "mnist:$T/data2" --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: resume with another --model" "ref/checkpoint.h5: the model was trained as \"dense 256;sigmoid;dense 10\", but this run has --model / --hidden mlp1000 / 256" \
+    $NN train ${RUN/--model mlp/--model mlp1000} --epochs 7 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: resume with another --hidden" "the model was trained as \"dense 256;sigmoid;dense 10\", but this run has (--model / )?--hidden (mlp / )?300" \
+    $NN train ${RUN/--hidden 256/--hidden 300} --epochs 7 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: --hidden alone (the default model) is checked too" "this run has --hidden 8 \(\"dense 8;sigmoid;dense 10\"\)" \
+    $NN train --data "mnist:$T/long" --hidden 8 --epochs 7 --batch 5 --lr 0.1 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+check "29.8: the same model as an inline spec, and no --model at all, resume" bash -c "cp -r $T/ref $T/ref8 && $NN train ${RUN/--model mlp --hidden 256/} --model 'dense 256; sigmoid; dense 10' --epochs 7 --resume auto --out $T/ref8 && $NN train ${RUN/--model mlp --hidden 256/} --epochs 8 --resume auto --out $T/ref8"
 
 # --- periodic checkpoints, kill -9, best.h5 -----------------------------------------
 $NN train $RUN --checkpoint-every 0.0002 --out "$T/per" &
