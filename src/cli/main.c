@@ -32,6 +32,8 @@ static void set_threads(const nn_args *a, const nn_dist *d) {
 }
 
 int main(int argc, char **argv) {
+    /* A stop signal from the first instant must mean "stop cleanly" (issue 29.9). */
+    if (argc >= 2 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan"))) nn_guard_signals();
     /* Before MPI_Init: may re-exec with the right OpenBLAS kernel. */
     nn_blas_fix_coretype(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -39,8 +41,6 @@ int main(int argc, char **argv) {
         nn_args_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    /* A stop signal while MPI starts must already mean "stop cleanly". */
-    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan")) nn_guard_signals();
     nn_dist dist;
     if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());
