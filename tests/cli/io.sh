@@ -93,6 +93,18 @@ else
     echo "NOTE: h5dump missing: non-finite checkpoint checks skipped"
 fi
 
+# 29.12: seal through a symlink seals the file it names and keeps the link.
+mkdir -p "$T/sl"
+python3 - "$T/run/checkpoint.h5" "$T/sl/real.h5" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[24] ^= 0xff  # the stored CRC changed: the file fails its checksum until sealed
+open(sys.argv[2], "wb").write(b)
+PY
+ln -s real.h5 "$T/sl/link.h5"
+check "29.12: seal --checkpoint LINK: the link stays a link" bash -c "$NN seal --checkpoint $T/sl/link.h5 >/dev/null && test -L $T/sl/link.h5 && test \$(readlink $T/sl/link.h5) = real.h5"
+check "29.12: ... and the file it names is sealed" bash -c "$NN eval $D --checkpoint $T/sl/real.h5 | grep -q '^accuracy'"
+
 # state/epoch = -5 (an HDF5 attribute edit needs the HDF5 C library; the
 # build has it).
 cat > "$T/setattr.c" <<'C'
