@@ -300,6 +300,15 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
                            "value at most %zu characters)",
                            lineno, ops->type, nn_escaped(key, 40, q, sizeof q), sizeof o->key - 1,
                            sizeof o->val - 1);
+        for (int k = 0; k < l->nopts - 1; k++)
+            if (!strcmp(l->opts[k].key, key))
+                return nn_fail("model spec line %d: %s: option '%s' given twice ('%s' and "
+                               "'%s'%s); give it once",
+                               lineno, ops->type, nn_escaped(key, 40, q, sizeof q),
+                               l->opts[k].val, val,
+                               ops->positional && !strcmp(key, ops->positional)
+                                   ? ", the first as the positional value"
+                                   : "");
         snprintf(o->key, sizeof o->key, "%s", key);
         snprintf(o->val, sizeof o->val, "%s", val);
     }
