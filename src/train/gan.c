@@ -131,8 +131,36 @@ static char *net_spec(const char *given, int which, nn_shape data, const char **
             if (!s) nn_fail("out of memory");
             return s;
         }
-    *origin = nn_model_origin(name);
+    /* A spec file names itself in errors; inline text and the rest name the
+     * flag (nn_model_origin would say --model). */
+    const char *flag = which ? "--discriminator" : "--generator";
+    const char *o = nn_model_origin(name);
+    *origin = strcmp(o, "--model") ? o : flag;
+    struct stat st;
+    if (stat(name, &st) != 0 && !strpbrk(name, " \t;\n")) {
+        char q[200];
+        nn_fail("%s %s: not a DCGAN preset (dcgan-mnist, dcgan-cifar), not a readable spec file, "
+                "and not an inline spec",
+                flag, nn_escaped(name, 120, q, sizeof q));
+        return NULL;
+    }
     return nn_model_resolve(name, 0, 0);
+}
+
+/* G must make one value per pixel of the data's images, D one logit: said
+ * with the flag (or file) and the shape, not as a classifier's classes. */
+static int check_out(const nn_net *net, const char *origin, int which, nn_shape img) {
+    const size_t got = nn_net_out_size(net), want = which ? 1 : nn_shape_size(img);
+    if (got == want) return NN_OK;
+    const char *last = net->nlayers > 0 ? net->layers[net->nlayers - 1].name : "?";
+    if (which)
+        return nn_fail("%s: the discriminator's last layer (%s) has %zu outputs, but D must "
+                       "end in 1 logit per image (real or fake), e.g. 'dense 1'",
+                       origin, last, got);
+    return nn_fail("%s: the generator's last layer (%s) has %zu outputs, but G must make %zu "
+                   "values per image, one per pixel of the data's %dx%dx%d (CxHxW) images "
+                   "(then tanh)",
+                   origin, last, got, want, img.c, img.h, img.w);
 }
 
 /* The average starts from G itself (a fresh run, or a checkpoint without one). */
@@ -192,8 +220,10 @@ static int gan_create(nn_run *r) {
     }
     g->z = gin.c * gin.h * gin.w;
     const int gmax = B > FIXED_SAMPLES ? B : FIXED_SAMPLES;
-    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, dim, gmax, nn_backend_current());
-    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 1, B, nn_backend_current());
+    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, 0, gmax, nn_backend_current());
+    if (rc == NN_OK) rc = check_out(&g->g, go, 0, img);
+    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 0, B, nn_backend_current());
+    if (rc == NN_OK) rc = check_out(&g->d, dor, 1, img);
     if (rc == NN_OK && cfg->ema > 0)
         rc = nn_net_create(&g->ge, gs, go, gin, dim, FIXED_SAMPLES, nn_backend_current());
     free(gs), free(ds);
