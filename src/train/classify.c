@@ -238,6 +238,21 @@ static int grads_final(void *dist, size_t from) { return nn_dist_reduce_ready(di
 
 static int cl_create(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
+    /* One class: loss 0 and accuracy 1 from the first step, nothing learnt. */
+    if (r->train.classes < 2) {
+        char q[200];
+        return nn_dist_check(
+            r->dist,
+            nn_fail("--data %s: the training split has %d class%s%s%s%s; a classifier needs at "
+                    "least 2 (with one, every prediction is right: loss 0, accuracy 1, nothing "
+                    "learnt). HINT: one sub-folder per class under train/ and test/",
+                    cfg->data, r->train.classes, r->train.classes == 1 ? "" : "es",
+                    r->train.class_names && r->train.classes == 1 ? " ('" : "",
+                    r->train.class_names && r->train.classes == 1
+                        ? nn_escaped(r->train.class_names[0], 80, q, sizeof q)
+                        : "",
+                    r->train.class_names && r->train.classes == 1 ? "')" : ""));
+    }
     classify *c = nn_calloc(1, sizeof *c, "classifier");
     if (!c) return nn_dist_check(r->dist, NN_ERR);
     r->m = c;

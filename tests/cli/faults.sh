@@ -141,6 +141,12 @@ kill -9 $pid; wait $pid 2>/dev/null
 check "10: the lock of a killed trainer does not block the next one" $NN train $D --hidden 8 --epochs 1 --batch 50 --quiet --no-plot --out "$T/busy"
 check "10: the lock file is removed at the end" test ! -e "$T/busy/.lock"
 
+# --- 29.15, 29.17, 29.20d: start-up checks ---------------------------------------------
+make_folder "$T/one" train:only test:only
+expect_fail "29.15: a one-class training set is refused, naming the folder and the class" \
+    "--data folder:.*/one: the training split has 1 class \('only'\); a classifier needs at least 2" \
+    $NN train --data "folder:$T/one" --epochs 1 --batch 4 --out "$T/one-run"
+
 # --- 11: predict reads whole lines ------------------------------------------------
 check "11: a 256-byte line is one index" bash -c "{ printf '%254s' ''; echo 12; } | $NN predict $D | wc -l | grep -qx 1"
 expect_fail "11: a NUL byte in a line is refused" "line 1 holds a NUL byte" bash -c "printf '7\0junk\n' | $NN predict $D"
