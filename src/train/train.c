@@ -364,6 +364,10 @@ static int run_setup(nn_run *r) {
         rc = nn_shift_check(r->train.shape, cfg->crop_reflect, "--crop-fill reflect");
     NN_TRY(nn_dist_check(dist, rc));
     r->train_count = r->train.count;
+    /* --limit past the end is clamped (count = the whole set): say so. */
+    if (cfg->train_limit > 0 && r->train.count < (size_t)cfg->train_limit && dist->rank == 0)
+        printf("note: --limit %ld is more than the %zu training samples: using all %zu\n",
+               cfg->train_limit, r->train.count, r->train.count);
     r->draw = r->mode->draw(cfg);
 
     NN_TRY(r->mode->create(r)); /* collective */

@@ -146,6 +146,8 @@ make_folder "$T/one" train:only test:only
 expect_fail "29.15: a one-class training set is refused, naming the folder and the class" \
     "--data folder:.*/one: the training split has 1 class \('only'\); a classifier needs at least 2" \
     $NN train --data "folder:$T/one" --epochs 1 --batch 4 --out "$T/one-run"
+check "29.17: --limit above the data set's size says so (and trains on all)" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --limit 5000 --quiet --no-plot --out $T/lim | grep -qx 'note: --limit 5000 is more than the 500 training samples: using all 500'"
+check "29.17: ... and a --limit within it says nothing" bash -c "! $NN train $D --hidden 8 --epochs 1 --batch 50 --limit 100 --quiet --no-plot --out $T/lim2 | grep -q 'note: --limit'"
 
 # --- 11: predict reads whole lines ------------------------------------------------
 check "11: a 256-byte line is one index" bash -c "{ printf '%254s' ''; echo 12; } | $NN predict $D | wc -l | grep -qx 1"
