@@ -192,6 +192,18 @@ static int prepare_out(nn_run *r) {
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.h5", out);
     snprintf(r->csv, sizeof r->csv, "%s/history.csv", out);
     snprintf(r->best, sizeof r->best, "%s/best.h5", out);
+    /* The files a save renames into place must be regular files or absent:
+     * a folder (or FIFO, device) there was found only by the first save,
+     * after an epoch of training. */
+    const char *const outs[3] = {r->ckpt, r->csv, r->best};
+    const char *const what[3] = {"the checkpoint", "the history", "the best epoch's checkpoint"};
+    for (int i = 0; i < (r->cfg->keep_best ? 3 : 2); i++) {
+        struct stat os;
+        if (stat(outs[i], &os) == 0 && !S_ISREG(os.st_mode))
+            return nn_fail("--out %s: %s is %s; expected a regular file for %s, or nothing "
+                           "(HINT: move it away, or another --out)",
+                           out, outs[i], nn_file_kind(os.st_mode), what[i]);
+    }
     /* What a save killed half way left behind (this run holds the lock). */
     const char *const mine[3] = {r->ckpt, r->csv, r->best};
     for (int i = 0; i < 3; i++) NN_TRY(nn_remove_stale_temps(mine[i]) < 0 ? NN_ERR : NN_OK);

@@ -148,6 +148,14 @@ expect_fail "29.15: a one-class training set is refused, naming the folder and t
     $NN train --data "folder:$T/one" --epochs 1 --batch 4 --out "$T/one-run"
 check "29.17: --limit above the data set's size says so (and trains on all)" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --limit 5000 --quiet --no-plot --out $T/lim | grep -qx 'note: --limit 5000 is more than the 500 training samples: using all 500'"
 check "29.17: ... and a --limit within it says nothing" bash -c "! $NN train $D --hidden 8 --epochs 1 --batch 50 --limit 100 --quiet --no-plot --out $T/lim2 | grep -q 'note: --limit'"
+mkdir -p "$T/cdir/checkpoint.h5"
+expect_fail "29.20d: OUT/checkpoint.h5 a folder: refused at start-up, before training" \
+    "--out .*cdir: .*cdir/checkpoint\.h5 is a folder; expected a regular file for the checkpoint, or nothing" \
+    $NN train $RUN --out "$T/cdir"
+check "29.20d: ... before any epoch (no history written)" test ! -e "$T/cdir/history.csv"
+mkdir -p "$T/hfifo" && mkfifo "$T/hfifo/history.csv"
+expect_fail "29.20d: OUT/history.csv a FIFO: refused at start-up" "hfifo/history\.csv is a FIFO \(named pipe\); expected a regular file for the history" \
+    timeout -s KILL 60 $NN train $D --hidden 8 --epochs 1 --batch 50 --out "$T/hfifo"
 
 # --- 11: predict reads whole lines ------------------------------------------------
 check "11: a 256-byte line is one index" bash -c "{ printf '%254s' ''; echo 12; } | $NN predict $D | wc -l | grep -qx 1"
