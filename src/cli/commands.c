@@ -103,6 +103,7 @@ static int predict_one(nn_net *net, const nn_dataset *test, long i) {
     nn_ctx c = {.train = false, .n = 1, .global_n = 1, .sample_ids = &id};
     const float *logits;
     if (rc == NN_OK) rc = nn_net_forward(net, &c, x, &logits);
+    if (rc == NN_OK) rc = nn_net_check_outputs(net, logits, 1, NAN); /* 29.10 */
     if (rc == NN_OK) {
         int pred;
         nn_argmax_rows(logits, 1, (int)nn_net_out_size(net), &pred);
@@ -181,6 +182,7 @@ static int cmd_loss(const nn_args *a) {
     if (rc == NN_OK) rc = nn_net_forward(&net, &c, x, &logits);
     if (rc == NN_OK) {
         double sum = nn_softmax_xent(logits, labels, B, (int)nn_net_out_size(&net), 0, NULL, NULL);
+        if ((rc = nn_net_check_outputs(&net, logits, B, sum)) == NN_OK) /* 29.10 */
         printf("cross-entropy: %.6f (mean over %d random training images, seed %llu)\n", sum / B,
                B, (unsigned long long)a->train.seed);
     }

@@ -3,6 +3,7 @@
 #include "nn/net.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -421,6 +422,7 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
     net->in = in;
     net->max_n = max_n;
     net->spec = strdup(spec);
+    net->origin = strdup(origin ? origin : "--model");
     if (parse_spec(spec, &net->layers, &net->nlayers) != NN_OK) {
         nn_fail_ctx("%s", origin);
         nn_net_free(net);
@@ -547,6 +549,7 @@ void nn_net_free(nn_net *net) {
     for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
         if (owned[i]) be->free(owned[i]);
     free(net->spec);
+    free(net->origin);
     free(net->layer_s);
     memset(net, 0, sizeof *net);
 }
@@ -576,6 +579,27 @@ int nn_net_time_layers(nn_net *net) {
 
 void nn_net_time_reset(nn_net *net) {
     if (net->layer_s) memset(net->layer_s, 0, 4 * (size_t)net->nlayers * sizeof(double));
+}
+
+int nn_net_check_outputs(const nn_net *net, const float *y, int n, double loss) {
+    const size_t k = nn_net_out_size(net), m = (size_t)n * k;
+    size_t bad = 0;
+    for (size_t i = 0; i < m; i++) bad += !isfinite(y[i]);
+    if (bad == 0 && (isnan(loss) || isfinite(loss))) return NN_OK;
+    size_t badw = 0;
+    for (size_t i = 0; i < net->nparams; i++) badw += !isfinite(net->params[i]);
+    const char *who = net->origin ? net->origin : "--model";
+    if (bad == 0)
+        return nn_fail("%s: the model's loss on %d sample(s) is %g: its outputs (logits) are "
+                       "finite but too far apart for float32 (weights too large); no loss or "
+                       "accuracy can be computed",
+                       who, n, loss);
+    return nn_fail("%s: the model's outputs overflow: %zu of the %zu outputs (logits) of %d "
+                   "sample(s) are NaN or infinite, %s; no class, loss or accuracy can be computed",
+                   who, bad, m, n,
+                   badw ? "and its weights hold non-finite values"
+                        : "though every weight is finite: the weights are too large for float32 "
+                          "arithmetic (e.g. 3e38)");
 }
 
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {

@@ -64,6 +64,7 @@ static int eval_averaged(nn_net *const *nets, int count, const nn_eval_result *r
             const float *logits;
             NN_TRY(nn_net_forward(nets[m], c, in, &logits));
             nets[m]->be->to_host(host, logits, (size_t)n * k * sizeof(float));
+            NN_TRY(nn_net_check_outputs(nets[m], host, n, NAN)); /* the member that overflows */
             nn_softmax_add(host, n, k, g_views[v].weight, prob);
             total += g_views[v].weight;
         }
@@ -128,7 +129,12 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
             rc = nn_net_forward(net, &c, x, &logits);
             if (rc != NN_OK) break;
             long correct = 0;
-            acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
+            const double l = net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
+            if (!isfinite(l)) { /* -nan and class 0 otherwise */
+                rc = nn_net_check_outputs(net, logits, n, l);
+                break;
+            }
+            acc[0] += l;
             acc[1] += (double)correct;
             acc[2] += n;
             nn_argmax_rows(logits, n, k, pred);
