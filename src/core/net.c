@@ -492,6 +492,17 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
         nn_net_free(net);
         return NN_ERR;
     }
+    /* ... and, on the CPU, by the memory the machine has. */
+    if (be == nn_backend_cpu()) {
+        char what[200];
+        snprintf(what, sizeof what, "%s: the net's buffers for batch slices of %d (parameters, "
+                                    "gradients, activations; a layer too wide?)",
+                 origin, max_n);
+        if (nn_check_memory(bytes, what) != NN_OK) {
+            nn_net_free(net);
+            return NN_ERR;
+        }
+    }
     /* The buffers the layers compute on are the backend's memory. */
     net->params = balloc(be, net->nparams, "parameters");
     net->grads = balloc(be, net->nparams + NN_NET_METRICS, "gradients");

@@ -533,17 +533,7 @@ int nn_cache_choose(nn_cache want, size_t bytes, size_t avail, int local_ranks, 
 }
 
 /* MemAvailable of /proc/meminfo (bytes); else the free pages. */
-static size_t mem_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    if (kb) return (size_t)(kb * 1024ull);
-    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    return pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
-}
+static size_t mem_available(void) { return nn_mem_available(); }
 
 static void folder_priv_free(folder_priv *p, size_t held) {
     if (!p) return;

@@ -156,6 +156,9 @@ check "29.20d: ... before any epoch (no history written)" test ! -e "$T/cdir/his
 mkdir -p "$T/hfifo" && mkfifo "$T/hfifo/history.csv"
 expect_fail "29.20d: OUT/history.csv a FIFO: refused at start-up" "hfifo/history\.csv is a FIFO \(named pipe\); expected a regular file for the history" \
     timeout -s KILL 60 $NN train $D --hidden 8 --epochs 1 --batch 50 --out "$T/hfifo"
+expect_fail "29.20c: a layer too wide for this machine's memory is refused before allocating" \
+    "--model: the net's buffers .* would take 63\.7 GB, more than the [0-9.]+ GB of memory this machine has available" \
+    $NN train $D --model "dense 8000000; sigmoid; dense 10" --epochs 1 --out "$T/wide"
 
 # --- 11: predict reads whole lines ------------------------------------------------
 check "11: a 256-byte line is one index" bash -c "{ printf '%254s' ''; echo 12; } | $NN predict $D | wc -l | grep -qx 1"

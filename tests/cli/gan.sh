@@ -75,6 +75,11 @@ check "gan: SIGTERM at step 47 (epoch 2): exit 75, checkpoint inside the epoch" 
 check "gan: --resume auto reaches the uninterrupted weights" bash -c "$NN gan ${GAN[*]@Q} --out $T/s --resume auto && $NN compare $T/g/checkpoint.h5 $T/s/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 check "gan: ... and the same history" bash -c "diff <(cut -d, -f1-5 $T/g/history.csv) <(cut -d, -f1-5 $T/s/history.csv)"
 
+# --- 29.20c: sizes from the command line are checked before they are allocated ------------
+expect_fail "29.20c: sample --n 10000000 (31 GB of images) is refused before allocating" \
+    "images would take 31.4 GB, more than the [0-9.]+ GB of memory this machine has available" \
+    $NN sample --checkpoint "$T/g/checkpoint.h5" --n 10000000 --png "$T/huge.png"
+
 # --- 29.19: G's and D's spec errors name their flag and the output expected -------------
 expect_fail "29.19: --generator \"dense 10\" names --generator and the 784 = 1x28x28 values" \
     "^nntrain: error: --generator: the generator's last layer \(dense_1\) has 10 outputs, but G must make 784 values per image.*1x28x28" \
