@@ -159,8 +159,16 @@ $(BUILD)/libnntrain.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/nntrain: $(CLI_OBJ) $(BUILD)/libnntrain.a
+$(BUILD)/libexec/nntrain: $(CLI_OBJ) $(BUILD)/libnntrain.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# build/nntrain is a static launcher of build/libexec/nntrain that blocks the
+# stop signals across the real binary's dynamic loading (src/launcher/nntrain.c):
+# a SIGTERM in its first milliseconds is then caught (exit 75), not fatal (143).
+LAUNCH_CC ?= cc
+$(BUILD)/nntrain: src/launcher/nntrain.c $(BUILD)/libexec/nntrain Makefile
+	$(LAUNCH_CC) -std=c11 -O2 -Wall -Wextra -static -o $@ $<
 
 $(BUILD)/tests/unit_tests: $(TEST_OBJ) $(BUILD)/libnntrain.a
 	@mkdir -p $(dir $@)

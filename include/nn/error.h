@@ -28,6 +28,16 @@ const char *nn_escaped(const char *s, size_t max, char *buf, size_t n);
 void nn_err_clear(void);
 
 /* Allocation that reports which buffer could not be had. */
+/* Memory this machine has available (MemAvailable; else the free pages;
+ * 0 when unknown). */
+size_t nn_mem_available(void);
+/* Requests of at least this many bytes are checked against it. */
+#define NN_MEM_CHECK_FROM ((size_t)256 << 20)
+/* NN_OK, or an error naming `what`, its size and the memory available, when
+ * bytes (>= NN_MEM_CHECK_FROM) exceed nn_mem_available(). */
+int nn_check_memory(double bytes, const char *what);
+/* malloc / calloc with a message naming `what`; requests above the memory
+ * available are refused before they are made (nn_check_memory). */
 void *nn_alloc(size_t bytes, const char *what);
 void *nn_calloc(size_t n, size_t size, const char *what);
 

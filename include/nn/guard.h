@@ -22,8 +22,14 @@
  * checkpoint: "resume me" (EX_TEMPFAIL). */
 #define NN_EXIT_STOPPED 75
 
-/* Catch SIGTERM, SIGINT, SIGUSR1 (idempotent). */
+/* Catch SIGTERM, SIGINT, SIGUSR1 (idempotent), and unblock them. */
 void nn_guard_signals(void);
+/* Before the process execs itself again: block the stop signals (a caught
+ * one made pending again), so none is lost or kills the new image before
+ * its nn_guard_signals; nn_guard_unblock unblocks them
+ * (after a failed exec, or for a command that does not catch them). */
+void nn_guard_hold_for_exec(void);
+void nn_guard_unblock(void);
 /* The first stop signal received (0 = none). */
 int nn_guard_stop_signal(void);
 /* "SIGTERM", "SIGINT", "SIGUSR1", ... */

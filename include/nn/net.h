@@ -35,6 +35,7 @@ typedef struct nn_net {
     float *dbuf[2];
     float *scratch;
     char *spec; /* the expanded spec text, stored verbatim in checkpoints */
+    char *origin; /* what errors name it by: the checkpoint, the spec file or "--model" */
     /* Per-layer seconds, when the trainer asked for them (--profile,
      * nn_net_time_layers): (nlayers, 2) forward, backward, summed over the
      * training passes (c->train; evaluation is not counted). layer_flop:
@@ -58,6 +59,20 @@ char *nn_model_resolve(const char *model, int hidden, int classes);
 /* How errors should name the spec of --model: the file's path when it names
  * a spec file, else "--model". */
 const char *nn_model_origin(const char *model);
+/* The model of a run with no --model (nn_model_resolve(NULL, ...) and
+ * nn_model_origin(NULL) take NULL for it). */
+#define NN_DEFAULT_MODEL "mlp"
+/* Spec text as one line, for comparing two specs: comments dropped, blanks
+ * collapsed, layers joined by ';' ("dense 100;sigmoid;dense 10"). malloc'd;
+ * NULL + message when out of memory. */
+char *nn_spec_canonical(const char *spec);
+
+/* Outputs y (n rows of the net's outputs, host memory) that are all finite:
+ * NN_OK; else an error naming net->origin and that its outputs overflow
+ * (NaN or infinite logits from finite weights too large for float32), for
+ * eval, loss and predict, which would print -nan or class 0. loss: the
+ * batch's loss (NAN when not computed), reported too when not finite. */
+int nn_net_check_outputs(const nn_net *net, const float *y, int n, double loss);
 
 /* Parse spec, infer shapes from `in`, allocate all buffers for batch slices
  * of up to max_n samples. `origin` names the spec in errors (file or

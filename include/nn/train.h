@@ -16,8 +16,15 @@
 
 typedef struct {
     const char *data;   /* data set spec, e.g. "mnist" or "mnist:DIR" */
-    const char *model;  /* preset, file or inline spec (ignored on resume) */
-    int hidden;         /* width for presets that take one */
+    const char *model;  /* preset, file or inline spec; NULL = NN_DEFAULT_MODEL (mlp) */
+    int hidden;         /* width for presets that take one (0 = the preset's) */
+    /* Whether --model, --hidden, --z-dim were on the command line (the
+     * parser sets them). A resume refuses a given one that differs from
+     * what the checkpoint records (so do --generator and --discriminator
+     * when not NULL). A parser that does not set them still gets the check
+     * for values other than the defaults: model neither NULL nor "mlp",
+     * hidden not 0, z_dim neither 0 nor 100 count as given. */
+    bool model_given, hidden_given, z_dim_given;
     int epochs;         /* total epochs to reach (a resumed run continues to it) */
     int batch;          /* GLOBAL batch */
     uint64_t seed;
@@ -54,7 +61,7 @@ typedef struct {
     /* gan only: */
     const char *generator, *discriminator; /* presets (dcgan-mnist, dcgan-cifar), files or
                                               inline specs; NULL = the preset for the data */
-    int z_dim;           /* noise dimensions (100) */
+    int z_dim;           /* noise dimensions (0 = NN_DEFAULT_Z_DIM, 100) */
     float g_lr, d_lr;    /* per-net learning rates (0 = optim.lr) */
     float real_label;    /* D's target for real images (1; 0.9 = one-sided label smoothing) */
     float ema;           /* decay of the generator's moving average (0 = none kept) */
@@ -84,6 +91,8 @@ typedef struct {
 } nn_train_cfg;
 
 enum { NN_LR_SCALE_NONE, NN_LR_SCALE_LINEAR, NN_LR_SCALE_SQRT };
+
+#define NN_DEFAULT_Z_DIM 100
 
 /* nn_train's return when a stop signal (guard.h) ended the run after it wrote
  * its checkpoint: the process should exit NN_EXIT_STOPPED. */

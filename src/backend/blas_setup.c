@@ -7,6 +7,7 @@
  * OPENBLAS_CORETYPE from the user is always respected. */
 #define _GNU_SOURCE
 #include "nn/backend.h"
+#include "nn/guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,12 +53,16 @@ void nn_blas_fix_coretype(int argc, char **argv) {
      * names a process after the file it executes, and a process called "exe"
      * hides from ps, top, pgrep -x nntrain and pkill nntrain. */
     char self[4096];
+    /* A stop signal caught so far (or arriving during the exec) stays
+     * pending for the new image's handler instead of killing it. */
+    nn_guard_hold_for_exec();
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len > 0) {
         self[len] = '\0';
         execv(self, argv);
     }
     execv("/proc/self/exe", argv);
+    nn_guard_unblock();
     /* exec failed: carry on with the slow kernel, but say so. */
     fprintf(stderr, "nntrain: warning: OpenBLAS uses the generic '%s' kernel; set "
                     "OPENBLAS_CORETYPE=%s for up to 5x faster training\n", core, want);

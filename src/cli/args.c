@@ -307,6 +307,10 @@ static int resolve(nn_args *a) {
         return nn_fail("--lr-scale scales the rate given for one rank's batch: it needs "
                        "--batch-per-rank B (the global batch is then B x ranks)");
     if (gan && !nn_args_given(a, "batch")) t->batch = 128;
+    /* A resume refuses a model other than the checkpoint's only when one was given. */
+    t->model_given = nn_args_given(a, "model");
+    t->hidden_given = nn_args_given(a, "hidden");
+    t->z_dim_given = nn_args_given(a, "z-dim");
     t->generator = gan ? a->gan_net : NULL;
     if (a->lr >= 0) o->lr = a->lr;
     if (a->momentum >= 0) o->momentum = a->momentum;

@@ -134,17 +134,6 @@ static void print_top(const float *logits, int classes, int k, char *const *name
     fflush(stdout);
 }
 
-/* A net's output must be finite: a checkpoint whose weights overflow gives
- * NaN and would print class 0 or a "-nan" loss as if all were well. */
-static int check_finite_out(const float *v, size_t n, const char *ckpt) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return nn_fail("%s: the model's outputs are not finite (NaN or infinite): its "
-                           "weights overflow float32 arithmetic; this checkpoint cannot be used",
-                           ckpt ? ckpt : "--model");
-    return NN_OK;
-}
-
 static int predict_one(const nn_args *a, nn_net *net, const nn_dataset *test, long i,
                        char *const *names) {
     float *x = nn_alloc(nn_shape_size(test->shape) * sizeof(float), "image");
@@ -156,7 +145,7 @@ static int predict_one(const nn_args *a, nn_net *net, const nn_dataset *test, lo
     const float *logits;
     if (rc == NN_OK) rc = nn_net_forward(net, &c, x, &logits);
     const int k = (int)nn_net_out_size(net);
-    if (rc == NN_OK) rc = check_finite_out(logits, (size_t)k, a->checkpoint);
+    if (rc == NN_OK) rc = nn_net_check_outputs(net, logits, 1, NAN);
     if (rc == NN_OK) print_top(logits, k, a->top, names);
     free(x);
     return rc;
@@ -185,7 +174,7 @@ static int predict_files(const nn_args *a) {
         nn_ctx c = {.train = false, .n = 1, .global_n = 1, .sample_ids = &id};
         const float *logits;
         if (rc == NN_OK) rc = nn_net_forward(&net, &c, x, &logits);
-        if (rc == NN_OK) rc = check_finite_out(logits, (size_t)k, a->checkpoint);
+        if (rc == NN_OK) rc = nn_net_check_outputs(&net, logits, 1, NAN);
         if (rc != NN_OK) break;
         printf("%s%s: ", a->pos[i], h != in.h || w != in.w ? " (resized)" : "");
         print_top(logits, k, a->top, names);
@@ -282,11 +271,11 @@ int cmd_loss(const nn_args *a, nn_dist *d) {
     const float *logits;
     nn_ctx c = {.train = false, .n = B, .global_n = B, .sample_ids = ids};
     if (rc == NN_OK) rc = nn_net_forward(&net, &c, x, &logits);
-    if (rc == NN_OK) rc = check_finite_out(logits, (size_t)B * nn_net_out_size(&net), a->checkpoint);
     if (rc == NN_OK) {
         double sum = nn_softmax_xent(logits, labels, B, (int)nn_net_out_size(&net), 0, NULL, NULL);
-        printf("cross-entropy: %.6f (mean over %d random training images, seed %llu)\n", sum / B,
-               B, (unsigned long long)a->train.seed);
+        if ((rc = nn_net_check_outputs(&net, logits, B, sum)) == NN_OK)
+            printf("cross-entropy: %.6f (mean over %d random training images, seed %llu)\n",
+                   sum / B, B, (unsigned long long)a->train.seed);
     }
     free(x), free(labels), free(ids);
     nn_net_free(&net);
@@ -405,10 +394,6 @@ int cmd_eval(const nn_args *a, nn_dist *dist) {
         rc = nn_dist_check(dist, r.confusion ? NN_OK : NN_ERR);
     }
     if (rc == NN_OK) rc = nn_evaluate_ensemble(ptrs, a->nensemble, &test, dist, &r);
-    if (rc == NN_OK && !isfinite(r.loss_sum))
-        rc = nn_fail("%s: the test loss is not finite: the model's outputs overflow float32 "
-                     "(weights too large); this checkpoint cannot be evaluated",
-                     a->checkpoint);
     if (rc == NN_OK && dist->rank == 0) {
         printf("data: %s%s, test split: %.0f samples%s%s\n", data,
                from_ckpt ? " (the checkpoint's)" : "", r.count,

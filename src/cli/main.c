@@ -30,10 +30,10 @@ static int exit_code(int rc) {
 }
 
 int main(int argc, char **argv) {
+    /* A stop signal from the first instant must mean "stop cleanly" (issue 29.9). */
+    if (argc >= 2 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan"))) nn_guard_signals();
     /* Before MPI_Init: may re-exec with the right OpenBLAS kernel. */
     nn_blas_fix_coretype(argc, argv);
-    /* A stop signal while MPI starts must already mean "stop cleanly". */
-    if (argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "gan"))) nn_guard_signals();
     static nn_args a;
     if (nn_args_parse(&a, argc, argv) != NN_OK) {
         if (launcher_rank0())
@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
         /* `nntrain` alone is a usage error that prints the usage. */
         return argc < 2 ? NN_EXIT_USAGE : NN_EXIT_OK;
     }
-    if (getenv("NNTRAIN_PARSE_ONLY")) return NN_EXIT_OK; /* tests/cli/flags.sh */
+    if (getenv("NNTRAIN_PARSE_ONLY")) return NN_EXIT_OK; /* tests/cli/surface.sh */
     nn_dist dist;
     if (nn_dist_init(&dist, &argc, &argv) != NN_OK) {
         fprintf(stderr, "nntrain: error: %s\n", nn_errmsg());

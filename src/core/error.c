@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static _Thread_local char g_msg[2048];
@@ -39,13 +40,39 @@ const char *nn_errmsg(void) { return g_msg[0] ? g_msg : "unknown error"; }
 
 void nn_err_clear(void) { g_msg[0] = 0; }
 
+size_t nn_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb) return (size_t)(kb * 1024ull);
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
+}
+
+int nn_check_memory(double bytes, const char *what) {
+    if (bytes < (double)NN_MEM_CHECK_FROM) return NN_OK;
+    const size_t avail = nn_mem_available();
+    if (avail == 0 || bytes <= (double)avail) return NN_OK;
+    return nn_fail("%s would take %.3g GB, more than the %.3g GB of memory this machine has "
+                   "available (MemAvailable); HINT: a smaller size (batch, --n, layer widths, "
+                   "image size)",
+                   what, bytes / 1e9, (double)avail / 1e9);
+}
+
 void *nn_alloc(size_t bytes, const char *what) {
+    /* Large requests are checked first: with overcommit malloc would say
+     * yes and the kernel's OOM killer end the job later, with no message. */
+    if (nn_check_memory((double)bytes, what) != NN_OK) return NULL;
     void *p = malloc(bytes ? bytes : 1);
     if (!p) nn_fail("out of memory allocating %zu bytes for %s", bytes, what);
     return p;
 }
 
 void *nn_calloc(size_t n, size_t size, const char *what) {
+    if (nn_check_memory((double)n * (double)size, what) != NN_OK) return NULL;
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) nn_fail("out of memory allocating %zu x %zu bytes for %s", n, size, what);
     return p;

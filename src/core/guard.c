@@ -13,6 +13,7 @@
 #include "nn/error.h"
 
 static volatile sig_atomic_t stop_signal;
+static int installed; /* nn_guard_signals ran: this command stops cleanly */
 
 static void on_stop(int sig) {
     if (stop_signal) {
@@ -25,6 +26,13 @@ static void on_stop(int sig) {
     stop_signal = sig;
 }
 
+static void stop_set(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
+}
+
 void nn_guard_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -34,6 +42,29 @@ void nn_guard_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    installed = 1;
+    /* Blocked across a re-exec (nn_guard_hold_for_exec): delivered now. */
+    sigset_t set;
+    stop_set(&set);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void nn_guard_hold_for_exec(void) {
+    /* The mask and pending signals survive execve, handlers do not: block
+     * the stop signals, and make one already caught pending again, so the
+     * new image's nn_guard_signals receives it. Commands that do not
+     * catch them (installed = 0) keep the default: die at once. */
+    if (!installed) return;
+    sigset_t set;
+    stop_set(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (stop_signal) raise(stop_signal);
+}
+
+void nn_guard_unblock(void) {
+    sigset_t set;
+    stop_set(&set);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int nn_guard_stop_signal(void) { return stop_signal; }

@@ -3,6 +3,7 @@
 #include "nn/net.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -113,6 +114,7 @@ static int parse_spec(const char *spec, nn_layer **out, int *count);
  * syntax errors name the file ("model.spec: model spec line 3: unknown layer
  * type ..."); see nn_model_origin for the errors of building the net. */
 char *nn_model_resolve(const char *model, int hidden, int classes) {
+    if (!model) model = NN_DEFAULT_MODEL; /* --model not given */
     char *s = nn_model_preset(model, hidden, classes);
     if (s) return s;
     struct stat st;
@@ -147,7 +149,39 @@ char *nn_model_resolve(const char *model, int hidden, int classes) {
  * when nn_model_resolve reads one, else "--model". */
 const char *nn_model_origin(const char *model) {
     struct stat st;
+    if (!model) return "--model";
     return !is_preset(model) && stat(model, &st) == 0 ? model : "--model";
+}
+
+/* Spec text as one line: '#' comments gone, blanks collapsed, ';' and
+ * newlines ending layers. Never longer than the text: every byte written
+ * stands for one read. */
+char *nn_spec_canonical(const char *spec) {
+    char *out = malloc(strlen(spec) + 1);
+    if (!out) {
+        nn_fail("out of memory comparing model specs");
+        return NULL;
+    }
+    size_t n = 0;
+    int in_comment = 0, blank = 0;
+    for (const char *p = spec; *p; p++) {
+        const char ch = *p;
+        if (ch == '\n' || ch == ';') {
+            in_comment = 0, blank = 0;
+            if (n > 0 && out[n - 1] != ';') out[n++] = ';';
+        } else if (in_comment || ch == '#') {
+            in_comment = 1;
+        } else if (ch == ' ' || ch == '\t' || ch == '\r') {
+            blank = n > 0 && out[n - 1] != ';';
+        } else {
+            if (blank) out[n++] = ' ';
+            blank = 0;
+            out[n++] = ch;
+        }
+    }
+    if (n > 0 && out[n - 1] == ';') n--;
+    out[n] = 0;
+    return out;
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -197,6 +231,15 @@ static int parse_line(char *line, int lineno, nn_layer *l) {
                            "value at most %zu characters)",
                            lineno, ops->type, nn_escaped(key, 40, q, sizeof q), sizeof o->key - 1,
                            sizeof o->val - 1);
+        for (int k = 0; k < l->nopts - 1; k++)
+            if (!strcmp(l->opts[k].key, key))
+                return nn_fail("model spec line %d: %s: option '%s' given twice ('%s' and "
+                               "'%s'%s); give it once",
+                               lineno, ops->type, nn_escaped(key, 40, q, sizeof q),
+                               l->opts[k].val, val,
+                               ops->positional && !strcmp(key, ops->positional)
+                                   ? ", the first as the positional value"
+                                   : "");
         snprintf(o->key, sizeof o->key, "%s", key);
         snprintf(o->val, sizeof o->val, "%s", val);
     }
@@ -309,6 +352,7 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
     net->in = in;
     net->max_n = max_n;
     net->spec = strdup(spec);
+    net->origin = strdup(origin ? origin : "--model");
     if (parse_spec(spec, &net->layers, &net->nlayers) != NN_OK) {
         nn_fail_ctx("%s", origin);
         nn_net_free(net);
@@ -380,6 +424,17 @@ int nn_net_create(nn_net *net, const char *spec, const char *origin, nn_shape in
         nn_net_free(net);
         return NN_ERR;
     }
+    /* ... and, on the CPU, by the memory the machine has. */
+    if (be == nn_backend_cpu()) {
+        char what[200];
+        snprintf(what, sizeof what, "%s: the net's buffers for batch slices of %d (parameters, "
+                                    "gradients, activations; a layer too wide?)",
+                 origin, max_n);
+        if (nn_check_memory(bytes, what) != NN_OK) {
+            nn_net_free(net);
+            return NN_ERR;
+        }
+    }
     /* The buffers the layers compute on are the backend's memory. */
     net->params = balloc(be, net->nparams, "parameters");
     net->grads = balloc(be, net->nparams + NN_NET_METRICS, "gradients");
@@ -437,6 +492,7 @@ void nn_net_free(nn_net *net) {
     for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
         if (owned[i]) be->free(owned[i]);
     free(net->spec);
+    free(net->origin);
     free(net->layer_s);
     memset(net, 0, sizeof *net);
 }
@@ -466,6 +522,27 @@ int nn_net_time_layers(nn_net *net) {
 
 void nn_net_time_reset(nn_net *net) {
     if (net->layer_s) memset(net->layer_s, 0, 4 * (size_t)net->nlayers * sizeof(double));
+}
+
+int nn_net_check_outputs(const nn_net *net, const float *y, int n, double loss) {
+    const size_t k = nn_net_out_size(net), m = (size_t)n * k;
+    size_t bad = 0;
+    for (size_t i = 0; i < m; i++) bad += !isfinite(y[i]);
+    if (bad == 0 && (isnan(loss) || isfinite(loss))) return NN_OK;
+    size_t badw = 0;
+    for (size_t i = 0; i < net->nparams; i++) badw += !isfinite(net->params[i]);
+    const char *who = net->origin ? net->origin : "--model";
+    if (bad == 0)
+        return nn_fail("%s: the model's loss on %d sample(s) is %g: its outputs (logits) are "
+                       "finite but too far apart for float32 (weights too large); no loss or "
+                       "accuracy can be computed",
+                       who, n, loss);
+    return nn_fail("%s: the model's outputs overflow: %zu of the %zu outputs (logits) of %d "
+                   "sample(s) are NaN or infinite, %s; no class, loss or accuracy can be computed",
+                   who, bad, m, n,
+                   badw ? "and its weights hold non-finite values"
+                        : "though every weight is finite: the weights are too large for float32 "
+                          "arithmetic (e.g. 3e38)");
 }
 
 int nn_net_forward(nn_net *net, const nn_ctx *c, const float *x, const float **logits) {

@@ -268,7 +268,27 @@ static void jpeg_err_output(j_common_ptr ci) { (void)ci; }
 typedef struct {
     struct jpeg_decompress_struct ci;
     jpeg_err err;
+    unsigned char *row; /* a CMYK scanline (freed on every exit) */
 } jpeg_job;
+
+/* One decoded CMYK scanline (4 bytes a pixel) as c = 1 or 3 channels.
+ * Adobe's files (an APP14 marker: Photoshop, most CMYK JPEGs) store the
+ * inks inverted (255 = none), so R = C K / 255 with the stored values;
+ * others store them plain, R = (255 - C)(255 - K) / 255. Grey is then
+ * Rec. 601's luma, as libjpeg makes it from RGB. */
+static void cmyk_row(const unsigned char *in, int w, bool inverted, int c, unsigned char *out) {
+    for (int x = 0; x < w; x++) {
+        unsigned v[4];
+        for (int q = 0; q < 4; q++) v[q] = inverted ? in[4 * x + q] : 255u - in[4 * x + q];
+        const unsigned r = (v[0] * v[3] + 127) / 255, g = (v[1] * v[3] + 127) / 255,
+                       b = (v[2] * v[3] + 127) / 255;
+        if (c == 3)
+            out[3 * x] = (unsigned char)r, out[3 * x + 1] = (unsigned char)g,
+                    out[3 * x + 2] = (unsigned char)b;
+        else
+            out[x] = (unsigned char)((299 * r + 587 * g + 114 * b + 500) / 1000);
+    }
+}
 
 /* want_c: 1 or 3 = decode to that; NATIVE_C = decode in the file's own
  * channels (1 for grayscale JPEGs, else 3); 0 = read the header only (img->c = 1 for
@@ -279,8 +299,11 @@ static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *im
     j->err.pub.emit_message = jpeg_err_emit;
     j->err.pub.output_message = jpeg_err_output;
     j->err.msg[0] = 0;
+    j->row = NULL;
     if (setjmp(j->err.jb)) {
         jpeg_destroy_decompress(&j->ci);
+        free(j->row);
+        j->row = NULL;
         return nn_fail("%s: corrupt or unreadable JPEG: %s", path, j->err.msg);
     }
     jpeg_create_decompress(&j->ci);
@@ -299,10 +322,12 @@ static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *im
         return NN_OK;
     }
     const int c = want_c == NATIVE_C ? native : want_c;
-    j->ci.out_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    /* CMYK and YCCK (libjpeg-turbo makes CMYK of both): converted here. */
+    const bool cmyk = j->ci.jpeg_color_space == JCS_CMYK || j->ci.jpeg_color_space == JCS_YCCK;
+    j->ci.out_color_space = cmyk ? JCS_CMYK : c == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&j->ci);
     img->c = c;
-    if ((int)j->ci.output_components != c) {
+    if ((int)j->ci.output_components != (cmyk ? 4 : c)) {
         jpeg_destroy_decompress(&j->ci);
         return nn_fail("%s: JPEG decoder gave %d components, expected %d", path,
                        j->ci.output_components, c);
@@ -313,12 +338,20 @@ static int decode_jpeg(const char *path, const filebuf *b, int want_c, image *im
         jpeg_destroy_decompress(&j->ci);
         return NN_ERR;
     }
+    if (cmyk && !(j->row = nn_alloc((size_t)img->w * 4, "CMYK scanline"))) {
+        jpeg_destroy_decompress(&j->ci);
+        return NN_ERR;
+    }
     while (j->ci.output_scanline < j->ci.output_height) {
-        JSAMPROW row = img->px + stride * j->ci.output_scanline;
+        const size_t y = j->ci.output_scanline;
+        JSAMPROW row = cmyk ? j->row : img->px + stride * y;
         jpeg_read_scanlines(&j->ci, &row, 1);
+        if (cmyk) cmyk_row(j->row, img->w, j->ci.saw_Adobe_marker, c, img->px + stride * y);
     }
     jpeg_finish_decompress(&j->ci);
     jpeg_destroy_decompress(&j->ci);
+    free(j->row);
+    j->row = NULL;
     return NN_OK;
 }
 
@@ -501,17 +534,7 @@ int nn_cache_choose(nn_cache want, size_t bytes, size_t avail, int local_ranks, 
 }
 
 /* MemAvailable of /proc/meminfo (bytes); else the free pages. */
-static size_t mem_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    if (kb) return (size_t)(kb * 1024ull);
-    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    return pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
-}
+static size_t mem_available(void) { return nn_mem_available(); }
 
 static void folder_priv_free(folder_priv *p, size_t held) {
     if (!p) return;

@@ -31,6 +31,8 @@
 #define GZ_MAX_RATIO 1032u
 /* Bytes read from a file at a time (whatever a record's size). */
 #define READ_CHUNK ((size_t)1 << 20)
+/* Compressed bytes read at a time from a .gz. */
+#define ZIN_BYTES ((size_t)1 << 18)
 
 typedef struct {
     uint8_t *pixels; /* (shard count, H*W) */
@@ -43,8 +45,14 @@ typedef struct {
 typedef struct {
     const char *path;
     const char *what; /* "images" or "labels" */
-    gzFile gz;
-    int is_gz;           /* gzip magic at the start */
+    gzFile gz;           /* plain files: zlib's transparent reader */
+    int is_gz;           /* gzip magic at the start: read by inflate below */
+    int fd;
+    z_stream zs;
+    unsigned char *zin;  /* compressed input buffer */
+    uint64_t raw_read;   /* compressed bytes read from fd */
+    int zinit, zend;     /* inflate set up; the last member ended at the file's end */
+    uint64_t trailing_at; /* > 0: non-gzip bytes follow a member, from this offset */
     uint64_t file_bytes; /* st_size */
     uint32_t dims[3];
     int ndim;
@@ -57,6 +65,7 @@ typedef struct {
  * came), fstat the descriptor we got, refuse anything but a regular file. */
 static int idx_file_open(idx_file *f, const char *path, const char *what) {
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     f->path = path;
     f->what = what;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -78,6 +87,22 @@ static int idx_file_open(idx_file *f, const char *path, const char *what) {
     f->file_bytes = (uint64_t)st.st_size;
     uint8_t m[2] = {0, 0};
     f->is_gz = pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    if (f->is_gz) {
+        /* inflate, not gzread: gzread ignores bytes after the last gzip
+         * member that are not another member, so a .gz with trailing
+         * garbage passed where the plain file is refused. */
+        f->fd = fd;
+        f->zin = malloc(ZIN_BYTES);
+        if (!f->zin || inflateInit2(&f->zs, 16 + MAX_WBITS) != Z_OK) {
+            free(f->zin);
+            f->zin = NULL;
+            close(fd);
+            f->fd = -1;
+            return nn_fail("%s: cannot open: out of memory for the gzip reader", path);
+        }
+        f->zinit = 1;
+        return NN_OK;
+    }
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
@@ -90,6 +115,12 @@ static int idx_file_open(idx_file *f, const char *path, const char *what) {
 static void idx_file_close(idx_file *f) {
     if (f->gz) gzclose(f->gz);
     f->gz = NULL;
+    if (f->zinit) inflateEnd(&f->zs);
+    f->zinit = 0;
+    free(f->zin);
+    f->zin = NULL;
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
 }
 
 static int gz_read_error(const idx_file *f, uint64_t at) {
@@ -99,11 +130,66 @@ static int gz_read_error(const idx_file *f, uint64_t at) {
                    (unsigned long long)at, m);
 }
 
+/* More compressed input (keeping what is left); 0 at the file's end. */
+static ssize_t gz_fill(idx_file *f) {
+    if (f->zs.avail_in > 0) memmove(f->zin, f->zs.next_in, f->zs.avail_in);
+    ssize_t r;
+    do r = read(f->fd, f->zin + f->zs.avail_in, ZIN_BYTES - f->zs.avail_in);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) f->raw_read += (uint64_t)r, f->zs.avail_in += (unsigned)r;
+    f->zs.next_in = f->zin;
+    return r;
+}
+
+/* Up to n decompressed bytes of a .gz into buf; *got less than n only at
+ * the end of the data (a stream cut short included: the caller reports the
+ * truncation against the header). Members follow each other (gzip -c a b);
+ * anything else after a member is recorded in trailing_at. */
+static int gz_inflate(idx_file *f, void *buf, size_t n, uint64_t at, size_t *got) {
+    f->zs.next_out = buf;
+    f->zs.avail_out = (unsigned)n;
+    while (f->zs.avail_out > 0 && !f->zend && !f->trailing_at) {
+        if (f->zs.avail_in == 0) {
+            ssize_t r = gz_fill(f);
+            if (r < 0)
+                return nn_fail("%s: read error after %llu bytes: %s", f->path,
+                               (unsigned long long)f->raw_read, strerror(errno));
+            if (r == 0) break; /* ended inside a member: truncated */
+        }
+        int z = inflate(&f->zs, Z_NO_FLUSH);
+        if (z == Z_STREAM_END) {
+            /* What follows the member: nothing, another member, or junk. */
+            if (f->zs.avail_in < 2 && gz_fill(f) < 0)
+                return nn_fail("%s: read error after %llu bytes: %s", f->path,
+                               (unsigned long long)f->raw_read, strerror(errno));
+            if (f->zs.avail_in == 0)
+                f->zend = 1;
+            else if (f->zs.avail_in >= 2 && f->zs.next_in[0] == 0x1f && f->zs.next_in[1] == 0x8b)
+                inflateReset(&f->zs);
+            else
+                f->trailing_at = f->raw_read - f->zs.avail_in;
+        } else if (z != Z_OK && z != Z_BUF_ERROR) {
+            return nn_fail("%s: read error at byte %llu: %s (corrupt gzip stream?)", f->path,
+                           (unsigned long long)(at + (n - f->zs.avail_out)),
+                           f->zs.msg ? f->zs.msg : "invalid data");
+        }
+    }
+    *got = n - f->zs.avail_out;
+    return NN_OK;
+}
+
 /* Read up to n bytes; *got is what came (less only at the end of the data). */
-static int read_some(const idx_file *f, void *buf, size_t n, uint64_t at, size_t *got) {
+static int read_some(idx_file *f, void *buf, size_t n, uint64_t at, size_t *got) {
     *got = 0;
     while (*got < n) {
         unsigned chunk = n - *got > (1u << 30) ? (1u << 30) : (unsigned)(n - *got);
+        if (f->is_gz) {
+            size_t g;
+            NN_TRY(gz_inflate(f, (char *)buf + *got, chunk, at + *got, &g));
+            *got += g;
+            if (g < chunk) break;
+            continue;
+        }
         int r = gzread(f->gz, (char *)buf + *got, chunk);
         if (r < 0) return gz_read_error(f, at + *got);
         if (r == 0) break;
@@ -134,7 +220,7 @@ static int fail_truncated(const idx_file *f, uint64_t have) {
 }
 
 /* Read the 4 + 4*ndim header bytes. */
-static int read_header_bytes(const idx_file *f, uint8_t *h, size_t n, size_t at) {
+static int read_header_bytes(idx_file *f, uint8_t *h, size_t n, size_t at) {
     size_t got;
     NN_TRY(read_some(f, h, n, at, &got));
     if (got < n)
@@ -212,9 +298,23 @@ static int idx_check_size(const idx_file *f) {
 
 /* After the last record the file must end: a longer file is not what the
  * header describes. */
-static int expect_eof(const idx_file *f) {
+static int expect_eof(idx_file *f) {
     char c;
-    int r = gzread(f->gz, &c, 1);
+    size_t got = 0;
+    int r;
+    if (f->is_gz) {
+        NN_TRY(gz_inflate(f, &c, 1, f->need, &got));
+        r = (int)got;
+        if (r == 0 && f->trailing_at)
+            return nn_fail("%s: %llu bytes of trailing data after the gzip stream (from byte "
+                           "%llu of %llu): not part of the IDX file; is it damaged or two files "
+                           "in one?",
+                           f->path, (unsigned long long)(f->file_bytes - f->trailing_at),
+                           (unsigned long long)f->trailing_at,
+                           (unsigned long long)f->file_bytes);
+    } else {
+        r = gzread(f->gz, &c, 1);
+    }
     if (r > 0) {
         char d[96];
         declared(f, d, sizeof d);
@@ -249,7 +349,7 @@ static int growbuf_reserve(growbuf *b, size_t n) {
 
 /* Read the data after the header (count records of rec bytes) and keep the
  * records [keep_lo, keep_hi) in out (reserved as they come). */
-static int read_records(const idx_file *f, size_t rec, size_t keep_lo, size_t keep_hi,
+static int read_records(idx_file *f, size_t rec, size_t keep_lo, size_t keep_hi,
                         growbuf *out) {
     const uint64_t hdr = 4 + 4 * (uint64_t)f->ndim, total = f->need - hdr;
     const uint64_t lo = (uint64_t)keep_lo * rec, hi = (uint64_t)keep_hi * rec;

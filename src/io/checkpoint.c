@@ -551,7 +551,21 @@ static int check_envelope(const char *path, const unsigned char *bytes, size_t n
     return NN_OK;
 }
 
-int nn_ckpt_seal(const char *path) {
+static int seal_file(const char *path);
+
+int nn_ckpt_seal(const char *given) {
+    /* A symlink is followed: the file it names is sealed (its temp and the
+     * rename happen next to it) and the link stays a link. A rename over
+     * the link's own name replaced it with a regular file and left the
+     * target unsealed. */
+    char *real = realpath(given, NULL);
+    if (!real) return nn_fail("%s: cannot resolve the path (%s)", given, strerror(errno));
+    int rc = seal_file(real);
+    free(real);
+    return rc;
+}
+
+static int seal_file(const char *path) {
     size_t n = 0;
     unsigned char *bytes = slurp_file(path, &n);
     if (!bytes) return NN_ERR;

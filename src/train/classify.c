@@ -65,6 +65,7 @@ static int eval_averaged(nn_net *const *nets, int count, const nn_eval_result *r
             const float *logits;
             NN_TRY(nn_net_forward(nets[m], c, in, &logits));
             nets[m]->be->to_host(host, logits, (size_t)n * k * sizeof(float));
+            NN_TRY(nn_net_check_outputs(nets[m], host, n, NAN)); /* the member that overflows */
             nn_softmax_add(host, n, k, g_views[v].weight, prob);
             total += g_views[v].weight;
         }
@@ -131,7 +132,12 @@ int nn_evaluate_ensemble(nn_net *const *nets, int count, const nn_dataset *d, nn
             rc = nn_net_forward(net, &c, x, &logits);
             if (rc != NN_OK) break;
             long correct = 0;
-            acc[0] += net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
+            const double l = net->be->softmax_xent(logits, labels, NULL, n, k, 0.0f, NULL, &correct);
+            if (!isfinite(l)) { /* -nan and class 0 otherwise */
+                rc = nn_net_check_outputs(net, logits, n, l);
+                break;
+            }
+            acc[0] += l;
             acc[1] += (double)correct;
             acc[2] += n;
             nn_argmax_rows(logits, n, k, pred);
@@ -246,6 +252,21 @@ static int grads_final(void *dist, size_t from) { return nn_dist_reduce_ready(di
 
 static int cl_create(nn_run *r) {
     const nn_train_cfg *cfg = r->cfg;
+    /* One class: loss 0 and accuracy 1 from the first step, nothing learnt. */
+    if (r->train.classes < 2) {
+        char q[200];
+        return nn_dist_check(
+            r->dist,
+            nn_fail("--data %s: the training split has %d class%s%s%s%s; a classifier needs at "
+                    "least 2 (with one, every prediction is right: loss 0, accuracy 1, nothing "
+                    "learnt). HINT: one sub-folder per class under train/ and test/",
+                    cfg->data, r->train.classes, r->train.classes == 1 ? "" : "es",
+                    r->train.class_names && r->train.classes == 1 ? " ('" : "",
+                    r->train.class_names && r->train.classes == 1
+                        ? nn_escaped(r->train.class_names[0], 80, q, sizeof q)
+                        : "",
+                    r->train.class_names && r->train.classes == 1 ? "')" : ""));
+    }
     classify *c = nn_calloc(1, sizeof *c, "classifier");
     if (!c) return nn_dist_check(r->dist, NN_ERR);
     r->m = c;
@@ -270,6 +291,22 @@ static int cl_create(nn_run *r) {
         if (rc == NN_OK)
             rc = nn_class_names_check(r->resume, names, cfg->data, r->train.class_names, classes);
         nn_ckpt_free_names(names, classes);
+        /* --model / --hidden given: the checkpoint's model, or a refusal. */
+        if (rc == NN_OK && nn_run_model_given(cfg)) {
+            char *want = nn_model_resolve(cfg->model, cfg->hidden, classes);
+            const char *m = cfg->model ? cfg->model : NN_DEFAULT_MODEL;
+            const bool mod = cfg->model_given || strcmp(m, NN_DEFAULT_MODEL) != 0;
+            const bool hid = cfg->hidden_given || cfg->hidden != 0;
+            const char *flag = mod && hid ? "--model / --hidden" : hid ? "--hidden" : "--model";
+            char value[1200];
+            if (hid)
+                snprintf(value, sizeof value, "%.1000s%s%d", mod ? m : "", mod ? " / " : "",
+                         cfg->hidden);
+            else
+                snprintf(value, sizeof value, "%.1000s", m);
+            rc = want ? nn_run_same_spec(r->resume, "the model", spec, flag, value, want) : NN_ERR;
+            free(want);
+        }
     } else {
         spec = nn_model_resolve(cfg->model, cfg->hidden, classes);
         if (!spec) rc = NN_ERR;

@@ -131,8 +131,36 @@ static char *net_spec(const char *given, int which, nn_shape data, const char **
             if (!s) nn_fail("out of memory");
             return s;
         }
-    *origin = nn_model_origin(name);
+    /* A spec file names itself in errors; inline text and the rest name the
+     * flag (nn_model_origin would say --model). */
+    const char *flag = which ? "--discriminator" : "--generator";
+    const char *o = nn_model_origin(name);
+    *origin = strcmp(o, "--model") ? o : flag;
+    struct stat st;
+    if (stat(name, &st) != 0 && !strpbrk(name, " \t;\n")) {
+        char q[200];
+        nn_fail("%s %s: not a DCGAN preset (dcgan-mnist, dcgan-cifar), not a readable spec file, "
+                "and not an inline spec",
+                flag, nn_escaped(name, 120, q, sizeof q));
+        return NULL;
+    }
     return nn_model_resolve(name, 0, 0);
+}
+
+/* G must make one value per pixel of the data's images, D one logit: said
+ * with the flag (or file) and the shape, not as a classifier's classes. */
+static int check_out(const nn_net *net, const char *origin, int which, nn_shape img) {
+    const size_t got = nn_net_out_size(net), want = which ? 1 : nn_shape_size(img);
+    if (got == want) return NN_OK;
+    const char *last = net->nlayers > 0 ? net->layers[net->nlayers - 1].name : "?";
+    if (which)
+        return nn_fail("%s: the discriminator's last layer (%s) has %zu outputs, but D must "
+                       "end in 1 logit per image (real or fake), e.g. 'dense 1'",
+                       origin, last, got);
+    return nn_fail("%s: the generator's last layer (%s) has %zu outputs, but G must make %zu "
+                   "values per image, one per pixel of the data's %dx%dx%d (CxHxW) images "
+                   "(then tanh)",
+                   origin, last, got, want, img.c, img.h, img.w);
 }
 
 /* The average starts from G itself (a fresh run, or a checkpoint without one). */
@@ -149,7 +177,7 @@ static int gan_create(nn_run *r) {
     const int dim = (int)nn_shape_size(img), B = cfg->batch;
     char *gs = NULL, *ds = NULL;
     const char *go = "--generator", *dor = "--discriminator";
-    nn_shape gin = {cfg->z_dim, 1, 1}, din = img;
+    nn_shape gin = {cfg->z_dim > 0 ? cfg->z_dim : NN_DEFAULT_Z_DIM, 1, 1}, din = img;
     int gout = dim, dout = 1, rc = NN_OK;
     if (r->resume) {
         rc = nn_ckpt_read_part(r->resume, NN_CKPT_GAN, "generator", &gs, &gin, &gout);
@@ -159,6 +187,25 @@ static int gan_create(nn_run *r) {
             rc = nn_fail("%s: the GAN makes %d values per image and judges %dx%dx%d images, "
                          "the data set %s has %dx%dx%d",
                          r->resume, gout, din.c, din.h, din.w, cfg->data, img.c, img.h, img.w);
+        /* --z-dim, --generator, --discriminator given: the checkpoint's, or a
+         * refusal naming the flag (they were ignored without a word). */
+        const int z = gin.c * gin.h * gin.w;
+        if (rc == NN_OK && nn_run_z_dim_given(cfg) && cfg->z_dim != z)
+            rc = nn_fail("%s: the generator was trained on %d noise values, but this run has "
+                         "--z-dim %d; HINT: a resumed run continues the checkpoint's model: "
+                         "leave --z-dim out, or start a new run in another --out",
+                         r->resume, z, cfg->z_dim);
+        for (int which = 0; which < 2 && rc == NN_OK; which++) {
+            const char *given = which ? cfg->discriminator : cfg->generator;
+            if (!given) continue;
+            const char *o = NULL;
+            char *want = net_spec(given, which, img, &o);
+            rc = want ? nn_run_same_spec(r->resume, which ? "the discriminator" : "the generator",
+                                         which ? ds : gs, which ? "--discriminator" : "--generator",
+                                         given, want)
+                      : NN_ERR;
+            free(want);
+        }
         go = dor = r->resume;
         int has = 0;
         if (rc == NN_OK && cfg->ema == 0 && r->dist->rank == 0 &&
@@ -173,8 +220,10 @@ static int gan_create(nn_run *r) {
     }
     g->z = gin.c * gin.h * gin.w;
     const int gmax = B > FIXED_SAMPLES ? B : FIXED_SAMPLES;
-    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, dim, gmax, nn_backend_current());
-    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 1, B, nn_backend_current());
+    if (rc == NN_OK) rc = nn_net_create(&g->g, gs, go, gin, 0, gmax, nn_backend_current());
+    if (rc == NN_OK) rc = check_out(&g->g, go, 0, img);
+    if (rc == NN_OK) rc = nn_net_create(&g->d, ds, dor, img, 0, B, nn_backend_current());
+    if (rc == NN_OK) rc = check_out(&g->d, dor, 1, img);
     if (rc == NN_OK && cfg->ema > 0)
         rc = nn_net_create(&g->ge, gs, go, gin, dim, FIXED_SAMPLES, nn_backend_current());
     free(gs), free(ds);

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nn/train.h"
 
@@ -122,6 +123,21 @@ struct nn_run {
     double prof_epoch[P_N];
     char ckpt[1100], csv[1100], best[1100], lock[1100], config[1024];
 };
+
+/* Was the flag given (train.h: the parser's bit, else a value other than
+ * the default)? */
+static inline bool nn_run_model_given(const nn_train_cfg *c) {
+    return c->model_given || c->hidden_given || c->hidden != 0 ||
+           (c->model && strcmp(c->model, NN_DEFAULT_MODEL) != 0);
+}
+static inline bool nn_run_z_dim_given(const nn_train_cfg *c) {
+    return c->z_dim_given || (c->z_dim != 0 && c->z_dim != NN_DEFAULT_Z_DIM);
+}
+/* A resumed checkpoint's spec `saved` (of `part`, e.g. "the model", "the
+ * generator") against what the flag `flag` = `value` resolves to (`want`):
+ * an error naming both when their canonical forms differ. */
+int nn_run_same_spec(const char *ckpt, const char *part, const char *saved, const char *flag,
+                     const char *value, const char *want);
 
 double nn_run_now(void);
 /* Add the seconds since `since` to a phase of the profile. */

@@ -64,6 +64,23 @@ int nn_train_command(const char *command, const nn_train_cfg *given, nn_dist *di
 static const char *const phase_names[P_N] = {"data",   "exchange", "forward", "backward", "wait",
                                              "reduce", "optim",    "eval",    "ckpt"};
 
+int nn_run_same_spec(const char *ckpt, const char *part, const char *saved, const char *flag,
+                     const char *value, const char *want) {
+    char *a = nn_spec_canonical(saved), *b = a ? nn_spec_canonical(want) : NULL;
+    int rc = b ? NN_OK : NN_ERR;
+    if (rc == NN_OK && strcmp(a, b) != 0) {
+        char qa[200], qb[200], qv[200];
+        rc = nn_fail("%s: %s was trained as \"%s\", but this run has %s %s (\"%s\"); HINT: a "
+                     "resumed run continues the checkpoint's model: leave %s out, or start a new "
+                     "run in another --out",
+                     ckpt, part, nn_escaped(a, 120, qa, sizeof qa), flag,
+                     nn_escaped(value, 120, qv, sizeof qv), nn_escaped(b, 120, qb, sizeof qb),
+                     flag);
+    }
+    free(a), free(b);
+    return rc;
+}
+
 double nn_run_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -176,6 +193,18 @@ static int prepare_out(nn_run *r) {
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.h5", out);
     snprintf(r->csv, sizeof r->csv, "%s/history.csv", out);
     snprintf(r->best, sizeof r->best, "%s/best.h5", out);
+    /* The files a save renames into place must be regular files or absent:
+     * a folder (or FIFO, device) there was found only by the first save,
+     * after an epoch of training. */
+    const char *const outs[3] = {r->ckpt, r->csv, r->best};
+    const char *const what[3] = {"the checkpoint", "the history", "the best epoch's checkpoint"};
+    for (int i = 0; i < (r->cfg->keep_best ? 3 : 2); i++) {
+        struct stat os;
+        if (stat(outs[i], &os) == 0 && !S_ISREG(os.st_mode))
+            return nn_fail("--out %s: %s is %s; expected a regular file for %s, or nothing "
+                           "(HINT: move it away, or another --out)",
+                           out, outs[i], nn_file_kind(os.st_mode), what[i]);
+    }
     /* What a save killed half way left behind (this run holds the lock). */
     const char *const mine[3] = {r->ckpt, r->csv, r->best};
     for (int i = 0; i < 3; i++) NN_TRY(nn_remove_stale_temps(mine[i]) < 0 ? NN_ERR : NN_OK);
@@ -364,6 +393,10 @@ static int run_setup(nn_run *r) {
         rc = nn_shift_check(r->train.shape, cfg->crop_reflect, "--crop-fill reflect");
     NN_TRY(nn_dist_check(dist, rc));
     r->train_count = r->train.count;
+    /* --limit past the end is clamped (count = the whole set): say so. */
+    if (cfg->train_limit > 0 && r->train.count < (size_t)cfg->train_limit && dist->rank == 0)
+        printf("note: --limit %ld is more than the %zu training samples: using all %zu\n",
+               cfg->train_limit, r->train.count, r->train.count);
     r->draw = r->mode->draw(cfg);
 
     NN_TRY(r->mode->create(r)); /* collective */

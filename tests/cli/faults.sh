@@ -15,8 +15,8 @@ make_mnist_like "$T/long" 3000 100
 D="--data mnist:$T/data"
 # A run long enough to be interrupted (about 2 s here): 6 epochs of 600 steps.
 RUN="--data mnist:$T/long --model mlp --hidden 256 --epochs 6 --batch 5 --lr 0.1 --quiet --no-plot"
-# started PID DIR: wait until the trainer holds DIR/.lock (past process start-up:
-# a signal before main() runs can only kill the process, with nothing written).
+# started PID DIR: wait until the trainer holds DIR/.lock (past start-up, so the
+# signal lands in training; one during start-up is 29.9's test).
 started() { for _ in $(seq 100); do kill -0 "$1" 2>/dev/null && [ -s "$2/.lock" ] && return; sleep 0.05; done; }
 same_weights() { "$NN" compare "$1" "$2" | grep -q 'max_abs_diff: 0\.000e+00'; }
 
@@ -98,6 +98,19 @@ kill -TERM $pid; kill -INT $pid   # two kinds: both are delivered, none merged
 wait $pid; rc=$?
 check "6: a second signal exits at once, 128 + its number (exit $rc)" test "$rc" = 130 -o "$rc" = 143
 check "6: ... and says so" grep -q 'second stop signal: exiting at once' "$T/twice.err"
+# 29.9: SIGTERM 0-20 ms after the start (the loader's time: it exited 143):
+# caught all the same, exit 75, nothing written; 8 tries.
+bad=""
+for d in 0 0.001 0.003 0.006 0.01 0.013 0.016 0.02; do
+    rm -rf "$T/early"
+    $NN train $RUN --out "$T/early" 2>/dev/null &
+    pid=$!
+    sleep $d
+    kill -TERM $pid
+    wait $pid; rc=$?
+    [ "$rc" = 75 ] && [ ! -e "$T/early/checkpoint.h5" ] && [ ! -e "$T/early/history.csv" ] || bad="$bad $d:$rc"
+done
+check "29.9: SIGTERM 0-20 ms after the start: exit 75, nothing written (8 tries;$bad)" test -z "$bad"
 rc=0; NNTRAIN_TEST_SIGNAL=1 $NN train $RUN --out "$T/first" 2>"$T/first.err" || rc=$?
 check "6: a signal at the first step still writes a checkpoint to resume from" bash -c "test $rc = 75 && test -f $T/first/checkpoint.h5"
 
@@ -128,6 +141,25 @@ kill -9 $pid; wait $pid 2>/dev/null
 check "10: the lock of a killed trainer does not block the next one" $NN train $D --hidden 8 --epochs 1 --batch 50 --quiet --no-plot --force --out "$T/busy"
 check "10: the lock file is removed at the end" test ! -e "$T/busy/.lock"
 
+# --- 29.15, 29.17, 29.20d: start-up checks ---------------------------------------------
+make_folder "$T/one" train:only test:only
+expect_fail "29.15: a one-class training set is refused, naming the folder and the class" \
+    "--data folder:.*/one: the training split has 1 class \('only'\); a classifier needs at least 2" \
+    $NN train --data "folder:$T/one" --epochs 1 --batch 4 --out "$T/one-run"
+check "29.17: --limit above the data set's size says so (and trains on all)" bash -c "$NN train $D --hidden 8 --epochs 1 --batch 50 --limit 5000 --quiet --no-plot --out $T/lim | grep -qx 'note: --limit 5000 is more than the 500 training samples: using all 500'"
+check "29.17: ... and a --limit within it says nothing" bash -c "! $NN train $D --hidden 8 --epochs 1 --batch 50 --limit 100 --quiet --no-plot --out $T/lim2 | grep -q 'note: --limit'"
+mkdir -p "$T/cdir/checkpoint.h5"
+expect_fail "29.20d: OUT/checkpoint.h5 a folder: refused at start-up, before training" \
+    "--out .*cdir: .*cdir/checkpoint\.h5 is a folder; expected a regular file for the checkpoint, or nothing" \
+    $NN train $RUN --out "$T/cdir"
+check "29.20d: ... before any epoch (no history written)" test ! -e "$T/cdir/history.csv"
+mkdir -p "$T/hfifo" && mkfifo "$T/hfifo/history.csv"
+expect_fail "29.20d: OUT/history.csv a FIFO: refused at start-up" "hfifo/history\.csv is a FIFO \(named pipe\); expected a regular file for the history" \
+    timeout -s KILL 60 $NN train $D --hidden 8 --epochs 1 --batch 50 --out "$T/hfifo"
+expect_fail "29.20c: a layer too wide for this machine's memory is refused before allocating" \
+    "--model: the net's buffers .* would take 63\.7 GB, more than the [0-9.]+ GB of memory this machine has available" \
+    $NN train $D --model "dense 8000000; sigmoid; dense 10" --epochs 1 --out "$T/wide"
+
 # --- 11: predict reads whole lines ------------------------------------------------
 check "11: a 256-byte line is one index" bash -c "{ printf '%254s' ''; echo 12; } | $NN predict $D | wc -l | grep -qx 1"
 expect_fail "11: a NUL byte in a line is refused" "line 1 holds a NUL byte" bash -c "printf '7\0junk\n' | $NN predict $D"
@@ -146,6 +178,13 @@ expect_fail "14: resume with another --limit" "trained with --limit 0, this run 
 cp -r "$T/data" "$T/data2"
 expect_fail "14: resume with another --data" "trained on --data mnist:$T/long, this run has --data mnist:$T/data2" \
     $NN train $RUN --epochs 7 --data "mnist:$T/data2" --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: resume with another --model" "ref/checkpoint.h5: the model was trained as \"dense 256;sigmoid;dense 10\", but this run has --model / --hidden mlp1000 / 256" \
+    $NN train ${RUN/--model mlp/--model mlp1000} --epochs 7 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: resume with another --hidden" "the model was trained as \"dense 256;sigmoid;dense 10\", but this run has (--model / )?--hidden (mlp / )?300" \
+    $NN train ${RUN/--hidden 256/--hidden 300} --epochs 7 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+expect_fail "29.8: --hidden alone (the default model) is checked too" "this run has --hidden 8 \(\"dense 8;sigmoid;dense 10\"\)" \
+    $NN train --data "mnist:$T/long" --hidden 8 --epochs 7 --batch 5 --lr 0.1 --resume "$T/ref/checkpoint.h5" --out "$T/ref"
+check "29.8: the same model as an inline spec, and no --model at all, resume" bash -c "cp -r $T/ref $T/ref8 && $NN train ${RUN/--model mlp --hidden 256/} --model 'dense 256; sigmoid; dense 10' --epochs 7 --resume auto --out $T/ref8 && $NN train ${RUN/--model mlp --hidden 256/} --epochs 8 --resume auto --out $T/ref8"
 
 # --- periodic checkpoints, kill -9, best.h5 -----------------------------------------
 $NN train $RUN --checkpoint-every 0.0002 --out "$T/per" &

@@ -75,4 +75,28 @@ check "gan: SIGTERM at step 47 (epoch 2): exit 75, checkpoint inside the epoch" 
 check "gan: --resume auto reaches the uninterrupted weights" bash -c "$NN gan ${GAN[*]@Q} --out $T/s --resume auto && $NN compare $T/g/checkpoint.h5 $T/s/checkpoint.h5 | grep -q 'max_abs_diff: 0.000e+00'"
 check "gan: ... and the same history" bash -c "diff <(cut -d, -f1-5 $T/g/history.csv) <(cut -d, -f1-5 $T/s/history.csv)"
 
+# --- 29.20c: sizes from the command line are checked before they are allocated ------------
+expect_fail "29.20c: sample --n 10000000 (31 GB of images) is refused before allocating" \
+    "images would take 31.4 GB, more than the [0-9.]+ GB of memory this machine has available" \
+    $NN sample --checkpoint "$T/g/checkpoint.h5" --n 10000000 --png "$T/huge.png"
+
+# --- 29.19: G's and D's spec errors name their flag and the output expected -------------
+expect_fail "29.19: --generator \"dense 10\" names --generator and the 784 = 1x28x28 values" \
+    "^nntrain: error: --generator: the generator's last layer \(dense_1\) has 10 outputs, but G must make 784 values per image.*1x28x28" \
+    $NN gan $D --generator "dense 10" --epochs 1 --out "$T/g19"
+expect_fail "29.19: --discriminator \"flatten; dense 2\" names --discriminator and the 1 logit" \
+    "^nntrain: error: --discriminator: the discriminator's last layer \(dense_1\) has 2 outputs, but D must end in 1 logit" \
+    $NN gan $D --discriminator "flatten; dense 2" --epochs 1 --out "$T/g19"
+expect_fail "29.19: an unknown --generator name is named with its flag" "^nntrain: error: --generator nosuch: not a DCGAN preset" \
+    $NN gan $D --generator nosuch --epochs 1 --out "$T/g19"
+
+# --- 29.8: a resume with another model is refused, naming the flag ---------------------
+expect_fail "29.8: gan resume with another --z-dim" "the generator was trained on 16 noise values, but this run has --z-dim 32" \
+    $NN gan "${GAN[@]}" --epochs 3 --z-dim 32 --resume "$T/g/checkpoint.h5" --out "$T/g8"
+expect_fail "29.8: gan resume with another --generator" "the generator was trained as \"dense 392 bias=false;batchnorm;.*this run has --generator dense 784; tanh" \
+    $NN gan "${GAN[@]}" --epochs 3 --generator "dense 784; tanh" --resume "$T/g/checkpoint.h5" --out "$T/g8"
+expect_fail "29.8: gan resume with another --discriminator" "the discriminator was trained as .*this run has --discriminator flatten; dense 1" \
+    $NN gan "${GAN[@]}" --epochs 3 --discriminator "flatten; dense 1" --resume "$T/g/checkpoint.h5" --out "$T/g8"
+check "29.8: gan resume with the same flags (and without them) still works" bash -c "cp -r $T/g $T/g8s && $NN gan ${GAN[*]@Q} --epochs 3 --resume auto --no-plot --out $T/g8s >/dev/null && $NN gan $D --epochs 4 --batch 32 --ema 0.99 --resume auto --no-plot --out $T/g8s >/dev/null"
+
 summary "gan tests"

@@ -93,6 +93,44 @@ else
     echo "NOTE: h5dump missing: non-finite checkpoint checks skipped"
 fi
 
+# 29.12: seal through a symlink seals the file it names and keeps the link.
+mkdir -p "$T/sl"
+python3 - "$T/run/checkpoint.h5" "$T/sl/real.h5" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[24] ^= 0xff  # the stored CRC changed: the file fails its checksum until sealed
+open(sys.argv[2], "wb").write(b)
+PY
+ln -s real.h5 "$T/sl/link.h5"
+check "29.12: seal --checkpoint LINK: the link stays a link" bash -c "$NN seal --checkpoint $T/sl/link.h5 >/dev/null && test -L $T/sl/link.h5 && test \$(readlink $T/sl/link.h5) = real.h5"
+check "29.12: ... and the file it names is sealed" bash -c "$NN eval $D --checkpoint $T/sl/real.h5 | grep -q '^accuracy'"
+
+# 29.10: huge finite weights (3e38 in the last kernel), sealed: the outputs
+# overflow; eval, loss and predict fail naming the checkpoint (they printed
+# loss -nan, class 0, exit 0).
+if command -v h5dump >/dev/null; then
+    raw=$(mktemp)
+    h5dump -d /model_weights/dense_2/kernel -b LE -o "$raw" "$T/run/checkpoint.h5" >/dev/null
+    python3 - "$T/run/checkpoint.h5" "$raw" "$T/huge.h5" <<'PY'
+import struct, sys
+src, raw, out = sys.argv[1:]
+data, want = open(src, "rb").read(), open(raw, "rb").read()
+at = data.find(want)
+assert at >= 0, "dataset bytes not found"
+open(out, "wb").write(data[:at] + struct.pack("<f", 3e38) * (len(want) // 4) + data[at + len(want):])
+PY
+    rm -f "$raw"
+    $NN seal --checkpoint "$T/huge.h5" >/dev/null
+    expect_fail "29.10: eval of weights that overflow float32 fails, naming the checkpoint" \
+        "huge\.h5: the model's outputs overflow: [0-9]+ of the [0-9]+ outputs \(logits\) .* NaN or infinite, though every weight is finite" \
+        $NN eval $D --checkpoint "$T/huge.h5"
+    expect_fail "29.10: loss too" "huge\.h5: the model's outputs overflow" $NN loss $D --checkpoint "$T/huge.h5"
+    expect_fail "29.10: predict too (it said class 0)" "huge\.h5: the model's outputs overflow" \
+        bash -c "echo 3 | $NN predict $D --checkpoint $T/huge.h5"
+    expect_fail "29.10: an ensemble with it too" "huge\.h5: the model's outputs overflow" \
+        $NN eval $D --checkpoint "$T/run/checkpoint.h5" --checkpoint "$T/huge.h5"
+fi
+
 # state/epoch = -5 (an HDF5 attribute edit needs the HDF5 C library; the
 # build has it).
 cat > "$T/setattr.c" <<'C'

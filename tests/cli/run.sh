@@ -224,6 +224,15 @@ check "  a resume without --ema goes on from the trained weights and drops the a
 check "  a resume with --ema from a checkpoint without one starts it from the weights" bash -c "$NN train $E --epochs 3 --resume $T/straight/checkpoint.h5 --out $T/ema1 > $T/ema1.log && grep -q 'has no moving average of the weights: --ema starts it' $T/ema1.log && h5ls $T/ema1/checkpoint.h5/trained | grep -q model_weights"
 expect_fail "--ema 1 is refused" "--ema 1: expected a decay in \[0, 1\)" $NN train ${E/--ema 0.9/--ema 1}
 
+# --- 29.13: the hint for a missing fashion-mnist names a command that works ---------
+expect_fail "29.13: a missing fashion-mnist names datasets/fetch fashion-mnist" "HINT: run \`datasets/fetch fashion-mnist\`" \
+    env NNTRAIN_DATA="$T/fm-none" $NN train --data fashion-mnist --epochs 1 --out "$T/fm-run"
+make_mnist_like "$T/fm-src" 60 20
+check "29.13: ... and that command fetches it (from a mirror folder)" bash -c "datasets/fetch fashion-mnist --from $T/fm-src --dest $T/fm-data/fashion-mnist >/dev/null && NNTRAIN_DATA=$T/fm-data $NN train --data fashion-mnist --epochs 1 --batch 20 --quiet --no-plot --out $T/fm-run"
+cp "$T/fm-src/t10k-labels-idx1-ubyte" "$T/fm-src/t10k-images-idx3-ubyte"
+expect_fail "29.13: fetch fashion-mnist checks the files' IDX headers" "t10k-images-idx3-ubyte\.gz: not IDX images of 28x28" \
+    datasets/fetch fashion-mnist --from "$T/fm-src" --dest "$T/fm-bad"
+
 # --- bad input ---------------------------------------------------------------
 expect_fail "unknown flag" "unknown option '--epoch'" $NN train $D --epoch 3
 expect_fail "bad number" "--batch abc: expected an integer" $NN train $D --batch abc

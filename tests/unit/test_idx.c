@@ -440,6 +440,46 @@ static void test_corrupt_gz(void) {
                     "truncated: header declares 10 images of 4x5 (216 bytes)", "decompressed");
 }
 
+/* Issue 29.20e: bytes after the gzip stream are refused, naming the file and
+ * the offset, as bytes after a plain file's payload are; a second gzip
+ * member (gzip -c a b) is data like the first. */
+static void test_gz_trailing(void) {
+    size_t na;
+    uint8_t *a = images_bytes(0x803, N_SAMPLES, IMG_H, IMG_W, &na);
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path("idx_trail-images.gz"));
+    tu_write_file(path, a, na, 1);
+    FILE *f = fopen(path, "ab");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("TRAILING", f);
+    fclose(f);
+    EXPECT_IDX_FAIL(path, valid_labels(), 10, path, "8 bytes of trailing data after the gzip stream",
+                    NULL);
+    /* Two members: the header and half the pixels, then the rest. */
+    char p1[512], p2[512];
+    snprintf(p1, sizeof p1, "%s", tu_path("idx_m1.gz"));
+    snprintf(p2, sizeof p2, "%s", tu_path("idx_m2.gz"));
+    tu_write_file(p1, a, na / 2, 1);
+    tu_write_file(p2, a + na / 2, na - na / 2, 1);
+    snprintf(path, sizeof path, "%s", tu_path("idx_members-images.gz"));
+    FILE *out = fopen(path, "wb");
+    CU_ASSERT_FATAL(out != NULL);
+    const char *parts[2] = {p1, p2};
+    for (int i = 0; i < 2; i++) {
+        FILE *in = fopen(parts[i], "rb");
+        CU_ASSERT_FATAL(in != NULL);
+        int c;
+        while ((c = fgetc(in)) != EOF) fputc(c, out);
+        fclose(in);
+    }
+    fclose(out);
+    nn_dataset d;
+    int rc = nn_idx_open(&d, path, valid_labels(), 10, NN_PART_ALL);
+    CU_ASSERT_EQUAL(rc, NN_OK);
+    if (rc == NN_OK) nn_dataset_free(&d);
+    free(a);
+}
+
 /* ---- declared sizes against the file, before allocating (issue 9) ---- */
 
 /* An IDX header (magic, dims) followed by bytes up to `len` bytes, plain
@@ -733,6 +773,7 @@ void register_idx_tests(void) {
     CU_add_test(s, "valid plain IDX loads", test_valid_plain);
     CU_add_test(s, "label counts per shard sum to the file's", test_label_counts);
     CU_add_test(s, "valid gzip IDX loads, equal to plain", test_valid_gz);
+    CU_add_test(s, "gzip: trailing data refused, two members read", test_gz_trailing);
     CU_add_test(s, "pixel scaling is exactly byte/255", test_pixel_scaling_exact);
     CU_add_test(s, "truncated pixels fail", test_truncated_pixels);
     CU_add_test(s, "truncated labels fail", test_truncated_labels);

@@ -377,6 +377,71 @@ static void write_jpeg(const char *path, int w, int h, int c, const uint8_t *px)
     fclose(f);
 }
 
+/* Issue 29.14: a 4x4 CMYK (or YCCK) JPEG, quality 100, of one colour given
+ * as RGB: stored as Adobe's inverted inks (255 - ink), as Photoshop does,
+ * C' = R, M' = G, Y' = B with K' = 255 (no black ink). */
+static void write_cmyk_jpeg(const char *path, bool ycck, const uint8_t rgb[3]) {
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr jerr;
+    ci.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&ci);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    jpeg_stdio_dest(&ci, f);
+    ci.image_width = ci.image_height = 4;
+    ci.input_components = 4;
+    ci.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&ci);
+    if (ycck) jpeg_set_colorspace(&ci, JCS_YCCK);
+    ci.write_Adobe_marker = TRUE;
+    jpeg_set_quality(&ci, 100, TRUE);
+    for (int k = 0; k < ci.num_components; k++)
+        ci.comp_info[k].h_samp_factor = ci.comp_info[k].v_samp_factor = 1;
+    jpeg_start_compress(&ci, TRUE);
+    uint8_t row[16];
+    for (int x = 0; x < 4; x++) row[4 * x] = rgb[0], row[4 * x + 1] = rgb[1], row[4 * x + 2] = rgb[2], row[4 * x + 3] = 255;
+    while (ci.next_scanline < ci.image_height) {
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&ci, &r, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    fclose(f);
+}
+
+static void test_cmyk_jpeg(void) {
+    char root[600], dir[700], path[800];
+    snprintf(root, sizeof root, "%s", tu_path("cmyk"));
+    const uint8_t colour[2][3] = {{200, 40, 90}, {20, 180, 240}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s/train/%c", root, 'a' + k);
+        mkdirs(dir);
+        snprintf(path, sizeof path, "%s/%s.jpg", dir, k ? "ycck" : "cmyk");
+        write_cmyk_jpeg(path, k == 1, colour[k]);
+    }
+    for (int c = 1; c <= 3; c += 2) {
+        nn_dataset d;
+        nn_err_clear();
+        int rc = nn_folder_open(&d, root, "train", c, 0, 0, NN_PART_ALL);
+        if (rc != NN_OK) printf("\n    CMYK JPEG: %s\n", nn_errmsg());
+        CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
+        CU_ASSERT_EQUAL(d.shape.c, c);
+        for (size_t i = 0; i < d.count; i++) {
+            float x[3 * 16];
+            int label;
+            CU_ASSERT_EQUAL_FATAL(d.ops->get(&d, i, x, &label), NN_OK);
+            const uint8_t *want = colour[label];
+            const double grey = (299.0 * want[0] + 587.0 * want[1] + 114.0 * want[2]) / 1000.0;
+            for (int q = 0; q < c; q++) {
+                const double got = x[q * 16 + 5] * 255.0, w = c == 1 ? grey : want[q];
+                if (fabs(got - w) > 4) printf("\n    CMYK label %d ch %d: %.1f, want %.1f\n", label, q, got, w);
+                CU_ASSERT(fabs(got - w) <= 4);
+            }
+        }
+        nn_dataset_free(&d);
+    }
+}
+
 static void write_image(const char *path, int kind, int seed, int w, int h) {
     uint8_t *px = make_pixels(kind, seed, w, h);
     int c = kind == PNG_RGB || kind == JPG_RGB ? 3 : 1;
@@ -1376,6 +1441,7 @@ void register_image_tests(void) {
                 test_cifar_not_regular);
     CU_add_test(s, "cifar10:DIR names and HINT", test_cifar_names);
     CU_add_test(s, "folder: classes, labels, PNG exact, JPEG close, RGB/gray", test_folder_valid);
+    CU_add_test(s, "CMYK and YCCK JPEGs (Adobe inverted) decode to RGB and grey", test_cmyk_jpeg);
     CU_add_test(s, "folder: channels from a grayscale first image", test_folder_first_gray);
     CU_add_test(s, "folder: bilinear resize", test_folder_resize);
     CU_add_test(s, "folder: PNG alpha composited onto black", test_folder_png_alpha);

@@ -169,10 +169,21 @@ static void test_size_limits(void) {
                        "too long", "key at most 31", __LINE__);
 }
 
+/* Issue 29.18: a repeated option is named as repeated, not as unknown. */
+static void test_repeated_option(void) {
+    expect_create_fail("dense 10 bias=0 bias=1; dense 3", "--model",
+                       "line 1: dense: option 'bias' given twice ('0' and '1')", NULL, __LINE__);
+    expect_create_fail("dense 10 units=5; dense 3", "--model", "option 'units' given twice",
+                       "the first as the positional value", __LINE__);
+    expect_create_fail("dense 10; relu; dense 3 bias=false bias=false", "--model", "line 1",
+                       "option 'bias' given twice", __LINE__);
+}
+
 void register_spec_tests(void) {
     CU_pSuite s = CU_add_suite("model spec", NULL, NULL);
     CU_add_test(s, "a spec file with a space in its name is a file", test_file_with_space);
     CU_add_test(s, "errors of a spec file name the file and line", test_file_errors_name_the_file);
     CU_add_test(s, "binary bytes are escaped in messages", test_binary_is_escaped);
     CU_add_test(s, "spec files over 1 MB and over-long options are refused", test_size_limits);
+    CU_add_test(s, "an option given twice is named so (not 'unknown')", test_repeated_option);
 }
