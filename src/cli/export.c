@@ -9,10 +9,7 @@
 #include "nn/onnx.h"
 
 int nn_cmd_export(const nn_args *a) {
-    if (!a->checkpoint || !a->onnx)
-        return nn_fail("usage: nntrain export --checkpoint FILE --onnx OUT.onnx [--generator] "
-                       "[--no-ema] (--generator: a GAN checkpoint's generator, noise in, image "
-                       "out)");
+    /* --checkpoint and --onnx: checked by cmd_export (commands.c), a usage error. */
     nn_onnx_opts o = {.generator = a->export_generator, .no_ema = a->no_ema};
     /* The command as given, for the model's metadata (export_command). */
     char cmd[2048];

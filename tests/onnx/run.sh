@@ -100,7 +100,7 @@ expect_fail "a failed export leaves an earlier file at the path as it was" "chec
 check "... (its bytes unchanged)" grep -qx "an earlier model" "$T/keep.onnx"
 expect_fail "an unwritable destination" "nodir" $NN export --checkpoint "$CK" --onnx "$T/nodir/x.onnx"
 expect_fail "--generator on a classifier's checkpoint" "is a classifier's checkpoint: --generator is for a checkpoint of nntrain gan" $NN export --checkpoint "$CK" --onnx "$T/bad.onnx" --generator
-expect_fail "export without --onnx says how" "usage: nntrain export --checkpoint FILE --onnx OUT.onnx" $NN export --checkpoint "$CK"
+expect_fail "export without --onnx says how" "export needs --checkpoint FILE and --onnx OUT.onnx" $NN export --checkpoint "$CK"
 
 # --- every layer type in one small net, through ONNX Runtime below ---------------
 ALL="normalize; whiten size=2; gelu; conv2d 8 size=3 stride=2 pad=1; batchnorm; leaky_relu alpha=0.1; save r; conv2d 8 size=3; batchnorm scale=false; tanh; add r; maxpool 3 stride=2; conv2d 4 size=2; conv2d 6 size=2 pad=valid; relu; flatten; dropout 0.3; dense 32 bias=false; batchnorm; sigmoid; save q; dense 32; relu; add q; reshape 2x4x4; deconv2d 3 size=3 stride=2 pad=1 out_pad=1; relu; dense 10; mul 0.5"
