@@ -5,7 +5,7 @@ PASS=0
 FAIL=0
 # Per-run files, so suites running side by side never read each other's output.
 NN_CHECK_DIR=$(mktemp -d /tmp/nn_check.XXXXXX)
-trap 'rm -rf "$NN_CHECK_DIR"' EXIT  # scripts that set their own trap remove it there
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$NN_CHECK_DIR"' EXIT  # scripts that set their own trap remove it there
 check() {
     local name=$1
     shift

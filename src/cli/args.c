@@ -312,6 +312,23 @@ static int resolve(nn_args *a) {
     t->hidden_given = nn_args_given(a, "hidden");
     t->z_dim_given = nn_args_given(a, "z-dim");
     t->generator = gan ? a->gan_net : NULL;
+    /* A hyper-parameter the optimizer has not is an error, never silently unused. */
+    static const struct {
+        const char *flag;
+        unsigned kinds; /* 1 << nn_optim_kind */
+        const char *which;
+    } hyper[] = {
+        {"momentum", 1u << NN_OPT_MOMENTUM, "momentum"},
+        {"rho", 1u << NN_OPT_RMSPROP | 1u << NN_OPT_ADADELTA, "rmsprop, adadelta"},
+        {"eps", 1u << NN_OPT_RMSPROP | 1u << NN_OPT_ADADELTA | 1u << NN_OPT_ADAM,
+         "rmsprop, adadelta, adam (adagrad's h0 is fixed at 1e-8)"},
+        {"beta1", 1u << NN_OPT_ADAM, "adam"},
+        {"beta2", 1u << NN_OPT_ADAM, "adam"},
+    };
+    for (size_t i = 0; i < sizeof hyper / sizeof *hyper; i++)
+        if (nn_args_given(a, hyper[i].flag) && !(hyper[i].kinds & (1u << o->kind)))
+            return nn_fail("--%s is not a parameter of --optim %s (it is for: %s)", hyper[i].flag,
+                           a->optim_name, hyper[i].which);
     if (a->lr >= 0) o->lr = a->lr;
     if (a->momentum >= 0) o->momentum = a->momentum;
     if (a->rho >= 0) o->rho = a->rho;

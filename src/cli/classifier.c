@@ -86,7 +86,11 @@ static int data_of(const nn_args *a, const char *ckpt, char *buf, size_t n, cons
 
 /* Class i's name for the tables: the data set's, else its number. */
 static const char *class_label(char *const *names, int i, char *buf, size_t n) {
-    if (names) return names[i];
+    if (names) { /* a name with control bytes (a folder named "a\nb") as \xNN */
+        for (const char *c = names[i]; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) return nn_escaped(names[i], n - 8, buf, n);
+        return names[i];
+    }
     snprintf(buf, n, "%d", i);
     return buf;
 }
@@ -124,7 +128,7 @@ static void print_top(const float *logits, int classes, int k, char *const *name
         for (int j = 0; j < classes; j++)
             if (!used[j] && (best < 0 || logits[j] > logits[best])) best = j;
         used[best] = true;
-        char buf[16];
+        char buf[256];
         const char *name = class_label(names, best, buf, sizeof buf);
         if (k == 1) printf("%s", name);
         else printf("%s%s %.4f", t ? ", " : "", name, exp(logits[best] - mx) / sum);
@@ -330,7 +334,7 @@ static int print_eval_metrics(const double *conf, int k, char *const *names) {
     nn_metrics m;
     nn_confusion_metrics(conf, k, per, &m);
     printf("balanced_accuracy: %.4f\nmacro_f1: %.4f\n", m.balanced_accuracy, m.macro_f1);
-    char buf[16];
+    char buf[256];
     int w = 5; /* the widest class name, for the row labels */
     for (int i = 0; i < k; i++) {
         int len = (int)strlen(class_label(names, i, buf, sizeof buf));

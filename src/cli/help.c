@@ -279,8 +279,17 @@ static void help_matrix(FILE *f) {
                 v = "1x28x28";
             else if (!v)
                 v = "x";
-            fprintf(f, "%s\t--%s\t%s\t%s\n", nn_commands[c].name, row->name, v ? v : "",
-                    (row->cmds & NN_CMD_BIT(c)) ? "accept" : "refuse");
+            /* The optimizer whose parameter it is (args.c refuses it for others). */
+            static const char *const needs[][2] = {
+                {"momentum", "momentum"}, {"nesterov", "momentum"}, {"rho", "rmsprop"},
+                {"eps", "adam"},          {"beta1", "adam"},        {"beta2", "adam"}};
+            const char *ctx = "";
+            for (size_t k = 0; k < sizeof needs / sizeof *needs; k++)
+                if (!strcmp(row->name, needs[k][0]) && (row->cmds & NN_CMD_BIT(c)))
+                    ctx = needs[k][1];
+            fprintf(f, "%s\t--%s\t%s\t%s\t%s%s\n", nn_commands[c].name, row->name, v ? v : "",
+                    (row->cmds & NN_CMD_BIT(c)) ? "accept" : "refuse", ctx[0] ? "--optim " : "",
+                    ctx);
         }
 }
 

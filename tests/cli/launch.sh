@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 T=$(mktemp -d /tmp/nntrain-launch-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 
 mkdir -p "$T/bin"
 # fake nntrain: its arguments, one per line, into $ARGV_OUT; exit $FAKE_RC.

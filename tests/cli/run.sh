@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 NN=${NNTRAIN:-build/nntrain}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d /tmp/nntrain-cli-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 make_mnist_like "$T/data" 500 100
 D="--data mnist:$T/data"
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 NN=${NNTRAIN:-build/nntrain}
 export OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d /tmp/nntrain-stream-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 same_weights() { "$NN" compare "$1" "$2" | grep -q 'max_abs_diff: 0\.000e+00'; }
 
 # 5 classes x 4 images, 10 wide x 6 high, RGB; trained at 8 x 12 (H x W).

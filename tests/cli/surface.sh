@@ -11,18 +11,20 @@ cd "$(dirname "$0")/../.."
 NN=${NNTRAIN:-build/nntrain}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d /tmp/nntrain-surface-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 
 # --- every command x every flag, as the table says --------------------------
-# help --matrix: "COMMAND --flag VALUE accept|refuse" for every pair; each is
+# help --matrix: "COMMAND --flag VALUE accept|refuse [CONTEXT]" for every pair; each is
 # parsed (NNTRAIN_PARSE_ONLY: no work done) and must be accepted (exit 0) or
 # refused with "does not apply to COMMAND" (exit 2), as its row says.
 $NN help --matrix > "$T/matrix.tsv"
 check "help --matrix lists every command x flag (at least 13 x 60)" test "$(wc -l < "$T/matrix.tsv")" -ge 780
 bad=0 n=0
-while IFS=$'\t' read -r cmd flag value want; do
+# A 5th column: flags the pair needs besides (an optimizer parameter: its --optim).
+while IFS=$'\t' read -r cmd flag value want ctx; do
     ops=()
     case $cmd in compare) ops=(a.h5 b.h5) ;; plot) ops=(run) ;; esac
+    [ -n "$ctx" ] && read -r -a more <<< "$ctx" && ops+=("${more[@]}")
     args=("$flag")
     [ -n "$value" ] && args+=("$value")
     rc=0
@@ -89,6 +91,14 @@ expect_fail "an explicit --data of another shape is checked against it" "checkpo
 check "predict --index prints the class name" bash -c "$NN predict --checkpoint $T/fc/checkpoint.h5 --index 0 | grep -Eqx 'smile|non-smile'"
 check "summary --checkpoint needs no data" bash -c "NNTRAIN_DATA=$T/nowhere $NN summary --checkpoint $T/fc/checkpoint.h5 | grep -q 'input 1x8x8, 2 outputs'"
 check "loss takes the data set from the checkpoint" bash -c "$NN loss --checkpoint $T/fc/checkpoint.h5 --batch 4 | grep -q '^cross-entropy: '"
+
+make_folder "$T/nl" "train:a,u"$'\n'"v:8x8" "test:a,u"$'\n'"v:8x8"
+check "a class name with a newline is printed escaped in eval's table (one line per class)" bash -c \
+    "$NN train --data folder:$T/nl:1x8x8 --model 'dense 2' --epochs 1 --batch 4 --quiet --no-plot --out $T/nlo && $NN eval --checkpoint $T/nlo/checkpoint.h5 > $T/nle && grep -q '^  u.x0av ' $T/nle && ! grep -qx 'v *[0-9.]* .*' $T/nle"
+expect_fail "a hyper-parameter the optimizer has not is refused (--momentum with adam)" \
+    "--momentum is not a parameter of --optim adam \(it is for: momentum\)" $NN train $D --optim adam --momentum 0.9
+expect_fail "  --eps with adagrad (its h0 is fixed)" "--eps is not a parameter of --optim adagrad" \
+    $NN train $D --optim adagrad --eps 1e-3
 
 # --- predict on image files ---------------------------------------------------
 check "predict IMAGE...: each file's class by name" bash -c \

@@ -13,7 +13,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 export OMPI_MCA_orte_base_help_aggregate=1 OMPI_MCA_btl_base_warn_component_unused=0
 MPIRUN="timeout 120 mpirun --oversubscribe --bind-to none"
 T=$(mktemp -d /tmp/nntrain-mpi-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 # 1003 train samples: not divisible by 2, 4 or the batch (uneven shards, last batch 3).
 make_mnist_like "$T/data" 1003 101
 D="--data mnist:$T/data"

@@ -30,7 +30,7 @@ TOL=1e-4
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
 T=$(mktemp -d /tmp/nntrain-onnx-XXXXXX)
-trap 'rm -rf "$T" "$NN_CHECK_DIR"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T" "$NN_CHECK_DIR"' EXIT  # this shell only, not a forked job's
 SKIPS=0
 skip() { echo "skip $*"; SKIPS=$((SKIPS + 1)); }
 finish() {
