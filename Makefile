@@ -280,7 +280,7 @@ FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wext
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -DNN_MAX_IMAGE_PIXELS=1048576u -DNN_MAX_NET_BYTES='(1ull << 30)' \
                 $(if $(WERROR),-Werror)
-FUZZ_LIB_SRC := $(wildcard src/train/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
+FUZZ_LIB_SRC := $(wildcard src/train/*.c src/net/*.c src/core/*.c src/layers/*.c src/optim/*.c src/data/*.c src/io/*.c \
                            src/backend/*.c) src/dist/dist_serial.c src/dist/gather.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
